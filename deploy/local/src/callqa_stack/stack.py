@@ -1,0 +1,221 @@
+"""The local stack: ministack (durable S3), Tansu on its s3:// engine, and the services.
+
+State lives in `.callqa/` (data, logs, pids); `up` is idempotent, `down` stops only the
+processes recorded in `.callqa/stack.json`, and data survives `down` + `up`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+from minio import Minio
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from callqa_stack import servers
+
+STATE_DIR = Path(os.environ.get("CALLQA_HOME", servers.REPO_ROOT / ".callqa"))
+TANSU_BUCKET = "tansu"
+AUDIO_BUCKET = "callqa"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    package: str
+    prefix: str
+    port: int
+
+
+SERVICES = (
+    ServiceSpec("recorder-ingest", "recorder_ingest", "CALLQA_INGEST_", 8001),
+    ServiceSpec("transcriber", "transcriber", "CALLQA_TRANSCRIBER_", 8002),
+    ServiceSpec("scorer", "scorer", "CALLQA_SCORER_", 8003),
+    ServiceSpec("coaching", "coaching", "CALLQA_COACHING_", 8004),
+    ServiceSpec("reporting", "reporting", "CALLQA_REPORTING_", 8005),
+)
+
+
+@dataclass
+class Ports:
+    s3: int = int(os.environ.get("CALLQA_STACK_S3_PORT", "4566"))
+    kafka: int = int(os.environ.get("CALLQA_STACK_KAFKA_PORT", "9092"))
+    services: dict[str, int] = field(
+        default_factory=lambda: {
+            s.name: int(os.environ.get(f"CALLQA_STACK_{s.package.upper()}_PORT", str(s.port))) for s in SERVICES
+        }
+    )
+
+
+@dataclass
+class StackState:
+    ports: Ports
+    pids: dict[str, int]
+    secrets: dict[str, str]
+
+    def save(self) -> None:
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        (STATE_DIR / "stack.json").write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls) -> StackState | None:
+        path = STATE_DIR / "stack.json"
+        if not path.exists():
+            return None
+        raw = json.loads(path.read_text())
+        return cls(Ports(**raw["ports"]), raw["pids"], raw["secrets"])
+
+
+def local_secrets() -> dict[str, str]:
+    """Development credentials, made once per checkout and kept in .callqa/secrets.json."""
+    path = STATE_DIR / "secrets.json"
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        return stored
+    values = {
+        "jwt_secret": secrets.token_urlsafe(32),
+        "ingest_api_key": "dev-ingest-" + secrets.token_urlsafe(12),
+        "admin_api_key": "dev-admin-" + secrets.token_urlsafe(12),
+    }
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(values, indent=2))
+    path.chmod(0o600)
+    return values
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+def service_database_url(package: str) -> str:
+    """SQLite per service by default; with DATABASE_URL, one PostgreSQL database per service."""
+    base = os.environ.get("DATABASE_URL")
+    if not base:
+        return f"sqlite:///{STATE_DIR / 'data' / f'{package}.db'}"
+    url = make_url(base)
+    if url.drivername.startswith("sqlite"):
+        return base
+    name = f"{url.database or 'callqa'}_{package}"
+    admin = create_engine(url.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def service_env(spec: ServiceSpec, ports: Ports, values: dict[str, str]) -> dict[str, str]:
+    p = spec.prefix
+    return {
+        f"{p}ENVIRONMENT": "development",
+        f"{p}DATABASE_URL": service_database_url(spec.package),
+        f"{p}HTTP_PORT": str(ports.services[spec.name]),
+        f"{p}KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{ports.kafka}",
+        f"{p}S3__ENDPOINT": f"127.0.0.1:{ports.s3}",
+        f"{p}S3__BUCKET": AUDIO_BUCKET,
+        f"{p}AUTH__JWT_SECRET": values["jwt_secret"],
+        f"{p}AUTH__API_KEYS": f"{values['ingest_api_key']}=telephony:ingest;{values['admin_api_key']}=local-admin:admin",
+    }
+
+
+def up(ports: Ports | None = None) -> StackState:
+    state = StackState.load()
+    if state and all(alive(pid) for pid in state.pids.values()):
+        return state
+    if state:
+        down()
+    ports = ports or Ports()
+    values = local_secrets()
+    logs = STATE_DIR / "logs"
+    pids: dict[str, int] = {}
+
+    s3 = servers.ministack(ports.s3, logs / "ministack.log", STATE_DIR / "data" / "s3")
+    s3.start()
+    pids["ministack"] = s3.pid
+    StackState(ports, pids, values).save()  # so `down` can clean up if a later step fails
+    client = Minio(
+        f"127.0.0.1:{ports.s3}", servers.S3_ACCESS_KEY, servers.S3_SECRET_KEY, secure=False, region=servers.S3_REGION
+    )
+    if not client.bucket_exists(TANSU_BUCKET):
+        client.make_bucket(TANSU_BUCKET)
+
+    broker = servers.tansu(
+        ports.kafka, logs / "tansu.log", storage=f"s3://{TANSU_BUCKET}/", s3_endpoint=f"http://127.0.0.1:{ports.s3}"
+    )
+    broker.start()
+    pids["tansu"] = broker.pid
+    StackState(ports, pids, values).save()
+
+    for spec in SERVICES:
+        env = {**os.environ, **service_env(spec, ports, values)}
+        subprocess.run([sys.executable, "-m", spec.package, "migrate"], env=env, check=True, cwd=servers.REPO_ROOT)
+        service = servers.Server(
+            spec.name, [sys.executable, "-m", spec.package, "serve"], ports.services[spec.name], logs / f"{spec.name}.log"
+        )
+        service.env = service_env(spec, ports, values)
+        service.start(timeout=60)
+        pids[spec.name] = service.pid
+        StackState(ports, pids, values).save()
+    wait_ready(ports)
+    return StackState(ports, pids, values)
+
+
+def wait_ready(ports: Ports, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    for name, port in ports.services.items():
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} not ready on port {port}; see {STATE_DIR / 'logs' / f'{name}.log'}")
+            time.sleep(0.2)
+
+
+def down() -> None:
+    state = StackState.load()
+    if state is None:
+        return
+    # Services first (they flush to the broker and store), the broker before its object store.
+    for name in [*reversed(list(state.pids))]:
+        pid = state.pids[name]
+        if alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(100):
+                if not alive(pid):
+                    break
+                time.sleep(0.1)
+            else:
+                os.kill(pid, signal.SIGKILL)
+    (STATE_DIR / "stack.json").unlink(missing_ok=True)
+
+
+def status() -> list[tuple[str, str, str]]:
+    """(component, state, where) rows."""
+    state = StackState.load()
+    if state is None:
+        return [("stack", "down", str(STATE_DIR))]
+    ports = {"ministack": state.ports.s3, "tansu": state.ports.kafka, **state.ports.services}
+    rows = []
+    for name, pid in state.pids.items():
+        running = alive(pid) and servers.port_open(ports[name])
+        where = f"127.0.0.1:{ports[name]}"
+        if name in state.ports.services:
+            where = f"http://{where}/docs"
+        rows.append((name, f"up (pid {pid})" if running else "DOWN", where))
+    return rows

@@ -1,0 +1,1 @@
+"""callqa shared library: event contracts, bus, outbox, storage, database, settings, auth, observability."""

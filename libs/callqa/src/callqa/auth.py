@@ -1,0 +1,138 @@
+"""Authentication (API keys or JWT bearer tokens) and role checks for every API.
+
+Machines (the telephony platform) usually hold an API key sent as `X-API-Key`; people come
+through an identity provider that issues JWTs with a `roles` claim. Both resolve to a
+`Principal`. 401 = who are you?, 403 = you may not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated
+
+import jwt
+from callqa.http import ProblemError
+from callqa.settings import AuthSettings
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+
+class Role(StrEnum):
+    ingest = "ingest"  # telephony platforms posting recordings
+    qa_analyst = "qa_analyst"
+    supervisor = "supervisor"
+    agent = "agent"
+    trainer = "trainer"
+    auditor = "auditor"
+    admin = "admin"  # implicitly holds every role
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    roles: frozenset[Role]
+
+    def has_any(self, roles: Iterable[Role]) -> bool:
+        return Role.admin in self.roles or bool(self.roles & set(roles))
+
+
+class AuthError(Exception):
+    pass
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def parse_roles(names: Iterable[str]) -> frozenset[Role]:
+    known = {r.value for r in Role}
+    return frozenset(Role(n) for n in names if n in known)
+
+
+class Authenticator:
+    def __init__(self, settings: AuthSettings) -> None:
+        self.settings = settings
+        self._keys: dict[str, Principal] = {}
+        for entry in filter(None, (e.strip() for e in settings.api_keys.get_secret_value().split(";"))):
+            key, _, who = entry.partition("=")
+            subject, _, roles = who.partition(":")
+            if not key or not subject:
+                raise ValueError("auth.api_keys entries look like 'KEY=subject:role1,role2'")
+            self._keys[_digest(key.strip())] = Principal(subject.strip(), parse_roles(roles.split(",")))
+
+    def from_api_key(self, key: str) -> Principal:
+        digest = _digest(key)
+        for known, principal in self._keys.items():
+            if hmac.compare_digest(known, digest):
+                return principal
+        raise AuthError("unknown API key")
+
+    def from_token(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self.settings.jwt_secret.get_secret_value(),
+                algorithms=[self.settings.jwt_algorithm],
+                audience=self.settings.jwt_audience,
+                issuer=self.settings.jwt_issuer,
+                options={"require": ["sub", "exp"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {exc}") from exc
+        roles = claims.get("roles", [])
+        if not isinstance(roles, list):
+            raise AuthError("invalid token: 'roles' must be a list")
+        return Principal(str(claims["sub"]), parse_roles(str(r) for r in roles))
+
+    def issue_token(self, subject: str, roles: Iterable[Role | str], ttl: timedelta = timedelta(hours=1)) -> str:
+        """For development, tests and the demo; production tokens come from the identity provider."""
+        now = datetime.now(UTC)
+        claims = {
+            "sub": subject,
+            "roles": [str(r) for r in roles],
+            "aud": self.settings.jwt_audience,
+            "iat": now,
+            "exp": now + ttl,
+        }
+        if self.settings.jwt_issuer:
+            claims["iss"] = self.settings.jwt_issuer
+        return jwt.encode(claims, self.settings.jwt_secret.get_secret_value(), algorithm=self.settings.jwt_algorithm)
+
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key of a machine client")
+_bearer = HTTPBearer(auto_error=False, description="JWT with a `roles` claim")
+
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="callqa"'}
+
+
+def authenticate(
+    request: Request,
+    api_key: Annotated[str | None, Depends(_api_key_header)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    authenticator: Authenticator = request.app.state.authenticator
+    try:
+        if api_key:
+            return authenticator.from_api_key(api_key)
+        if bearer:
+            return authenticator.from_token(bearer.credentials)
+    except AuthError as exc:
+        raise ProblemError(401, "Unauthorized", str(exc), headers=UNAUTHORIZED_HEADERS) from exc
+    raise ProblemError(401, "Unauthorized", "send an X-API-Key header or a Bearer token", headers=UNAUTHORIZED_HEADERS)
+
+
+def require_roles(*roles: Role) -> Callable[..., Principal]:
+    """Dependency: the caller must hold one of `roles` (or admin)."""
+
+    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not principal.has_any(roles):
+            wanted = ", ".join(sorted(r.value for r in roles))
+            raise ProblemError(403, "Forbidden", f"this action needs one of the roles: {wanted}")
+        return principal
+
+    return check

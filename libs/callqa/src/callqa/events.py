@@ -1,0 +1,293 @@
+"""Event contracts between the services.
+
+Every message is an `Envelope` whose `payload` is one Pydantic model per event type; the
+union `Event` is discriminated on `event_type`. Topics are named `callqa.<event_type>.v<N>`
+and keyed by `recording_id` so one call's events stay in order.
+
+Compatibility: adding an optional field keeps `schema_version`; a breaking change bumps it
+and registers an upcaster from the old version, so consumers only ever see the current shape.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+JsonDict = dict[str, Any]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="allow")  # additive fields from newer producers pass through
+
+
+# --- payloads ---------------------------------------------------------------------------
+
+
+class ConsentStatus(StrEnum):
+    notified = "notified"
+    accepted = "accepted"
+    declined = "declined"
+    unknown = "unknown"
+
+
+class ChannelLayout(StrEnum):
+    agent_left = "agent_left"  # stereo, channel 0 = agent, channel 1 = customer
+    agent_right = "agent_right"
+    mono = "mono"
+
+
+class RecordingStored(Payload):
+    recording_id: str
+    call_id: str
+    agent_id: str
+    group: str | None = None
+    queue: str | None = None
+    direction: Literal["inbound", "outbound", "internal"] = "inbound"
+    started_at: datetime
+    duration_ms: int
+    channels: int
+    sample_rate: int
+    codec: str
+    channel_layout: ChannelLayout = ChannelLayout.agent_left
+    language: str | None = Field(default=None, description="BCP-47-ish hint, e.g. 'zh' or 'en'")
+    tags: list[str] = Field(default_factory=list)
+    consent_status: ConsentStatus = ConsentStatus.unknown
+    bucket: str
+    audio_key: str
+    audio_sha256: str
+    retain_until: datetime | None = None
+
+
+class TranscriptReady(Payload):
+    recording_id: str
+    agent_id: str
+    group: str | None = None
+    queue: str | None = None
+    started_at: datetime
+    language: str
+    model_version: str = Field(description="model id + version; with recording_id, the transcript's identity")
+    duration_ms: int
+    transcript_key: str = Field(description="object key of the full transcript document")
+    document: JsonDict | None = Field(default=None, description="the document inline when under ~512 KB")
+
+
+class ItemResult(StrEnum):
+    passed = "pass"
+    failed = "fail"
+    not_applicable = "not_applicable"
+
+
+class Evidence(BaseModel):
+    turn_id: str | None = None
+    begin_ms: int | None = None
+    end_ms: int | None = None
+    text: str | None = None
+
+
+class ScoredItem(BaseModel):
+    item_id: str
+    section: str
+    result: ItemResult
+    points: float
+    severity: Literal["A", "B", "C"] | None = None
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class EvaluationScored(Payload):
+    evaluation_id: str
+    recording_id: str
+    agent_id: str
+    group: str | None = None
+    queue: str | None = None
+    started_at: datetime
+    scorecard_id: str
+    scorecard_version: int
+    transcript_version: str
+    total_points: float
+    max_points: float
+    percentage: float
+    passed: bool
+    auto_failed: bool
+    items: list[ScoredItem]
+
+
+class PurgeReason(StrEnum):
+    retention_expired = "retention_expired"
+    erasure_request = "erasure_request"
+    consent_declined = "consent_declined"
+
+
+class RecordingPurged(Payload):
+    recording_id: str
+    reason: PurgeReason
+    purged_at: datetime
+
+
+# --- envelope ---------------------------------------------------------------------------
+
+
+class Envelope(BaseModel):
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    event_type: str
+    schema_version: int = 1
+    occurred_at: datetime = Field(default_factory=utcnow)
+    correlation_id: str = Field(description="the recording id for per-call tracing")
+    producer: str
+    payload: Payload
+
+    topic_version: ClassVar[int] = 1
+
+    @property
+    def topic(self) -> str:
+        return topic_for(self.event_type, self.topic_version)
+
+    @property
+    def key(self) -> str:
+        """Partition key: the recording id when there is one, else the correlation id."""
+        return str(getattr(self.payload, "recording_id", None) or self.correlation_id)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class RecordingStoredEvent(Envelope):
+    event_type: Literal["recording.stored"] = "recording.stored"
+    payload: RecordingStored
+
+
+class TranscriptReadyEvent(Envelope):
+    event_type: Literal["transcript.ready"] = "transcript.ready"
+    payload: TranscriptReady
+
+
+class EvaluationScoredEvent(Envelope):
+    event_type: Literal["evaluation.scored"] = "evaluation.scored"
+    payload: EvaluationScored
+
+
+class RecordingPurgedEvent(Envelope):
+    event_type: Literal["recording.purged"] = "recording.purged"
+    payload: RecordingPurged
+
+
+EVENT_CLASSES: tuple[type[Envelope], ...] = (
+    RecordingStoredEvent,
+    TranscriptReadyEvent,
+    EvaluationScoredEvent,
+    RecordingPurgedEvent,
+)
+
+Event = Annotated[
+    RecordingStoredEvent | TranscriptReadyEvent | EvaluationScoredEvent | RecordingPurgedEvent,
+    Field(discriminator="event_type"),
+]
+_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+CURRENT_SCHEMA_VERSION: dict[str, int] = {
+    cls.model_fields["event_type"].default: cls.model_fields["schema_version"].default for cls in EVENT_CLASSES
+}
+
+
+def topic_for(event_type: str, version: int = 1) -> str:
+    return f"callqa.{event_type}.v{version}"
+
+
+def dlq_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+TOPICS: dict[type[Envelope], str] = {
+    cls: topic_for(cls.model_fields["event_type"].default, cls.topic_version) for cls in EVENT_CLASSES
+}
+
+
+# --- upcasting and parsing ----------------------------------------------------------------
+
+Upcaster = Callable[[JsonDict], JsonDict]
+_UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+class EventError(ValueError):
+    """A message that is not a valid event: poison for the consumer, goes to the DLQ."""
+
+
+def upcaster(event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
+    """Register a function turning a `from_version` envelope dict into `from_version + 1`."""
+
+    def register(fn: Upcaster) -> Upcaster:
+        _UPCASTERS[(event_type, from_version)] = fn
+        return fn
+
+    return register
+
+
+def upcast(raw: JsonDict) -> JsonDict:
+    event_type = raw.get("event_type")
+    if not isinstance(event_type, str) or event_type not in CURRENT_SCHEMA_VERSION:
+        raise EventError(f"unknown event_type {event_type!r}")
+    target = CURRENT_SCHEMA_VERSION[event_type]
+    version = int(raw.get("schema_version", 1))
+    while version < target:
+        step = _UPCASTERS.get((event_type, version))
+        if step is None:
+            raise EventError(f"no upcaster for {event_type} v{version} -> v{version + 1}")
+        raw = step(raw)
+        version += 1
+        raw["schema_version"] = version
+    if version > target:
+        raise EventError(f"{event_type} v{version} is newer than this consumer understands (v{target})")
+    return raw
+
+
+def parse_event(data: bytes | str | JsonDict) -> Event:
+    """Bytes or dict from the wire -> the typed event, upcast to the current schema version."""
+    try:
+        raw = json.loads(data) if isinstance(data, bytes | str) else dict(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EventError(f"not JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise EventError("event must be a JSON object")
+    try:
+        return _EVENT_ADAPTER.validate_python(upcast(raw))
+    except EventError:
+        raise
+    except ValueError as exc:  # pydantic.ValidationError is a ValueError
+        raise EventError(str(exc)) from exc
+
+
+# --- JSON Schema export -------------------------------------------------------------------
+
+
+def json_schemas() -> dict[str, JsonDict]:
+    """File name -> JSON Schema for every event, for `docs/events/`."""
+    schemas = {f"{TOPICS[cls]}.schema.json": cls.model_json_schema() for cls in EVENT_CLASSES}
+    schemas["event.schema.json"] = _EVENT_ADAPTER.json_schema()
+    return schemas
+
+
+def export_json_schemas(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, schema in json_schemas().items():
+        path = directory / name
+        path.write_text(json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":  # python -m callqa.events docs/events
+    import sys
+
+    for written_path in export_json_schemas(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/events")):
+        print(written_path)

@@ -1,0 +1,4 @@
+"""callqa reporting.
+
+Daily, weekly and monthly quality reports and dashboards.
+"""

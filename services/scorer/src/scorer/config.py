@@ -1,0 +1,18 @@
+"""Settings of scorer; every variable is prefixed `CALLQA_SCORER_`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from callqa.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CALLQA_SCORER_", env_nested_delimiter="__", extra="ignore")
+
+    service_name: str = "scorer"
+    http_port: int = 8003
+    database_url: str = "sqlite:///.callqa/scorer.db"
