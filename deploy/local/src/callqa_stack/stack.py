@@ -163,7 +163,10 @@ def up(ports: Ports | None = None) -> StackState:
         env = {**os.environ, **service_env(spec, ports, values)}
         subprocess.run([sys.executable, "-m", spec.package, "migrate"], env=env, check=True, cwd=servers.REPO_ROOT)
         service = servers.Server(
-            spec.name, [sys.executable, "-m", spec.package, "serve"], ports.services[spec.name], logs / f"{spec.name}.log"
+            spec.name,
+            [sys.executable, "-m", spec.package, "serve"],
+            ports.services[spec.name],
+            logs / f"{spec.name}.log",
         )
         service.env = service_env(spec, ports, values)
         service.start(timeout=60)

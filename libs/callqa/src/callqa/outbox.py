@@ -98,6 +98,7 @@ class OutboxRelay:
         self.db = db
         self.bus = Bus(kafka, client_id=f"{service}-outbox")
         self._bus_started = False
+        self._known_topics: set[str] = set()
         self.service = service
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
@@ -140,6 +141,9 @@ class OutboxRelay:
         if not self._bus_started:
             await self.bus.start()  # lazily, so the service starts while the broker is down
             self._bus_started = True
+        if new_topics := {topic for _, topic, _, _ in rows} - self._known_topics:
+            await self.bus.ensure_topics(new_topics)
+            self._known_topics |= new_topics
         futures = [await self.bus.send(topic, payload, key.encode()) for _, topic, key, payload in rows]
         await asyncio.gather(*futures)
         ids = [row_id for row_id, *_ in rows]

@@ -78,12 +78,18 @@ class ServiceSettings(BaseSettings):
         if self.environment is not Environment.production:
             return self
         problems = []
-        if self.auth.jwt_secret.get_secret_value() in ("", DEV_SECRET) and not self.auth.api_keys.get_secret_value():
-            problems.append("auth.jwt_secret must be set to a real secret (or auth.api_keys configured)")
+        if self.auth.jwt_secret.get_secret_value() in ("", DEV_SECRET) or len(self.auth.jwt_secret) < 32:
+            problems.append("auth.jwt_secret must be a real secret of at least 32 characters")
         if self.database_url.startswith("sqlite"):
             problems.append("database_url must point at PostgreSQL in production")
         if self.s3.secret_key.get_secret_value() == "test":
             problems.append("s3.secret_key must not be the development default 'test'")
+        for name, address in (
+            ("kafka.bootstrap_servers", self.kafka.bootstrap_servers),
+            ("s3.endpoint", self.s3.endpoint),
+        ):
+            if address.startswith(("127.", "localhost")):
+                problems.append(f"{name} points at this machine ({address}); set the real address")
         if problems:
             raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self

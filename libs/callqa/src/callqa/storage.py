@@ -424,15 +424,21 @@ class ObjectStore:
         return True
 
     def get(
-        self, key: str, *, version_id: str | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE
+        self,
+        key: str,
+        *,
+        version_id: str | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        offset: int = 0,
+        length: int = 0,
     ) -> Generator[bytes, None, None]:
-        """Stream the object in chunks.
+        """Stream the object (or `length` bytes from `offset`; 0 = to the end) in chunks.
 
         The request is sent now, so a missing object raises here rather than on the first
         `next()`. Exhaust or `close()` the generator to hand the connection back to the pool.
         """
         with _translated(key, version_id):
-            response = self._client.get_object(self.bucket, key, version_id=version_id)
+            response = self._client.get_object(self.bucket, key, offset=offset, length=length, version_id=version_id)
         return self._chunks(response, key, chunk_size)
 
     @staticmethod
