@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+
 from callqa.settings import KafkaSettings
 from callqa_stack import servers
-from sqlalchemy import create_engine, text
 
 POSTGRES_ADMIN_URL = os.environ.get("CALLQA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

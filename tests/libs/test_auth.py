@@ -6,13 +6,14 @@ from datetime import timedelta
 from typing import Annotated
 
 import pytest
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, SecretStr, ValidationError
+
 from callqa.auth import Authenticator, Principal, Role, require_roles
 from callqa.http import FieldError, ProblemError
 from callqa.service import build_app
 from callqa.settings import AuthSettings, Environment, ServiceSettings
-from fastapi import APIRouter, Depends, FastAPI
-from fastapi.testclient import TestClient
-from pydantic import BaseModel, SecretStr, ValidationError
 
 AUTH = AuthSettings(
     api_keys=SecretStr("k-platform=pbx-1:ingest;k-audit=audit-bot:auditor"), jwt_secret=SecretStr("s" * 32)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import textwrap
 from collections import defaultdict
@@ -13,10 +12,10 @@ from contextlib import asynccontextmanager
 
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
 from callqa.bus import Bus, Consumer, ConsumerOptions, PermanentError, ensure_topics
 from callqa.events import Event, dlq_topic
 from callqa.settings import KafkaSettings
-
 from tests.factories import recording_stored
 
 pytestmark = pytest.mark.timeout(120)

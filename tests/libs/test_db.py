@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from callqa.db import Database, alembic_config, normalise_url
 from sqlalchemy import inspect, text
+
+from callqa.db import Database, alembic_config, normalise_url
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
 MIGRATED_SERVICES = sorted({p.parents[2].name for p in SERVICES.glob("*/migrations/versions/*.py")})

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from callqa import events
 from callqa.events import (
     EventError,
@@ -14,7 +15,6 @@ from callqa.events import (
     parse_event,
     topic_for,
 )
-
 from tests.factories import recording_purged, recording_stored
 
 DOCS_EVENTS = Path(__file__).resolve().parents[2] / "docs" / "events"

@@ -9,13 +9,13 @@ import textwrap
 from collections.abc import Iterator
 
 import pytest
+from sqlmodel import SQLModel, select
+
 from callqa.bus import ensure_topics
 from callqa.db import Database
 from callqa.events import parse_event
 from callqa.outbox import OutboxMessage, OutboxRelay, enqueue
 from callqa.settings import KafkaSettings
-from sqlmodel import SQLModel, select
-
 from tests.factories import recording_stored
 from tests.libs.test_bus import read_all
 
@@ -72,7 +72,8 @@ RELAY_KILLED_AFTER_PUBLISH = textwrap.dedent(
     async def die(ids):
         os._exit(9)  # killed after the broker acknowledged, before the rows were marked
 
-    relay = OutboxRelay(Database(sys.argv[1]), KafkaSettings.model_validate_json(sys.argv[2]), "tests", after_publish=die)
+    kafka = KafkaSettings.model_validate_json(sys.argv[2])
+    relay = OutboxRelay(Database(sys.argv[1]), kafka, "tests", after_publish=die)
     asyncio.run(relay.run())
     """
 )

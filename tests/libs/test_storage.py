@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 import urllib3
+from minio.error import S3Error
+
 from callqa.settings import S3Settings
 from callqa.storage import (
     HashingReader,
@@ -27,7 +29,6 @@ from callqa.storage import (
     StorageUnavailable,
 )
 from callqa_stack import servers
-from minio.error import S3Error
 
 MiB = 1024 * 1024
 

@@ -1,4 +1,5 @@
-from callqa.db import run_alembic_env
 from sqlmodel import SQLModel
+
+from callqa.db import run_alembic_env
 
 run_alembic_env(SQLModel.metadata, version_table="alembic_version_coaching")

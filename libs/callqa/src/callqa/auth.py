@@ -16,10 +16,11 @@ from enum import StrEnum
 from typing import Annotated
 
 import jwt
-from callqa.http import ProblemError
-from callqa.settings import AuthSettings
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from callqa.http import ProblemError
+from callqa.settings import AuthSettings
 
 
 class Role(StrEnum):

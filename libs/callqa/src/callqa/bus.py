@@ -22,10 +22,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from prometheus_client import Counter, Gauge, Histogram
+
 from callqa.events import Envelope, Event, EventError, dlq_topic, parse_event
 from callqa.observability import correlation
 from callqa.settings import KafkaSettings
-from prometheus_client import Counter, Gauge, Histogram
 
 log = logging.getLogger(__name__)
 

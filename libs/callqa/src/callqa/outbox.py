@@ -17,13 +17,14 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
+from prometheus_client import Counter, Gauge
+from sqlalchemy import Connection
+from sqlmodel import Field, Session, SQLModel, col, select
+
 from callqa.bus import Bus
 from callqa.db import Database
 from callqa.events import Envelope, utcnow
 from callqa.settings import KafkaSettings
-from prometheus_client import Counter, Gauge
-from sqlalchemy import Connection
-from sqlmodel import Field, Session, SQLModel, col, select
 
 log = logging.getLogger(__name__)
 

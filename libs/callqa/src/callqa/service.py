@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from fastapi import APIRouter, FastAPI
+
 from callqa.auth import Authenticator
 from callqa.db import Database
 from callqa.http import install_problem_handlers
 from callqa.observability import ReadinessCheck, configure_logging, health_router
 from callqa.settings import ServiceSettings
-from fastapi import APIRouter, FastAPI
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
 

@@ -22,7 +22,6 @@ from typing import BinaryIO, Literal
 from xml.etree.ElementTree import ParseError
 
 import urllib3
-from callqa.settings import S3Settings
 from minio import Minio
 from minio.commonconfig import ENABLED
 from minio.deleteobjects import DeleteObject
@@ -30,6 +29,8 @@ from minio.error import InvalidResponseError, MinioException, S3Error, ServerErr
 from minio.retention import Retention
 from minio.versioningconfig import VersioningConfig
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
+
+from callqa.settings import S3Settings
 
 __all__ = [
     "BucketNotFound",

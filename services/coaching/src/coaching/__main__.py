@@ -1,7 +1,6 @@
 """`python -m coaching [serve|migrate]`."""
 
 from callqa.service import run_cli
-
 from coaching.config import MIGRATIONS_DIR, Settings
 from coaching.main import create_app
 

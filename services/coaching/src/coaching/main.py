@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from callqa.db import Database
-from callqa.service import build_app
 from fastapi import FastAPI
 
 import coaching
+from callqa.db import Database
+from callqa.service import build_app
 from coaching.config import Settings
 
 

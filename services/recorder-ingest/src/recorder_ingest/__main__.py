@@ -1,7 +1,6 @@
 """`python -m recorder_ingest [serve|migrate]`."""
 
 from callqa.service import run_cli
-
 from recorder_ingest.config import MIGRATIONS_DIR, Settings
 from recorder_ingest.main import create_app
 

@@ -1,30 +1,151 @@
-"""The recorder-ingest HTTP app: operations endpoints; the domain API grows with its issue."""
+"""The recorder-ingest app: routes, domain-error mapping, and its background workers
+(outbox relay, retention purge + orphan sweep)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from callqa.db import Database
-from callqa.service import build_app
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import recorder_ingest
+from callqa.db import Database
+from callqa.http import FieldError, Problem, problem_response
+from callqa.outbox import OutboxRelay
+from callqa.service import build_app
+from callqa.storage import ObjectStore, StorageUnavailable
+from recorder_ingest.api import audit, recordings
+from recorder_ingest.archive import (
+    AudioGone,
+    CallIdConflict,
+    MetadataRejected,
+    RecordingArchive,
+    RecordingNotFound,
+    UnderLegalHold,
+)
+from recorder_ingest.audio import AudioRejected
 from recorder_ingest.config import Settings
+
+log = logging.getLogger(__name__)
+MULTIPART_OVERHEAD = 64 * 1024  # the metadata part and boundaries ride along with the audio
 
 
 def create_app(settings: Settings) -> FastAPI:
     db = Database(settings.database_url)
+    store = ObjectStore.from_settings(settings.s3)
+    archive = RecordingArchive(settings, db, store)
+    relay = OutboxRelay(db, settings.kafka, settings.service_name)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.archive = archive
+        try:
+            await asyncio.to_thread(store.ensure_bucket)
+        except StorageUnavailable:
+            log.warning("object store unreachable at start-up; uploads answer 503 until it is back")
+        workers = [asyncio.create_task(relay.run()), asyncio.create_task(retention_loop(archive))]
         yield
+        relay.stop()
+        workers[1].cancel()
+        for worker in workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        store.close()
         db.dispose()
 
-    return build_app(
+    app = build_app(
         settings,
         title="callqa recorder-ingest",
         description=recorder_ingest.__doc__ or "",
-        checks={"database": db.ping},
+        routers=[recordings.router, audit.router],
+        checks={"database": db.ping, "object_store": store.ping},
         lifespan=lifespan,
     )
+    app.state.archive = archive
+    install_domain_errors(app, settings)
+    app.add_middleware(UploadLimit, limit=settings.max_upload_bytes + MULTIPART_OVERHEAD)
+    return app
+
+
+async def retention_loop(archive: RecordingArchive) -> None:
+    while True:
+        await asyncio.sleep(archive.settings.purge_interval_s)
+        try:
+            await asyncio.to_thread(archive.purge_expired)
+            await asyncio.to_thread(archive.sweep_orphans)
+        except Exception:
+            log.exception("retention run failed; retrying next interval")
+
+
+def install_domain_errors(app: FastAPI, settings: Settings) -> None:
+    def handler(
+        status: int, title: str, field: str | None = None, headers: dict[str, str] | None = None
+    ) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+        async def respond(request: Request, exc: Exception) -> JSONResponse:
+            errors = [FieldError(field=field, message=str(exc))] if field else None
+            return problem_response(
+                Problem(title=title, status=status, detail=str(exc), errors=errors), request, headers
+            )
+
+        return respond
+
+    async def audio_rejected(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AudioRejected)
+        errors = [FieldError(field="audio", message=exc.detail)]
+        return problem_response(Problem(title=exc.title, status=exc.status, detail=exc.detail, errors=errors), request)
+
+    async def metadata_rejected(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, MetadataRejected)
+        return problem_response(
+            Problem(title="Invalid metadata", status=422, detail=str(exc), errors=exc.errors), request
+        )
+
+    app.add_exception_handler(AudioRejected, audio_rejected)
+    app.add_exception_handler(MetadataRejected, metadata_rejected)
+    app.add_exception_handler(
+        CallIdConflict, handler(409, "Call id already used for different audio", "metadata.call_id")
+    )
+    app.add_exception_handler(RecordingNotFound, handler(404, "Recording not found"))
+    app.add_exception_handler(UnderLegalHold, handler(409, "Recording under legal hold"))
+    app.add_exception_handler(AudioGone, handler(410, "Audio not available"))
+    retry = {"Retry-After": str(settings.retry_after_s)}
+    app.add_exception_handler(StorageUnavailable, handler(503, "Object store unavailable", headers=retry))
+
+
+class UploadLimit:
+    """Refuse request bodies over `limit` bytes with 413 as soon as they cross it (not after spooling)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._too_large(scope, receive, send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise HTTPException(413, f"Upload too large: the limit is {self.limit} bytes")
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        problem = Problem(title="Upload too large", status=413, detail=f"the request body exceeds {self.limit} bytes")
+        await problem_response(problem, request)(scope, receive, send)

@@ -1,7 +1,6 @@
 """`python -m reporting [serve|migrate]`."""
 
 from callqa.service import run_cli
-
 from reporting.config import MIGRATIONS_DIR, Settings
 from reporting.main import create_app
 

@@ -1,7 +1,6 @@
 """`python -m scorer [serve|migrate]`."""
 
 from callqa.service import run_cli
-
 from scorer.config import MIGRATIONS_DIR, Settings
 from scorer.main import create_app
 

@@ -1,7 +1,6 @@
 """`python -m transcriber [serve|migrate]`."""
 
 from callqa.service import run_cli
-
 from transcriber.config import MIGRATIONS_DIR, Settings
 from transcriber.main import create_app
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from callqa.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
+
+from callqa.settings import ServiceSettings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 

@@ -1,0 +1,243 @@
+"""/v1/recordings: upload, search, audio access, legal hold, erasure."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Response, UploadFile, status
+from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
+
+from callqa.auth import Principal, Role
+from callqa.http import PROBLEM_RESPONSES, FieldError, Page, PageParams, ProblemError, page_params
+from recorder_ingest.api.deps import ArchiveDep, ClientDep, Platform, Reader, Supervisor
+from recorder_ingest.archive import AudioGone, RecordingArchive, RecordingNotFound, RecordingQuery, copy_to
+from recorder_ingest.models import AuditAction, Recording
+from recorder_ingest.schemas import AudioUrl, LegalHoldRequest, RecordingMetadata, RecordingOut
+
+router = APIRouter(prefix="/v1/recordings", tags=["recordings"], responses=PROBLEM_RESPONSES)
+
+STAFF_READERS = {Role.qa_analyst, Role.supervisor, Role.trainer, Role.auditor, Role.admin}
+METADATA_DOC = (
+    "JSON document (see the RecordingMetadata schema), e.g. "
+    '{"call_id": "pbx-000123", "agent_id": "agent-042", "group": "billing", "queue": "billing-zh", '
+    '"started_at": "2026-11-02T09:30:00+08:00", "customer_number": "+86 138 0013 8000", "language": "zh", '
+    '"tags": ["complaint"], "consent": {"status": "notified", "method": "ivr_announcement"}}'
+)
+
+
+def parse_metadata(raw: str) -> RecordingMetadata:
+    try:
+        return RecordingMetadata.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = [
+            FieldError(field=".".join(["metadata", *map(str, e["loc"])]) if e["loc"] else "metadata", message=e["msg"])
+            for e in exc.errors()
+        ]
+        raise ProblemError(
+            422, "Invalid metadata", "; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors
+        ) from exc
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Post a recording (multipart: audio + JSON metadata)",
+    response_model=RecordingOut,
+    responses={
+        200: {
+            "description": "The same call id and audio were posted before: the existing recording",
+            "model": RecordingOut,
+        },
+        409: {"description": "The call id was posted before with different audio"},
+        413: {"description": "Upload or duration over the limit"},
+        503: {"description": "Object store unavailable; retry after `Retry-After` seconds"},
+    },
+)
+def post_recording(
+    _: Platform,
+    archive: ArchiveDep,
+    response: Response,
+    audio: Annotated[UploadFile, File(description="WAV (PCM, μ-law, A-law), FLAC, MP3 or Ogg/Opus")],
+    metadata: Annotated[str, Form(description=METADATA_DOC)],
+) -> RecordingOut:
+    meta = parse_metadata(metadata)
+    limit = archive.settings.max_upload_bytes
+    if audio.size is not None and audio.size > limit:
+        raise ProblemError(413, "Upload too large", f"the audio is {audio.size} bytes; the limit is {limit}")
+    with tempfile.TemporaryDirectory(dir=archive.settings.spool_dir, prefix="callqa-upload-") as spool:
+        path = Path(spool) / "audio"
+        copy_to(audio.file, path)
+        recording, created = archive.ingest(meta, path)
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    response.headers["Location"] = f"{router.prefix}/{recording.id}"
+    return RecordingOut.of(recording)
+
+
+def own_recordings_only(principal: Principal) -> bool:
+    return not principal.roles & STAFF_READERS
+
+
+@router.get("", summary="Search recordings", response_model=Page[RecordingOut])
+def list_recordings(
+    principal: Reader,
+    archive: ArchiveDep,
+    page: Annotated[PageParams, Depends(page_params)],
+    agent_id: str | None = None,
+    group: str | None = None,
+    queue: str | None = None,
+    started_from: Annotated[datetime | None, Query(description="inclusive, ISO 8601")] = None,
+    started_to: Annotated[datetime | None, Query(description="exclusive, ISO 8601")] = None,
+    tag: Annotated[list[str] | None, Query(description="repeat for several; all must match")] = None,
+    consent_status: Literal["notified", "accepted", "declined", "unknown"] | None = None,
+    legal_hold: bool | None = None,
+    status: Literal["stored", "audio_not_retained", "purged"] | None = None,
+    customer_number: Annotated[str | None, Query(description="matched by keyed hash, never stored in clear")] = None,
+) -> Page[RecordingOut]:
+    if own_recordings_only(principal):
+        agent_id = principal.subject  # agents see their own calls
+    query = RecordingQuery(
+        agent_id=agent_id,
+        group=group,
+        queue=queue,
+        started_from=started_from,
+        started_to=started_to,
+        tags=tuple(tag or ()),
+        consent_status=consent_status,
+        legal_hold=legal_hold,
+        status=status,
+        customer_number=_normalised_number(customer_number),
+    )
+    items, total = archive.search(query, page.limit, page.offset)
+    return Page[RecordingOut].of([RecordingOut.of(r) for r in items], total, page)
+
+
+def _normalised_number(number: str | None) -> str | None:
+    if number is None:
+        return None
+    return ("+" if number.strip().startswith("+") else "") + re.sub(r"\D", "", number)
+
+
+def readable(archive: RecordingArchive, recording_id: str, principal: Principal) -> Recording:
+    recording = archive.get(recording_id)
+    if own_recordings_only(principal) and recording.agent_id != principal.subject:
+        raise ProblemError(403, "Forbidden", "agents may only access their own recordings")
+    return recording
+
+
+@router.get("/{recording_id}", summary="One recording", response_model=RecordingOut)
+def get_recording(recording_id: str, principal: Reader, archive: ArchiveDep) -> RecordingOut:
+    return RecordingOut.of(readable(archive, recording_id, principal))
+
+
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """`Range: bytes=a-b` -> (offset, length); None for the whole file; 416 when unsatisfiable."""
+    if header is None:
+        return None
+    match = RANGE.match(header.strip())
+    if match is None or match.groups() == ("", ""):
+        raise ProblemError(416, "Range not satisfiable", "only one 'bytes=start-end' range is supported")
+    start_s, end_s = match.groups()
+    if start_s == "":  # suffix: the last N bytes
+        start, end = max(0, size - int(end_s)), size - 1
+    else:
+        start, end = int(start_s), min(int(end_s) if end_s else size - 1, size - 1)
+    if start >= size or start > end:
+        raise ProblemError(
+            416, "Range not satisfiable", f"the audio has {size} bytes", headers={"Content-Range": f"bytes */{size}"}
+        )
+    return start, end - start + 1
+
+
+@router.get(
+    "/{recording_id}/audio",
+    summary="Listen: stream the audio (HTTP ranges) or get a short-lived URL; every access is audited",
+    responses={
+        200: {"content": {"audio/wav": {}}},
+        206: {"description": "Partial content"},
+        410: {"description": "Audio not retained or purged"},
+    },
+)
+def get_audio(
+    recording_id: str,
+    principal: Reader,
+    archive: ArchiveDep,
+    client: ClientDep,
+    purpose: Annotated[
+        str, Query(min_length=2, max_length=300, description="why: written to the audit log", examples=["qa_review"])
+    ],
+    delivery: Literal["stream", "url"] = "stream",
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+) -> Response:
+    action = AuditAction.audio_url if delivery == "url" else AuditAction.audio_stream
+    try:
+        recording = readable(archive, recording_id, principal)
+        key = archive.audio_available(recording)
+    except (ProblemError, AudioGone, RecordingNotFound) as denied:
+        detail = denied.problem.detail if isinstance(denied, ProblemError) else str(denied)
+        archive.record_access(principal, action, recording_id, purpose, client, outcome="denied", detail=detail)
+        raise
+    archive.record_access(principal, action, recording_id, purpose, client)
+    if delivery == "url":
+        url, expires_at = archive.audio_url(key)
+        return Response(AudioUrl(url=url, expires_at=expires_at).model_dump_json(), media_type="application/json")
+    media_type = "audio/" + recording.container.split(",")[0]
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": f'inline; filename="{recording.id}.{key.rsplit(".", 1)[-1]}"',
+    }
+    span = parse_range(range_header, recording.audio_size)
+    if span is None:
+        headers["Content-Length"] = str(recording.audio_size)
+        return StreamingResponse(archive.open_audio(key), media_type=media_type, headers=headers)
+    offset, length = span
+    headers |= {
+        "Content-Length": str(length),
+        "Content-Range": f"bytes {offset}-{offset + length - 1}/{recording.audio_size}",
+    }
+    return StreamingResponse(
+        archive.open_audio(key, offset, length), status_code=206, media_type=media_type, headers=headers
+    )
+
+
+@router.put(
+    "/{recording_id}/legal-hold", summary="Place a legal hold (blocks purge and erasure)", response_model=RecordingOut
+)
+def put_legal_hold(
+    recording_id: str, body: LegalHoldRequest, principal: Supervisor, archive: ArchiveDep, client: ClientDep
+) -> RecordingOut:
+    return RecordingOut.of(archive.set_legal_hold(recording_id, body.reason, principal, client))
+
+
+@router.delete("/{recording_id}/legal-hold", summary="Release a legal hold", response_model=RecordingOut)
+def delete_legal_hold(
+    recording_id: str,
+    principal: Supervisor,
+    archive: ArchiveDep,
+    client: ClientDep,
+    reason: Annotated[str, Query(min_length=3, max_length=500, examples=["dispute settled"])],
+) -> RecordingOut:
+    return RecordingOut.of(archive.release_legal_hold(recording_id, reason, principal, client))
+
+
+@router.delete(
+    "/{recording_id}",
+    summary="Erasure request: delete the audio and personal data now (refused while on legal hold)",
+    response_model=RecordingOut,
+    responses={409: {"description": "Under legal hold"}},
+)
+def erase_recording(
+    recording_id: str,
+    principal: Supervisor,
+    archive: ArchiveDep,
+    client: ClientDep,
+    reason: Annotated[str, Query(min_length=3, max_length=500, examples=["customer erasure request #88"])],
+) -> RecordingOut:
+    return RecordingOut.of(archive.erase(recording_id, reason, principal, client))

@@ -1,0 +1,172 @@
+"""recorder-ingest against a real Tansu broker, ministack (object lock) and SQLite/PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import ConsumerRecord
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from callqa.auth import Authenticator, Role
+from callqa.db import Database
+from callqa.events import RecordingStoredEvent, topic_for
+from callqa.settings import AuthSettings, KafkaSettings, S3Settings
+from callqa.storage import ObjectStore
+from callqa_stack import servers
+from recorder_ingest.config import MIGRATIONS_DIR, Settings
+from recorder_ingest.main import create_app
+from tests.libs.test_bus import read_all
+
+API_KEYS = "k-pbx=pbx-east:ingest;k-audit=audit-bot:auditor"
+JWT_SECRET = "j" * 40
+STORED_TOPIC = topic_for("recording.stored")
+PURGED_TOPIC = topic_for("recording.purged")
+
+
+def make_audio(
+    path: Path, *, seconds: float = 2.0, channels: int = 2, rate: int = 8000, encoding: str = "u-law", freq: int = 440
+) -> Path:
+    """A short telephony-like WAV made with sox (a tone on each channel)."""
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            str(rate),
+            "-c",
+            str(channels),
+            "-e",
+            encoding,
+            str(path),
+            "synth",
+            str(seconds),
+            "sine",
+            str(freq),
+        ],
+        check=True,
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("audio")
+
+
+@pytest.fixture(scope="session")
+def stereo_wav(audio_dir: Path) -> Path:
+    return make_audio(audio_dir / "stereo.wav")
+
+
+@pytest.fixture(scope="session")
+def other_wav(audio_dir: Path) -> Path:
+    return make_audio(audio_dir / "other.wav", freq=880)
+
+
+@pytest.fixture(scope="session")
+def mono_wav(audio_dir: Path) -> Path:
+    return make_audio(audio_dir / "mono.wav", channels=1)
+
+
+@pytest.fixture
+def ingest_settings(
+    kafka_settings: KafkaSettings, ministack_server: servers.Server, sqlite_url: str, unique: str
+) -> Settings:
+    return Settings(
+        database_url=sqlite_url,
+        kafka=kafka_settings,
+        s3=S3Settings(endpoint=f"127.0.0.1:{ministack_server.port}", bucket=f"ingest-{unique}"),
+        auth=AuthSettings(api_keys=SecretStr(API_KEYS), jwt_secret=SecretStr(JWT_SECRET)),
+        max_upload_bytes=5 * 1024 * 1024,
+        max_duration_s=60,
+        purge_interval_s=3600,
+        orphan_grace_s=0,
+    )
+
+
+def migrated(settings: Settings) -> Settings:
+    Database(settings.database_url).migrate(MIGRATIONS_DIR)
+    return settings
+
+
+@pytest.fixture
+def client(ingest_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(migrated(ingest_settings))) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def store(ingest_settings: Settings) -> ObjectStore:
+    return ObjectStore.from_settings(ingest_settings.s3)
+
+
+def bearer(*roles: Role, subject: str = "alice") -> dict[str, str]:
+    auth = AuthSettings(jwt_secret=SecretStr(JWT_SECRET))
+    return {"Authorization": f"Bearer {Authenticator(auth).issue_token(subject, roles, timedelta(minutes=10))}"}
+
+
+PLATFORM = {"X-API-Key": "k-pbx"}
+AUDITOR = {"X-API-Key": "k-audit"}
+
+
+def metadata(call_id: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "call_id": call_id,
+        "platform": "pbx-east",
+        "agent_id": "agent-042",
+        "group": "billing",
+        "queue": "billing-zh",
+        "direction": "inbound",
+        "started_at": "2026-11-02T09:30:00+08:00",
+        "customer_number": "+86 138 0013 8000",
+        "language": "zh",
+        "tags": ["complaint"],
+        "consent": {"status": "notified", "method": "ivr_announcement"},
+    } | overrides
+
+
+def post(
+    client: TestClient, audio: Path | bytes, meta: dict[str, Any] | str, headers: dict[str, str] | None = None
+) -> Any:
+    content = audio.read_bytes() if isinstance(audio, Path) else audio
+    body = meta if isinstance(meta, str) else json.dumps(meta)
+    return client.post(
+        "/v1/recordings",
+        files={"audio": ("call.wav", content, "audio/wav")},
+        data={"metadata": body},
+        headers=PLATFORM if headers is None else headers,
+    )
+
+
+def events_for(
+    kafka: KafkaSettings, topic: str, recording_id: str, *, expect: int = 1, timeout: float = 15
+) -> list[ConsumerRecord]:
+    """The messages keyed by `recording_id`, waiting up to `timeout` for `expect` of them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records = asyncio.run(read_all(kafka, topic, expected=10**9, timeout=1.0))
+        mine = [r for r in records if r.key == recording_id.encode()]
+        if len(mine) >= expect or time.monotonic() > deadline:
+            return mine
+        time.sleep(0.2)
+
+
+def stored_payload(record: ConsumerRecord) -> RecordingStoredEvent:
+    return RecordingStoredEvent.model_validate_json(record.value)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        time.sleep(0.1)
