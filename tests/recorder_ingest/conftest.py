@@ -170,3 +170,16 @@ def wait_for(condition: Callable[[], bool], timeout: float = 15) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met")
         time.sleep(0.1)
+
+
+def settings_json(settings: Settings) -> str:
+    """Settings as JSON with secrets in clear, to hand to a child process."""
+
+    def reveal(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        if isinstance(value, dict):
+            return {k: reveal(v) for k, v in value.items()}
+        return value
+
+    return json.dumps(reveal(settings.model_dump()), default=str)
