@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 import yaml
-from callqa.settings import Environment, ServiceSettings
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from sqlalchemy.engine import make_url
+
+from callqa.settings import Environment, ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

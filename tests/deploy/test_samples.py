@@ -123,7 +123,7 @@ def test_each_party_on_its_own_channel(calls: dict[str, SampleCall], call_id: st
 
 
 def test_dead_air_and_talk_over_are_where_the_script_puts_them(calls: dict[str, SampleCall], tmp_path: Path) -> None:
-    outage = calls["sipgw-us-20261125-91230"]
+    outage = calls["sipgw-us-20261105-91230"]
     gaps = [b.begin_s - a.end_s for a, b in zip(outage.turns, outage.turns[1:], strict=False)]
     assert max(gaps) == pytest.approx(7.5, abs=0.002)
 

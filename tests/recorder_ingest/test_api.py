@@ -120,7 +120,7 @@ def bad_audio(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     make_audio(folder / "good.wav").read_bytes()
     return {
         "empty": b"",
-        "corrupt": b"RIFF" + bytes(range(256)) * 40,
+        "corrupt": b"RIFF\x24\x10\x00\x00WAVEfmt " + bytes(range(256)) * 40,
         "header_only": header_only_wav(folder / "header.wav"),
         "text": b"this is a meeting note, not audio\n" * 20,
         "too_long": make_audio(folder / "long.wav", seconds=61, channels=1).read_bytes(),
@@ -165,6 +165,7 @@ def test_bad_audio_is_rejected_naming_the_problem_and_nothing_is_stored(
         ({k: v for k, v in metadata("c2").items() if k != "agent_id"}, "metadata.agent_id"),
         (metadata("c3", consent={"status": "maybe"}), "metadata.consent.status"),
         (metadata("c4", started_at="2026-11-02T09:30:00"), "metadata.started_at"),
+        (metadata("c4b", started_at="2099-01-01T00:00:00Z"), "metadata.started_at"),
         (metadata("c5", retention_policy="forever"), "metadata.retention_policy"),
         (metadata("c6", tags=["Not A Tag"]), "metadata.tags"),
         (metadata("c7", customer_number="call me maybe"), "metadata.customer_number"),

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+
 from callqa.storage import ObjectStore
 from callqa_stack import servers
-from fastapi.testclient import TestClient
 from recorder_ingest.config import Settings
 from recorder_ingest.main import create_app
-
 from tests.recorder_ingest.conftest import (
     PLATFORM,
     STORED_TOPIC,

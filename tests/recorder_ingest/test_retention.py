@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
+
 from callqa.auth import Role
 from callqa.events import RecordingPurgedEvent
 from callqa.storage import ObjectStore
-from fastapi.testclient import TestClient
-from prometheus_client import REGISTRY
 from recorder_ingest.archive import RecordingArchive
 from recorder_ingest.config import Settings
-
 from tests.recorder_ingest.conftest import AUDITOR, PURGED_TOPIC, bearer, events_for, metadata, post
 
 SUPERVISOR = bearer(Role.supervisor, subject="sup-wu")

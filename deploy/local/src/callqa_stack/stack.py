@@ -127,7 +127,9 @@ def service_env(spec: ServiceSpec, ports: Ports, values: dict[str, str]) -> dict
         f"{p}S3__ENDPOINT": f"127.0.0.1:{ports.s3}",
         f"{p}S3__BUCKET": AUDIO_BUCKET,
         f"{p}AUTH__JWT_SECRET": values["jwt_secret"],
-        f"{p}AUTH__API_KEYS": f"{values['ingest_api_key']}=telephony:ingest;{values['admin_api_key']}=local-admin:admin",
+        f"{p}AUTH__API_KEYS": ";".join(
+            (f"{values['ingest_api_key']}=telephony:ingest", f"{values['admin_api_key']}=local-admin:admin")
+        ),
     }
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -79,12 +80,18 @@ class RecordingMetadata(BaseModel):
     @field_validator("tags")
     @classmethod
     def _tags(cls, tags: list[str]) -> list[str]:
-        import re
-
         for tag in tags:
             if not re.fullmatch(TAG_PATTERN, tag):
                 raise ValueError(f"tag {tag!r} must be lower-case letters, digits, '_' or '-'")
         return sorted(set(tags))
+
+    @field_validator("started_at")
+    @classmethod
+    def _not_in_the_future(cls, started_at: datetime) -> datetime:
+        # A little clock skew between the PBX and us is normal; a call from tomorrow is a bug.
+        if started_at > datetime.now(UTC) + timedelta(minutes=10):
+            raise ValueError("started_at is in the future; check the platform's clock or time zone")
+        return started_at
 
     @field_validator("customer_number")
     @classmethod

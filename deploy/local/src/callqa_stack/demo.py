@@ -1,0 +1,116 @@
+"""`./run demo`: the main job on the local stack.
+
+Posts the bundled sample calls to recorder-ingest the way a telephony platform does, then shows
+what came out: the stored recordings and the events on the bus. (Transcripts, evaluations and the
+QA report join this walk-through as the transcriber, scorer and reporting services land.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from tqdm import tqdm
+
+from callqa_stack import samples, stack
+
+STORED_TOPIC = "callqa.recording.stored.v1"
+
+
+def run_demo(keep: bool = False) -> int:
+    previous = stack.StackState.load()
+    was_running = previous is not None and all(stack.alive(pid) for pid in previous.pids.values())
+    print("==> starting the local stack (ministack, Tansu, services)")
+    state = stack.up()
+    try:
+        return _walk_through(state)
+    finally:
+        if keep or was_running:
+            print(f"\nstack left running; stop it with ./run stack down (data in {stack.STATE_DIR})")
+        else:
+            stack.down()
+            print(f"\nstack stopped; data kept in {stack.STATE_DIR} (./run stack up to start it again)")
+
+
+def _walk_through(state: stack.StackState) -> int:
+    ingest = f"http://127.0.0.1:{state.ports.services['recorder-ingest']}"
+    platform = {"X-API-Key": state.secrets["ingest_api_key"]}
+    admin = {"X-API-Key": state.secrets["admin_api_key"]}
+
+    print("==> rendering the sample calls (espeak-ng + sox, stereo 8 kHz μ-law)")
+    calls = samples.render_calls()
+
+    print(f"==> posting {len(calls)} recordings to {ingest}/v1/recordings")
+    posted: list[tuple[str, dict[str, Any]]] = []
+    with httpx.Client(base_url=ingest, timeout=60) as client:
+        for call in tqdm(calls, unit="call"):
+            with call.path.open("rb") as audio:
+                response = client.post(
+                    "/v1/recordings",
+                    files={"audio": (call.path.name, audio, "audio/wav")},
+                    data={"metadata": json.dumps(call.metadata)},
+                    headers=platform,
+                )
+            if response.status_code not in (200, 201):
+                print(f"   {call.call_id}: {response.status_code} {response.text}")
+                return 1
+            posted.append((response.reason_phrase, response.json()))
+        print()
+        print(f"   {'call id':<26} {'http':<9} {'audio':<28} {'consent':<9} {'retention':<22} outcome")
+        for reason, r in posted:
+            audio = r["audio"]
+            facts = f"{audio['duration_ms'] / 1000:.1f}s {audio['channels']}ch {audio['codec']}"
+            retention = f"{r['retention']['policy']} → {r['retention']['retain_until'][:10]}"
+            print(
+                f"   {r['call_id']:<26} {reason:<9} {facts:<28} {r['consent']['status']:<9} {retention:<22} "
+                f"{r['consent']['outcome']}"
+            )
+
+        first = calls[0]
+        with first.path.open("rb") as audio:
+            again = client.post(
+                "/v1/recordings",
+                files={"audio": (first.path.name, audio, "audio/wav")},
+                data={"metadata": json.dumps(first.metadata)},
+                headers=platform,
+            )
+        print(
+            f"\n==> posting {first.call_id} again: {again.status_code} {again.reason_phrase} (idempotent, no new event)"
+        )
+
+        listed = client.get("/v1/recordings", params={"limit": 100}, headers=admin).json()
+        print(f"==> GET /v1/recordings: {listed['total']} recordings in the archive")
+
+    ids = {r["id"] for _, r in posted if r["audio"]["status"] == "stored" and r["consent"]["status"] != "declined"}
+    print(f"==> waiting for {len(ids)} recording.stored events on {STORED_TOPIC}")
+    events = asyncio.run(_stored_events(f"127.0.0.1:{state.ports.kafka}", ids))
+    for event in events:
+        p = event["payload"]
+        print(f"   {p['recording_id']}  {p['call_id']:<26} lang={p['language']} layout={p['channel_layout']}")
+    missing = ids - {e["payload"]["recording_id"] for e in events}
+    if missing:
+        print(f"   missing events for {sorted(missing)}")
+        return 1
+    print(f"\nAPI docs: {ingest}/docs   metrics: {ingest}/metrics")
+    return 0
+
+
+async def _stored_events(bootstrap: str, ids: set[str], wait_s: float = 30) -> list[dict[str, Any]]:
+    consumer = AIOKafkaConsumer(STORED_TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    found: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + wait_s
+    try:
+        while set(found) < ids and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    event = json.loads(record.value)
+                    if event["payload"]["recording_id"] in ids:
+                        found[event["payload"]["recording_id"]] = event
+    finally:
+        await consumer.stop()
+    return list(found.values())
