@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
 import wave
 from pathlib import Path
 
@@ -338,3 +339,28 @@ def test_object_store_down_answers_503_with_retry_after_and_stores_no_row(
     assert response.status_code == 503
     assert response.headers["retry-after"] == str(settings.retry_after_s)
     assert rows(settings) == []
+
+
+@pytest.mark.parametrize(
+    ("suffix", "args", "codec"),
+    [
+        ("wav", ["-e", "a-law"], "pcm_alaw"),
+        ("wav", ["-e", "signed-integer", "-b", "16"], "pcm_s16le"),
+        ("flac", [], "flac"),
+        ("mp3", [], "mp3"),
+        ("opus", [], "opus"),
+    ],
+)
+def test_each_common_recorder_format_is_accepted_and_probed(
+    client: TestClient, tmp_path: Path, suffix: str, args: list[str], codec: str
+) -> None:
+    source = make_audio(tmp_path / "source.wav", encoding="signed-integer", rate=16000)
+    target = tmp_path / f"call.{suffix}"
+    if suffix == "opus":  # sox writes Ogg/Opus only with some builds; ffmpeg always can
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(source), "-c:a", "libopus", str(target)], check=True)
+    else:
+        subprocess.run(["sox", str(source), *args, str(target)], check=True)
+    response = post(client, target, metadata(f"call-{suffix}-{codec}"))
+    assert response.status_code == 201, response.text
+    assert response.json()["audio"]["codec"] == codec
+    assert abs(response.json()["audio"]["duration_ms"] - 2000) < 100

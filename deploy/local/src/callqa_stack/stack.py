@@ -25,7 +25,6 @@ from callqa_stack import servers
 
 STATE_DIR = Path(os.environ.get("CALLQA_HOME", servers.REPO_ROOT / ".callqa"))
 TANSU_BUCKET = "tansu"
-AUDIO_BUCKET = "callqa"
 
 
 @dataclass(frozen=True)
@@ -125,7 +124,6 @@ def service_env(spec: ServiceSpec, ports: Ports, values: dict[str, str]) -> dict
         f"{p}HTTP_PORT": str(ports.services[spec.name]),
         f"{p}KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{ports.kafka}",
         f"{p}S3__ENDPOINT": f"127.0.0.1:{ports.s3}",
-        f"{p}S3__BUCKET": AUDIO_BUCKET,
         f"{p}AUTH__JWT_SECRET": values["jwt_secret"],
         f"{p}AUTH__API_KEYS": ";".join(
             (f"{values['ingest_api_key']}=telephony:ingest", f"{values['admin_api_key']}=local-admin:admin")

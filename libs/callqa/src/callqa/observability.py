@@ -23,7 +23,18 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
-_RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "correlation_id"}
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_with_correlation(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    # Captured when the record is made: a handler may format it later, outside the context.
+    record = _base_factory(*args, **kwargs)
+    record.correlation_id = correlation_id.get()
+    return record
+
+
+logging.setLogRecordFactory(_record_with_correlation)
 
 
 class JsonFormatter(logging.Formatter):
@@ -39,7 +50,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        if (cid := correlation_id.get()) is not None:
+        if (cid := getattr(record, "correlation_id", None)) is not None:
             entry["correlation_id"] = cid
         # `logger.info("...", extra={"recording_id": ...})` fields become top-level keys.
         entry.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED and not k.startswith("_")})
