@@ -1,14 +1,31 @@
-"""Settings of transcriber; every variable is prefixed `CALLQA_TRANSCRIBER_`."""
+"""Settings of the transcriber; every variable is prefixed `CALLQA_TRANSCRIBER_`."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
+from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 
-from callqa.settings import ServiceSettings
+from callqa.settings import S3Settings, ServiceSettings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+REPO_ROOT = Path(__file__).resolve().parents[4]
+
+
+class AsrSettings(BaseModel):
+    model: str = Field(
+        "base",
+        description="'base' (multilingual, rebuilt from PyPI parts), 'tiny.en', or a CTranslate2 Whisper directory",
+    )
+    models_dir: Path = Field(REPO_ROOT / ".callqa" / "models", description="where rebuilt models are cached")
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = 0  # 0 = CTranslate2 decides
+    beam_size: int = 5
+    batch_size: int = Field(8, description="BatchedInferencePipeline batch; 0 = plain sequential transcribe()")
+    chunk_s: float = Field(600, description="long calls are decoded and transcribed in chunks of this length")
 
 
 class Settings(ServiceSettings):
@@ -17,3 +34,21 @@ class Settings(ServiceSettings):
     service_name: str = "transcriber"
     http_port: int = 8002
     database_url: str = "sqlite:///.callqa/transcriber.db"
+    consumer_group: str = "transcriber"
+    max_job_s: float = Field(3600, description="longest transcription; the consumer stays in its group that long")
+    s3: S3Settings = Field(
+        default_factory=lambda: S3Settings(bucket="callqa-transcripts", object_lock=False),
+        description="this service's bucket; recordings are read from the bucket named in each event",
+    )
+
+    asr: AsrSettings = Field(default_factory=AsrSettings)
+    language_by_queue: dict[str, str] = Field(
+        default_factory=dict, description="queue -> language when the recording carries no hint"
+    )
+    default_language: str | None = Field(None, description="None = detect (slower, less reliable on poor audio)")
+    min_non_talk_ms: int = 3000
+    redaction_patterns: dict[str, str] = Field(
+        default_factory=dict, description="extra PII patterns: name -> regular expression"
+    )
+    redacted_audio: Literal["tone", "silence", "off"] = "tone"
+    inline_transcript_max_bytes: int = 512 * 1024
