@@ -1,8 +1,9 @@
 """`./run demo`: the main job on the local stack.
 
 Posts the bundled sample calls to recorder-ingest the way a telephony platform does, then shows
-what came out: the stored recordings and the events on the bus. (Transcripts, evaluations and the
-QA report join this walk-through as the transcriber, scorer and reporting services land.)
+what came out: the stored recordings, the events on the bus, and the transcripts with their
+conversation metrics. (Evaluations and the QA report join this walk-through as the scorer and
+reporting services land.)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tqdm import tqdm
 from callqa_stack import samples, stack
 
 STORED_TOPIC = "callqa.recording.stored.v1"
+READY_TOPIC = "callqa.transcript.ready.v1"
 
 
 def run_demo(keep: bool = False) -> int:
@@ -87,7 +89,7 @@ def _walk_through(state: stack.StackState) -> int:
 
     ids = {r["id"] for _, r in posted if r["audio"]["status"] == "stored" and r["consent"]["status"] != "declined"}
     print(f"==> waiting for {len(ids)} recording.stored events on {STORED_TOPIC}")
-    events = asyncio.run(_stored_events(f"127.0.0.1:{state.ports.kafka}", ids))
+    events = asyncio.run(_events(f"127.0.0.1:{state.ports.kafka}", STORED_TOPIC, ids))
     for event in events:
         p = event["payload"]
         print(f"   {p['recording_id']}  {p['call_id']:<26} lang={p['language']} layout={p['channel_layout']}")
@@ -95,12 +97,44 @@ def _walk_through(state: stack.StackState) -> int:
     if missing:
         print(f"   missing events for {sorted(missing)}")
         return 1
+
+    print(f"\n==> waiting for the transcriber (whisper base on CPU): {len(ids)} transcript.ready events")
+    transcripts = asyncio.run(_events(f"127.0.0.1:{state.ports.kafka}", READY_TOPIC, ids, wait_s=900))
+    call_ids = {r["id"]: r["call_id"] for _, r in posted}
+    for event in transcripts:
+        _print_transcript(call_ids[event["payload"]["recording_id"]], event["payload"]["document"])
+    if len(transcripts) < len(ids):
+        print(f"   only {len(transcripts)} of {len(ids)} transcripts arrived; see .callqa/logs/transcriber.log")
+        return 1
     print(f"\nAPI docs: {ingest}/docs   metrics: {ingest}/metrics")
     return 0
 
 
-async def _stored_events(bootstrap: str, ids: set[str], wait_s: float = 30) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(STORED_TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+def _print_transcript(call_id: str, doc: dict[str, Any]) -> None:
+    metrics = doc["metrics"]
+    print(f"\n   {call_id}  [{doc['language']}, {doc['duration_ms'] / 1000:.0f}s, {doc['model']['id']}]")
+    for turn in doc["turns"][:8]:
+        begin = turn["begin_ms"] // 1000
+        print(f"     {begin // 60:02d}:{begin % 60:02d} {turn['role']:<8} {turn['text'][:90]}")
+    if len(doc["turns"]) > 8:
+        print(f"     … {len(doc['turns']) - 8} more turns")
+    talk = ", ".join(f"{role} {m['talk_ratio']:.0%}" for role, m in metrics["roles"].items())
+    rates = ", ".join(
+        f"{role} {m['speech_rate']:.0f} {m['speech_rate_unit'].replace('_per_min', '/min')}"
+        for role, m in metrics["roles"].items()
+        if m["speech_rate"]
+    )
+    latency = metrics["mean_response_latency_ms"]
+    latency_s = "-" if latency is None else f"{latency / 1000:.1f}s"
+    print(
+        f"     talk: {talk} | non-talk ≥3s: {len(metrics['non_talk'])} ({metrics['non_talk_time_ms'] / 1000:.1f}s)"
+        f" | overlaps: {len(metrics['overlaps'])} | mean agent latency: {latency_s} | rate: {rates}"
+        f" | PII redacted: {len(doc['redactions'])}"
+    )
+
+
+async def _events(bootstrap: str, topic: str, ids: set[str], wait_s: float = 30) -> list[dict[str, Any]]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
     await consumer.start()
     found: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + wait_s

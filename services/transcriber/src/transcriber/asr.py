@@ -7,6 +7,7 @@ word timestamps. Silero VAD skips silence, which is most of each channel in a tw
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,14 +22,21 @@ from transcriber.models import model_id, model_version, resolve_model
 
 SAMPLE_RATE = 16000
 UNDETERMINED = "und"  # ISO 639-2 code for "no speech to tell"
-# Whisper writes Mandarin in traditional characters unless the prompt shows simplified ones.
-ZH_PROMPT = "以下是普通话的句子。您好，请问有什么可以帮您？"
+# Whisper writes Mandarin in traditional characters unless the prompt shows simplified ones. Keep
+# it short and content-free: a prompt with service phrases leaks into the output or loops on them.
+ZH_PROMPT = "以下是普通话的句子。"
+# Whisper's own hallucination signal: text that compresses this well is a repetition loop
+# ("您好，这里是…您好，这里是…", "0000…"). Batched decoding has no temperature fallback to recover.
+MAX_COMPRESSION_RATIO = 2.4
+# Inside an otherwise good segment a loop shows up as one character over and over ("0000000000").
+LOOPED_WORD = re.compile(r"(.)\1{9,}")
 # Fixed decoding options; they enter the model version so a change re-keys every transcript.
 DECODING: dict[str, Any] = {
     "word_timestamps": True,
     "vad_filter": True,
     # Stability over fluency: a window conditioned on a bad previous window repeats its mistakes.
     "condition_on_previous_text": False,
+    "no_repeat_ngram_size": 4,
 }
 
 
@@ -71,7 +79,9 @@ class Recogniser:
                 beam_size=settings.beam_size,
                 batch_size=settings.batch_size,
                 compute_type=settings.compute_type,
-                pipeline=json.dumps({**DECODING, "zh_prompt": ZH_PROMPT}, sort_keys=True),
+                pipeline=json.dumps(
+                    {**DECODING, "zh_prompt": ZH_PROMPT, "max_compression": MAX_COMPRESSION_RATIO}, sort_keys=True
+                ),
             ),
         )
 
@@ -100,12 +110,14 @@ class Recogniser:
         words: list[Word] = []
         result: list[Segment] = []
         for segment in segments:  # a generator: decoding happens while iterating
+            if segment.compression_ratio > MAX_COMPRESSION_RATIO:
+                continue  # a repetition loop, not speech
             text = segment.text.strip()
             result.append(Segment(_ms(segment.start, offset_ms), _ms(segment.end, offset_ms), _zh(text, simplify)))
             for word in segment.words or []:
                 w = word.word.strip()
-                if not w:
-                    continue
+                if not w or "\ufffd" in w or LOOPED_WORD.search(w):
+                    continue  # empty, a character whose bytes were split across tokens, or a loop
                 begin = _ms(word.start, offset_ms)
                 words.append(
                     Word(

@@ -25,7 +25,7 @@ class AsrSettings(BaseModel):
     cpu_threads: int = 0  # 0 = CTranslate2 decides
     beam_size: int = 5
     batch_size: int = Field(8, description="BatchedInferencePipeline batch; 0 = plain sequential transcribe()")
-    chunk_s: float = Field(600, description="long calls are decoded and transcribed in chunks of this length")
+    chunk_s: float = Field(300, description="long calls are decoded and transcribed in chunks of this length")
 
 
 class Settings(ServiceSettings):
