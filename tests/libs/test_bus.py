@@ -296,3 +296,23 @@ async def test_stop_with_abandon_leaves_the_message_uncommitted(
 
     async with running(consumer_for(kafka_settings, bus, topic, group, record)):
         await wait_until(lambda: "long-job" in again)
+
+
+async def test_a_job_longer_than_the_session_timeout_keeps_its_partition(
+    kafka_settings: KafkaSettings, bus: Bus, topic: str, unique: str
+) -> None:
+    # Heartbeats go on in the background while the handler works, so a transcription that takes
+    # minutes is not mistaken for a dead consumer (max_poll_interval_ms covers the gap between polls).
+    calls: list[str] = []
+    slow_for = kafka_settings.session_timeout_ms / 1000 * 2
+
+    async def slow(event: Event) -> None:
+        calls.append(event.key)
+        await asyncio.sleep(slow_for)
+
+    await publish_to(bus, topic, recording_stored("slow-job"))
+    consumer = Consumer(kafka_settings, f"g-{unique}", [topic], slow, bus, ConsumerOptions(max_records=1))
+    async with running(consumer):
+        await wait_until(lambda: bool(calls))
+        await asyncio.sleep(slow_for + 2)
+    assert calls == ["slow-job"], "handled once: the partition was never taken away mid-job"

@@ -53,7 +53,9 @@ def create_app(settings: Settings, pipeline: TranscriptionPipeline | None = None
             state["consumer"] = consumer
             tasks = [asyncio.create_task(consumer.run()), asyncio.create_task(relay.run())]
             yield
-            consumer.stop(abandon=True)  # SIGTERM: the current call is not committed; another replica redoes it
+            # SIGTERM: the current call is abandoned uncommitted; another replica (or this one, restarted) redoes it.
+            worker.abandon()
+            consumer.stop(abandon=True)
             relay.stop()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):

@@ -8,6 +8,7 @@ calls are split into two speakers by clustering, and the agent is recognised by 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,10 @@ from transcriber.turns import merge_words
 
 log = logging.getLogger(__name__)
 SAMPLE_RATE = 16_000
+
+
+class Abandoned(Exception):
+    """The worker is shutting down: the call is left for another replica, nothing is stored."""
 
 
 @dataclass
@@ -79,7 +84,8 @@ class TranscriptionPipeline:
     def language_for(self, call: CallInfo) -> str | None:
         return call.language or self.settings.language_by_queue.get(call.queue or "") or self.settings.default_language
 
-    def run(self, path: Path, call: CallInfo) -> TranscriptDocument:
+    def run(self, path: Path, call: CallInfo, cancelled: threading.Event | None = None) -> TranscriptDocument:
+        """`cancelled` is checked between chunks and channels, so SIGTERM is honoured within seconds."""
         duration_ms = int(audio.duration_s(path) * 1000)
         channels = audio.channels(path)
         stereo = channels >= 2 and call.channel_layout is not ChannelLayout.mono
@@ -89,8 +95,10 @@ class TranscriptionPipeline:
             offset_ms = int(offset_s * 1000)
             if stereo:
                 for role, samples in zip(roles_of(call.channel_layout), chunk[:2], strict=True):
+                    _check(cancelled)
                     self._channel(acc, role, samples, offset_ms)
             else:
+                _check(cancelled)
                 speakers = self._mono(acc, chunk.mean(axis=0), offset_ms)
         language = acc.language or "und"
         turns = merge_words(acc.words)
@@ -154,6 +162,11 @@ class TranscriptionPipeline:
             agent_confidence=round(min(confidence, found.confidence), 3),
             agent_identified_by=how,
         )
+
+
+def _check(cancelled: threading.Event | None) -> None:
+    if cancelled is not None and cancelled.is_set():
+        raise Abandoned
 
 
 def _shifted(spans: list[Span], offset_ms: int) -> list[Span]:

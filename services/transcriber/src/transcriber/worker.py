@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+import threading
 import time
 from pathlib import Path
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, select
 
@@ -33,7 +34,7 @@ from callqa.storage import ObjectNotFound, ObjectStore
 from callqa.transcripts import TranscriptDocument
 from transcriber.audio import UndecodableAudio
 from transcriber.config import Settings
-from transcriber.pipeline import CallInfo, TranscriptionPipeline
+from transcriber.pipeline import Abandoned, CallInfo, TranscriptionPipeline
 from transcriber.redact import redact_audio
 from transcriber.store import TranscriptRecord
 
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 PRODUCER = "transcriber"
 
 AUDIO_SECONDS = Counter("callqa_transcriber_audio_seconds_total", "Seconds of audio transcribed")
+BUSY = Gauge("callqa_transcriber_busy", "Calls being transcribed right now by this process")
 REAL_TIME_FACTOR = Histogram(
     "callqa_transcriber_real_time_factor",
     "Processing time ÷ audio duration per recording",
@@ -63,6 +65,10 @@ class Transcriber:
         self.db = db
         self.store = store  # this service's bucket: transcripts and redacted audio
         self._recordings: dict[str, ObjectStore] = {}  # read-only views of recorder-ingest's bucket(s)
+        self.cancelled = threading.Event()  # set on shutdown: the running call is abandoned
+
+    def abandon(self) -> None:
+        self.cancelled.set()
 
     def recordings(self, bucket: str) -> ObjectStore:
         if bucket not in self._recordings:
@@ -71,7 +77,10 @@ class Transcriber:
 
     async def handle(self, event: Event) -> None:
         if isinstance(event, RecordingStoredEvent):
-            await asyncio.to_thread(self.transcribe, event.payload)
+            try:
+                await asyncio.to_thread(self.transcribe, event.payload)
+            except Abandoned:
+                raise asyncio.CancelledError from None  # shutting down: leave it uncommitted, never DLQ it
         elif isinstance(event, RecordingPurgedEvent):
             await asyncio.to_thread(self.erase, event.payload.recording_id)
 
@@ -105,10 +114,13 @@ class Transcriber:
                 log.warning("audio gone before transcription (purged?): skipped")
                 return
             call = CallInfo(recording.recording_id, recording.channel_layout, recording.language, recording.queue)
+            BUSY.inc()
             try:
-                document = self.pipeline.run(source, call)
+                document = self.pipeline.run(source, call, self.cancelled)
             except UndecodableAudio as exc:
                 raise PermanentError(f"undecodable audio: {exc}") from exc
+            finally:
+                BUSY.dec()
             self._store_redacted_audio(document, source, Path(workdir))
         self._commit(recording, document)
         elapsed = time.perf_counter() - started
