@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from fastapi import FastAPI, Query, Request
@@ -58,6 +58,19 @@ def problem_response(problem: Problem, request: Request, headers: dict[str, str]
     return JSONResponse(
         problem.model_dump(exclude_none=True), status_code=problem.status, media_type=PROBLEM_JSON, headers=headers
     )
+
+
+def problem_handler(
+    status: int, title: str, *, field: str | None = None, headers: dict[str, str] | None = None
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """An exception handler answering `status` with the exception's message as the detail."""
+
+    async def respond(request: Request, exc: Exception) -> JSONResponse:
+        detail = str(exc.args[0]) if exc.args else None
+        errors = [FieldError(field=field, message=detail or title)] if field else None
+        return problem_response(Problem(title=title, status=status, detail=detail, errors=errors), request, headers)
+
+    return respond
 
 
 def field_path(loc: Sequence[int | str]) -> str:

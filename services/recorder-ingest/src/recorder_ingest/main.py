@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import recorder_ingest
 from callqa.db import Database
-from callqa.http import FieldError, Problem, problem_response
+from callqa.http import FieldError, Problem, problem_handler, problem_response
 from callqa.outbox import OutboxRelay
 from callqa.service import build_app
 from callqa.storage import ObjectStore, StorageUnavailable
@@ -84,17 +84,6 @@ async def retention_loop(archive: RecordingArchive) -> None:
 
 
 def install_domain_errors(app: FastAPI, settings: Settings) -> None:
-    def handler(
-        status: int, title: str, field: str | None = None, headers: dict[str, str] | None = None
-    ) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
-        async def respond(request: Request, exc: Exception) -> JSONResponse:
-            errors = [FieldError(field=field, message=str(exc))] if field else None
-            return problem_response(
-                Problem(title=title, status=status, detail=str(exc), errors=errors), request, headers
-            )
-
-        return respond
-
     async def audio_rejected(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AudioRejected)
         errors = [FieldError(field="audio", message=exc.detail)]
@@ -108,14 +97,13 @@ def install_domain_errors(app: FastAPI, settings: Settings) -> None:
 
     app.add_exception_handler(AudioRejected, audio_rejected)
     app.add_exception_handler(MetadataRejected, metadata_rejected)
-    app.add_exception_handler(
-        CallIdConflict, handler(409, "Call id already used for different audio", "metadata.call_id")
-    )
-    app.add_exception_handler(RecordingNotFound, handler(404, "Recording not found"))
-    app.add_exception_handler(UnderLegalHold, handler(409, "Recording under legal hold"))
-    app.add_exception_handler(AudioGone, handler(410, "Audio not available"))
+    conflict = problem_handler(409, "Call id already used for different audio", field="metadata.call_id")
+    app.add_exception_handler(CallIdConflict, conflict)
+    app.add_exception_handler(RecordingNotFound, problem_handler(404, "Recording not found"))
+    app.add_exception_handler(UnderLegalHold, problem_handler(409, "Recording under legal hold"))
+    app.add_exception_handler(AudioGone, problem_handler(410, "Audio not available"))
     retry = {"Retry-After": str(settings.retry_after_s)}
-    app.add_exception_handler(StorageUnavailable, handler(503, "Object store unavailable", headers=retry))
+    app.add_exception_handler(StorageUnavailable, problem_handler(503, "Object store unavailable", headers=retry))
 
 
 class UploadLimit:
