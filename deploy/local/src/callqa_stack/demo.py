@@ -1,9 +1,9 @@
 """`./run demo`: the main job on the local stack.
 
 Posts the bundled sample calls to recorder-ingest the way a telephony platform does, then shows
-what came out: the stored recordings, the events on the bus, and the transcripts with their
-conversation metrics. (Evaluations and the QA report join this walk-through as the scorer and
-reporting services land.)
+what came out: the stored recordings, the events on the bus, the transcripts with their
+conversation metrics, and each call's QA evaluation with the evidence for every failed item.
+(The QA report joins this walk-through when the reporting service lands.)
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from callqa_stack import samples, stack
 
 STORED_TOPIC = "callqa.recording.stored.v1"
 READY_TOPIC = "callqa.transcript.ready.v1"
+SCORED_TOPIC = "callqa.evaluation.scored.v1"
 
 
 def run_demo(keep: bool = False) -> int:
@@ -106,6 +107,14 @@ def _walk_through(state: stack.StackState) -> int:
     if len(transcripts) < len(ids):
         print(f"   only {len(transcripts)} of {len(ids)} transcripts arrived; see .callqa/logs/transcriber.log")
         return 1
+
+    print(f"\n==> waiting for the scorer: {len(ids)} evaluation.scored events (default scorecards)")
+    evaluations = asyncio.run(_events(f"127.0.0.1:{state.ports.kafka}", SCORED_TOPIC, ids, wait_s=120))
+    for event in sorted(evaluations, key=lambda e: call_ids[e["payload"]["recording_id"]]):
+        _print_evaluation(call_ids[event["payload"]["recording_id"]], event["payload"])
+    if len(evaluations) < len(ids):
+        print(f"   only {len(evaluations)} of {len(ids)} evaluations arrived; see .callqa/logs/scorer.log")
+        return 1
     print(f"\nAPI docs: {ingest}/docs   metrics: {ingest}/metrics")
     return 0
 
@@ -131,6 +140,24 @@ def _print_transcript(call_id: str, doc: dict[str, Any]) -> None:
         f" | overlaps: {len(metrics['overlaps'])} | mean agent latency: {latency_s} | rate: {rates}"
         f" | PII redacted: {len(doc['redactions'])}"
     )
+
+
+def _print_evaluation(call_id: str, evaluation: dict[str, Any]) -> None:
+    verdict = "AUTO-FAIL" if evaluation["auto_failed"] else "PASS" if evaluation["passed"] else "FAIL"
+    print(
+        f"\n   {call_id}  {evaluation['scorecard_id']} v{evaluation['scorecard_version']}: "
+        f"{evaluation['percentage']:.0f}% ({evaluation['total_points']:g}/{evaluation['max_points']:g}) {verdict}"
+    )
+    for item in evaluation["items"]:
+        if item["result"] != "fail":
+            continue
+        where = ""
+        if item["evidence"]:
+            first = item["evidence"][0]
+            seconds = (first.get("begin_ms") or 0) // 1000
+            text = (first.get("text") or "")[:60]
+            where = f" @ {seconds // 60:02d}:{seconds % 60:02d} {first.get('turn_id') or ''} «{text}»"
+        print(f"     ✗ {item['item_id']:<20} sev {item['severity'] or '-'}  {item['points']:g} pts{where}")
 
 
 async def _events(bootstrap: str, topic: str, ids: set[str], wait_s: float = 30) -> list[dict[str, Any]]:
