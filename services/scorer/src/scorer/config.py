@@ -1,9 +1,10 @@
-"""Settings of scorer; every variable is prefixed `CALLQA_SCORER_`."""
+"""Settings of the scorer; every variable is prefixed `CALLQA_SCORER_`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from callqa.settings import ServiceSettings
@@ -17,3 +18,6 @@ class Settings(ServiceSettings):
     service_name: str = "scorer"
     http_port: int = 8003
     database_url: str = "sqlite:///.callqa/scorer.db"
+    consumer_group: str = "scorer"
+    transcripts_bucket: str = Field("callqa-transcripts", description="where the transcriber keeps transcripts")
+    seed_default_scorecards: bool = Field(True, description="install default-zh and default-en when missing")

@@ -1,0 +1,283 @@
+"""Compile a scorecard once, evaluate many transcripts with it.
+
+Compiling normalises every phrase, puts all of them into one Aho-Corasick automaton, adds them to
+jieba's dictionary (CJK cards) and compiles regexes with RE2. Evaluating a transcript normalises
+each turn once, scans it once with the automaton, and then answers each item from those raw hits
+(word-boundary, clause, exclusion and negation checks are done only on hits).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from callqa.events import Evidence, ItemResult, ScoredItem
+from callqa.transcripts import TranscriptDocument
+from scorer.rules.conditions import (
+    AllOf,
+    AnyOf,
+    Compiled,
+    CompiledAnchor,
+    CompiledScope,
+    Context,
+    Hit,
+    Metric,
+    Not,
+    Phrases,
+    Proximity,
+    Regex,
+    Repetition,
+    Sentiment,
+    TurnView,
+)
+from scorer.rules.lexicon import lexicon
+from scorer.rules.matching import SEGMENTER, PhraseIndex, PhraseShape, word_shape
+from scorer.rules.normalise import is_cjk_language, normalise, normalise_phrase
+from scorer.scorecard import (
+    AllCondition,
+    Anchor,
+    AnyCondition,
+    Condition,
+    MetricCondition,
+    NotCondition,
+    PhrasesCondition,
+    ProximityCondition,
+    RegexCondition,
+    RepetitionCondition,
+    Scope,
+    Scorecard,
+    SentimentCondition,
+    Severity,
+    compile_pattern,
+)
+
+
+class Evaluation(BaseModel):
+    scorecard_id: str
+    scorecard_version: int
+    items: list[ScoredItem]
+    total_points: float = Field(description="earned; 0 when an auto-fail item failed")
+    max_points: float = Field(description="points of the applicable items (bonus and auto-fail items add none)")
+    percentage: float = Field(description="total / max * 100, at most 100; 100 when nothing applies")
+    passed: bool
+    auto_failed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledItem:
+    id: str
+    section: str
+    name: str
+    kind: str
+    points: float
+    severity: Severity
+    condition: Compiled
+    not_applicable_when: Compiled | None
+
+
+class _Compiler:
+    def __init__(self, cjk: bool) -> None:
+        self.cjk = cjk
+        self.phrases: dict[str, int] = {}  # normalised phrase -> phrase id
+
+    def pid(self, phrase: str) -> int:
+        return self.phrases.setdefault(normalise_phrase(phrase, self.cjk), len(self.phrases))
+
+    def texts(self, phrases: list[str]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(normalise_phrase(p, self.cjk) for p in phrases))
+
+    def scope(self, role: str, scope: Scope) -> CompiledScope:
+        def anchor(spec: Anchor | None) -> CompiledAnchor | None:
+            if spec is None:
+                return None
+            pids = tuple(dict.fromkeys(self.pid(p) for p in spec.phrases))
+            return CompiledAnchor(pids, spec.role, spec.within_turns)
+
+        return CompiledScope(
+            role=role,
+            first_turns=scope.first_turns,
+            last_turns=scope.last_turns,
+            first_seconds=scope.first_seconds,
+            last_seconds=scope.last_seconds,
+            from_speech=scope.seconds_from == "speech",
+            before_anchor=anchor(scope.before_anchor),
+            after_anchor=anchor(scope.after_anchor),
+        )
+
+    def condition(self, spec: Condition) -> Compiled:
+        if isinstance(spec, AllCondition):
+            return AllOf([self.condition(c) for c in spec.conditions])
+        if isinstance(spec, AnyCondition):
+            return AnyOf([self.condition(c) for c in spec.conditions])
+        if isinstance(spec, NotCondition):
+            return Not(self.condition(spec.condition))
+        if isinstance(spec, PhrasesCondition):
+            return Phrases(
+                groups=[
+                    tuple(dict.fromkeys(self.pid(p) for p in [phrase, *spec.synonyms.get(phrase, [])]))
+                    for phrase in spec.phrases
+                ],
+                labels=list(spec.phrases),
+                mode=spec.mode,
+                count=spec.count,
+                word_boundary=spec.word_boundary,
+                exclude_after=self.texts(spec.exclude_after),
+                negations=self.texts(spec.negations),
+                negation_window=spec.negation_window,
+                scope=self.scope(spec.role, spec.scope),
+            )
+        if isinstance(spec, RegexCondition):
+            pattern = compile_pattern("(?m)" + spec.pattern)
+            return Regex(pattern, spec.pattern, spec.count, self.scope(spec.role, spec.scope))
+        if isinstance(spec, ProximityCondition):
+            return Proximity(
+                first=tuple(dict.fromkeys(self.pid(p) for p in spec.first)),
+                second=tuple(dict.fromkeys(self.pid(p) for p in spec.second)),
+                labels=(list(spec.first), list(spec.second)),
+                within=spec.within,
+                ordered=spec.order == "first_then_second",
+                word_boundary=spec.word_boundary,
+                negations=self.texts(spec.negations),
+                negation_window=spec.negation_window,
+                scope=self.scope(spec.role, spec.scope),
+            )
+        if isinstance(spec, MetricCondition):
+            return Metric(spec.metric, spec.op, spec.value, spec.value2 if spec.value2 is not None else spec.value)
+        if isinstance(spec, RepetitionCondition):
+            return Repetition(spec.role, spec.min_repeats, spec.similarity, spec.min_length)
+        if isinstance(spec, SentimentCondition):
+            words = list(lexicon(self.cjk, spec.polarity))
+            finder = Phrases(
+                groups=[(self.pid(w),) for w in words],
+                labels=words,
+                mode="any",
+                count=1,
+                word_boundary=True,
+                exclude_after=(),
+                negations=(),
+                negation_window=0,
+                scope=self.scope(spec.role, Scope()),
+            )
+            return Sentiment(finder, spec.polarity, spec.min_hits)
+        raise TypeError(f"unknown condition {type(spec).__name__}")
+
+
+class CompiledScorecard:
+    """A scorecard ready to evaluate transcripts; thread-safe and reusable."""
+
+    def __init__(self, card: Scorecard) -> None:
+        self.card = card
+        self.cjk = is_cjk_language(card.language)
+        compiler = _Compiler(self.cjk)
+        self.items = [
+            CompiledItem(
+                id=item.id,
+                section=section.id,
+                name=item.name,
+                kind=item.kind,
+                points=item.points,
+                severity=item.severity,
+                condition=compiler.condition(item.condition),
+                not_applicable_when=(
+                    compiler.condition(item.not_applicable_when) if item.not_applicable_when is not None else None
+                ),
+            )
+            for section, item in card.all_items()
+        ]
+        phrases = list(compiler.phrases)
+        self.shapes: list[PhraseShape]
+        if self.cjk:
+            SEGMENTER.register(phrases)
+            self.shapes = [SEGMENTER.shape(p) for p in phrases]
+        else:
+            self.shapes = [word_shape(p) for p in phrases]
+        self.index = PhraseIndex(phrases)
+
+    def context(self, doc: TranscriptDocument) -> Context:
+        cjk = self.cjk
+        turns = [TurnView(i, turn, normalise(turn.text, cjk)) for i, turn in enumerate(doc.turns)]
+        hits: dict[int, list[Hit]] = {}
+        for view in turns:
+            index = view.index
+            for start, end, pid in self.index.scan(view.norm.match.text):
+                found = hits.get(pid)
+                if found is None:
+                    hits[pid] = [(index, start, end)]
+                else:
+                    found.append((index, start, end))
+        return Context(doc, turns, hits, self.shapes, cjk)
+
+    def evaluate(self, doc: TranscriptDocument) -> Evaluation:
+        ctx = self.context(doc)
+        scored: list[ScoredItem] = []
+        earned = maximum = 0.0
+        auto_failed = False
+        for item in self.items:
+            if item.not_applicable_when is not None and item.not_applicable_when.evaluate(ctx).met:
+                scored.append(self._scored(item, ItemResult.not_applicable, 0.0, []))
+                continue
+            outcome = item.condition.evaluate(ctx)
+            found_is_bad = item.kind in ("deduction", "auto_fail")
+            passed = outcome.met != found_is_bad
+            points = item.points if passed and item.kind != "auto_fail" else 0.0
+            evidence = ctx.evidence(outcome.evidence)
+            if not passed and found_is_bad and not evidence:  # every finding must show what was found
+                evidence = [Evidence(text=f"found: {item.condition.describe()}")]
+            if item.kind in ("requirement", "deduction"):
+                maximum += item.points
+            if item.kind == "auto_fail" and not passed:
+                auto_failed = True
+            earned += points
+            scored.append(self._scored(item, ItemResult.passed if passed else ItemResult.failed, points, evidence))
+        if auto_failed:
+            earned = 0.0
+        percentage = 0.0 if auto_failed else (min(100.0, earned / maximum * 100) if maximum else 100.0)
+        return Evaluation(
+            scorecard_id=self.card.id,
+            scorecard_version=self.card.version,
+            items=scored,
+            total_points=earned,
+            max_points=maximum,
+            percentage=percentage,
+            passed=not auto_failed and percentage >= self.card.pass_threshold,
+            auto_failed=auto_failed,
+        )
+
+    @staticmethod
+    def _scored(item: CompiledItem, result: ItemResult, points: float, evidence: list[Evidence]) -> ScoredItem:
+        return ScoredItem(
+            item_id=item.id,
+            section=item.section,
+            result=result,
+            points=points,
+            severity=item.severity,
+            evidence=evidence,
+        )
+
+
+_CACHE: OrderedDict[str, CompiledScorecard] = OrderedDict()
+_CACHE_SIZE = 64
+_CACHE_LOCK = threading.Lock()
+
+
+def compile_scorecard(card: Scorecard) -> CompiledScorecard:
+    """Compile (or reuse the compilation of an identical card). ValueError for uncompilable patterns."""
+    key = card.model_dump_json()
+    with _CACHE_LOCK:
+        compiled = _CACHE.get(key)
+        if compiled is not None:
+            _CACHE.move_to_end(key)
+            return compiled
+    compiled = CompiledScorecard(card)
+    with _CACHE_LOCK:
+        _CACHE[key] = compiled
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return compiled
+
+
+def evaluate(card: Scorecard, doc: TranscriptDocument) -> Evaluation:
+    return compile_scorecard(card).evaluate(doc)

@@ -1,0 +1,190 @@
+"""Conversation metrics by the names scorecards use, each with evidence a reviewer can follow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from callqa.events import Evidence
+from callqa.transcripts import Span, TranscriptDocument, Turn
+
+
+@dataclass(slots=True)
+class Measured:
+    value: float | None  # None: the transcript does not have this metric (e.g. no speech rate without speech)
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+def clock(ms: int) -> str:
+    seconds = max(0, ms) // 1000
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def spoken(turns: list[Turn], role: str | None = None) -> list[Turn]:
+    return [t for t in turns if (role is None or t.role == role) and t.text and not t.text.isspace()]
+
+
+def _turn_count(role: str | None) -> Callable[[TranscriptDocument], Measured]:
+    def measure(doc: TranscriptDocument) -> Measured:
+        count = len(spoken(doc.turns, role))
+        return Measured(count, [Evidence(text=f"{count} {role or 'speaker'} turns")])
+
+    return measure
+
+
+def _interruptions(role: str) -> Callable[[TranscriptDocument], Measured]:
+    def measure(doc: TranscriptDocument) -> Measured:
+        overlaps = [o for o in doc.metrics.overlaps if o.interrupter == role and o.interrupted != role]
+        # Both fields describe the same fact; a producer that fills only one of them still counts.
+        count = max(len(overlaps), doc.metrics.interruptions.get(role, 0))
+        evidence = [
+            Evidence(
+                turn_id=_turn_starting(doc, role, o.begin_ms),
+                begin_ms=o.begin_ms,
+                end_ms=o.end_ms,
+                text=f"{role} talked over the {o.interrupted} at {clock(o.begin_ms)} ({o.duration_ms / 1000:.1f} s)",
+            )
+            for o in overlaps
+        ]
+        if count > len(overlaps) or not evidence:
+            evidence.append(Evidence(text=f"{role} interrupted {count} times"))
+        return Measured(count, evidence)
+
+    return measure
+
+
+def _turn_starting(doc: TranscriptDocument, role: str, at_ms: int) -> str | None:
+    candidates = [t for t in doc.turns if t.role == role and t.begin_ms <= at_ms < max(t.end_ms, t.begin_ms + 1)]
+    return candidates[-1].id if candidates else None
+
+
+def _non_talk_evidence(span: Span) -> Evidence:
+    text = f"non-talk {span.duration_ms / 1000:.1f} s at {clock(span.begin_ms)}"
+    return Evidence(begin_ms=span.begin_ms, end_ms=span.end_ms, text=text)
+
+
+def _max_non_talk(doc: TranscriptDocument) -> Measured:
+    spans = doc.metrics.non_talk
+    if not spans:
+        return Measured(0, [Evidence(text="no non-talk instance")])
+    longest = max(spans, key=lambda s: s.duration_ms)
+    return Measured(longest.duration_ms, [_non_talk_evidence(longest)])
+
+
+def _non_talk_count(doc: TranscriptDocument) -> Measured:
+    spans = doc.metrics.non_talk
+    return Measured(len(spans), [_non_talk_evidence(s) for s in spans] or [Evidence(text="no non-talk instance")])
+
+
+def _non_talk_ms(doc: TranscriptDocument) -> Measured:
+    total = doc.metrics.non_talk_time_ms
+    return Measured(total, [Evidence(text=f"non-talk {total / 1000:.1f} s in total")])
+
+
+def _talk_ratio(role: str) -> Callable[[TranscriptDocument], Measured]:
+    def measure(doc: TranscriptDocument) -> Measured:
+        metrics = doc.metrics.roles.get(role)
+        ratio = metrics.talk_ratio if metrics else 0.0
+        return Measured(ratio, [Evidence(text=f"{role} talk ratio {ratio:.0%}")])
+
+    return measure
+
+
+def _speech_rate(role: str) -> Callable[[TranscriptDocument], Measured]:
+    def measure(doc: TranscriptDocument) -> Measured:
+        metrics = doc.metrics.roles.get(role)
+        if metrics is None or metrics.speech_rate is None:
+            return Measured(None, [Evidence(text=f"no {role} speech rate")])
+        unit = "chars/min" if metrics.speech_rate_unit == "chars_per_min" else "words/min"
+        text = f"{role} speech rate {metrics.speech_rate:.0f} {unit} over {metrics.talk_time_ms / 1000:.1f} s voiced"
+        return Measured(metrics.speech_rate, [Evidence(text=text)])
+
+    return measure
+
+
+def _voiced(role: str) -> Callable[[TranscriptDocument], Measured]:
+    def measure(doc: TranscriptDocument) -> Measured:
+        metrics = doc.metrics.roles.get(role)
+        voiced = metrics.talk_time_ms if metrics else 0
+        return Measured(voiced, [Evidence(text=f"{role} voiced {voiced / 1000:.1f} s")])
+
+    return measure
+
+
+def _first_response(doc: TranscriptDocument) -> Measured:
+    """The agent's first turn after the customer's first turn, from the end of that customer turn."""
+    customer = next(iter(spoken(doc.turns, "customer")), None)
+    if customer is None:
+        return Measured(None, [Evidence(text="the customer never speaks")])
+    recorded = next((r for r in doc.metrics.response_latencies if r.customer_turn_id == customer.id), None)
+    if recorded is not None:
+        agent_turn_id, latency = recorded.agent_turn_id, recorded.latency_ms
+    else:
+        agent = next((t for t in spoken(doc.turns, "agent") if t.begin_ms > customer.begin_ms), None)
+        if agent is None:
+            return Measured(None, [Evidence(turn_id=customer.id, text="the agent never answers the customer")])
+        agent_turn_id, latency = agent.id, agent.begin_ms - customer.end_ms
+    return Measured(
+        latency,
+        [
+            Evidence(
+                turn_id=agent_turn_id,
+                begin_ms=customer.end_ms,
+                end_ms=customer.end_ms + max(0, latency),
+                text=f"agent answered the customer's first turn after {latency / 1000:.1f} s",
+            )
+        ],
+    )
+
+
+def _latencies(doc: TranscriptDocument) -> list[int]:
+    return [r.latency_ms for r in doc.metrics.response_latencies]
+
+
+def _mean_latency(doc: TranscriptDocument) -> Measured:
+    value = doc.metrics.mean_response_latency_ms
+    if value is None and (values := _latencies(doc)):
+        value = round(sum(values) / len(values))
+    if value is None:
+        return Measured(None, [Evidence(text="no response latencies")])
+    return Measured(value, [Evidence(text=f"mean response latency {value / 1000:.1f} s")])
+
+
+def _max_latency(doc: TranscriptDocument) -> Measured:
+    value = doc.metrics.max_response_latency_ms
+    if value is None and (values := _latencies(doc)):
+        value = max(values)
+    if value is None:
+        return Measured(None, [Evidence(text="no response latencies")])
+    return Measured(value, [Evidence(text=f"longest response latency {value / 1000:.1f} s")])
+
+
+def _duration(doc: TranscriptDocument) -> Measured:
+    value = doc.duration_ms or doc.metrics.duration_ms
+    return Measured(value, [Evidence(text=f"call {clock(value)} long")])
+
+
+METRICS: dict[str, Callable[[TranscriptDocument], Measured]] = {
+    "agent_interruptions": _interruptions("agent"),
+    "customer_interruptions": _interruptions("customer"),
+    "max_non_talk_ms": _max_non_talk,
+    "non_talk_count": _non_talk_count,
+    "non_talk_ms": _non_talk_ms,
+    "talk_ratio_agent": _talk_ratio("agent"),
+    "talk_ratio_customer": _talk_ratio("customer"),
+    "speech_rate_agent": _speech_rate("agent"),
+    "speech_rate_customer": _speech_rate("customer"),
+    "agent_voiced_ms": _voiced("agent"),
+    "customer_voiced_ms": _voiced("customer"),
+    "first_response_latency_ms": _first_response,
+    "mean_response_latency_ms": _mean_latency,
+    "max_response_latency_ms": _max_latency,
+    "duration_ms": _duration,
+    "agent_turns": _turn_count("agent"),
+    "customer_turns": _turn_count("customer"),
+    "turns": _turn_count(None),
+}
+
+
+def measure(name: str, doc: TranscriptDocument) -> Measured:
+    return METRICS[name](doc)

@@ -1,0 +1,432 @@
+"""Scorecard documents: what QA teams write (YAML or JSON), validate against and version.
+
+A scorecard has sections of items. Each item has a `condition` over the transcript and its metrics;
+what the condition being *met* means depends on the item's kind:
+
+| kind          | condition met                    | condition not met              | counts towards max |
+|---------------|----------------------------------|--------------------------------|--------------------|
+| `requirement` | pass, full points                | fail, 0                        | its points         |
+| `deduction`   | fail, 0 (the behaviour is found) | pass, full points              | its points         |
+| `bonus`       | pass, points added               | fail, 0                        | nothing            |
+| `auto_fail`   | fail: the evaluation scores 0    | pass                           | nothing (0 points) |
+
+When `not_applicable_when` is met the item is `not_applicable` and left out of the maximum.
+The card passes when the earned share of the applicable points reaches `pass_threshold` percent and
+no auto-fail item failed.
+
+`Scorecard.model_json_schema()` is the schema QA teams validate against; `load_scorecard` reads a
+YAML/JSON document and reports every problem with its path, e.g.
+`sections[1].items[3].condition.conditions[0].pattern: not a valid RE2 pattern: ...`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import re2
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
+RoleSelector = Literal["agent", "customer", "any"]
+Kind = Literal["requirement", "deduction", "bonus", "auto_fail"]
+Severity = Literal["A", "B", "C"]
+MetricName = Literal[
+    "agent_interruptions",
+    "customer_interruptions",
+    "max_non_talk_ms",
+    "non_talk_count",
+    "non_talk_ms",
+    "talk_ratio_agent",
+    "talk_ratio_customer",
+    "speech_rate_agent",
+    "speech_rate_customer",
+    "agent_voiced_ms",
+    "customer_voiced_ms",
+    "first_response_latency_ms",
+    "mean_response_latency_ms",
+    "max_response_latency_ms",
+    "duration_ms",
+    "agent_turns",
+    "customer_turns",
+    "turns",
+]
+_WORD_CHAR = re.compile(r"[^\W_]")
+
+
+def _has_word_chars(phrase: str) -> str:
+    if not _WORD_CHAR.search(phrase):
+        raise ValueError("a phrase needs at least one letter or digit (punctuation and spaces are ignored)")
+    return phrase
+
+
+Phrase = Annotated[str, AfterValidator(_has_word_chars)]
+PhraseList = Annotated[list[Phrase], Field(min_length=1)]
+
+
+def re2_options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # the error is reported to the caller, not printed by the C++ library
+    options.case_sensitive = False
+    return options
+
+
+def compile_pattern(pattern: str) -> Any:
+    """Compile with RE2 (linear time: no catastrophic backtracking); ValueError when it cannot."""
+    try:
+        return re2.compile(pattern, options=re2_options())
+    except re2.error as exc:
+        detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(f"not a valid RE2 pattern: {detail}") from None
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not silently ignored
+
+
+class Anchor(_Model):
+    """Turns near the turns where one of `phrases` is said (by `role`)."""
+
+    phrases: PhraseList
+    role: RoleSelector = "any"
+    within_turns: int | None = Field(None, ge=1, description="how many turns (of any role) away; none = any")
+
+
+class Scope(_Model):
+    """Which turns a text condition searches. Every field that is set narrows the selection further.
+
+    `first_turns`/`last_turns` count the turns of the condition's role (all turns for role `any`).
+    `first_seconds` keeps turns that start within that time, `last_seconds` turns that end within
+    that time of the end; measured from the start/end of the recording, or of the speech
+    (first turn's start, last turn's end) with `seconds_from: speech`.
+    """
+
+    first_turns: int | None = Field(None, ge=1)
+    last_turns: int | None = Field(None, ge=1)
+    first_seconds: float | None = Field(None, gt=0)
+    last_seconds: float | None = Field(None, gt=0)
+    seconds_from: Literal["call", "speech"] = "call"
+    before_anchor: Anchor | None = None
+    after_anchor: Anchor | None = None
+
+
+class AllCondition(_Model):
+    """Met when every one of `conditions` is met."""
+
+    type: Literal["all"]
+    conditions: list[Condition] = Field(min_length=1)
+
+
+class AnyCondition(_Model):
+    """Met when at least one of `conditions` is met."""
+
+    type: Literal["any"]
+    conditions: list[Condition] = Field(min_length=1)
+
+
+class NotCondition(_Model):
+    """Met when `condition` is not."""
+
+    type: Literal["not"]
+    condition: Condition
+
+
+class PhrasesCondition(_Model):
+    """Phrases said by `role` in the scoped turns.
+
+    Modes: `any` (one of them), `all` (each phrase or one of its synonyms), `none` (none of them),
+    `at_least` (`count` occurrences in total). A hit followed directly by an `exclude_after` phrase
+    (不知道 + 您) or preceded within `negation_window` characters (CJK) / words by a `negations`
+    phrase (不能 + 保证) does not count.
+    """
+
+    type: Literal["phrases"]
+    role: RoleSelector = "agent"
+    phrases: PhraseList
+    synonyms: dict[str, list[Phrase]] = Field(default_factory=dict, description="phrase -> alternatives")
+    mode: Literal["any", "all", "none", "at_least"] = "any"
+    count: int = Field(1, ge=1, description="occurrences needed for mode at_least")
+    word_boundary: bool = Field(True, description="hits must start and end on word boundaries")
+    exclude_after: list[Phrase] = Field(default_factory=list)
+    negations: list[Phrase] = Field(default_factory=list)
+    negation_window: int = Field(4, ge=0)
+    scope: Scope = Field(default_factory=Scope)
+
+
+class RegexCondition(_Model):
+    """An RE2 pattern over each scoped turn's normalised text (lower case, simplified, digits, punctuation
+    kept as NFKC leaves it: ， -> `,`); `^` and `$` are the turn's start and end. Met when it matches at
+    least `count` times in total. Evidence quotes the first capturing group when there is one (RE2 has
+    no lookaround), else the whole match."""
+
+    type: Literal["regex"]
+    role: RoleSelector = "agent"
+    pattern: str = Field(min_length=1)
+    count: int = Field(1, ge=1)
+    scope: Scope = Field(default_factory=Scope)
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        compile_pattern(pattern)
+        return pattern
+
+
+class ProximityCondition(_Model):
+    """A `first` phrase and a `second` phrase in the same turn with at most `within` characters (CJK) or
+    words between them. `negations` apply to the `first` phrase."""
+
+    type: Literal["proximity"]
+    role: RoleSelector = "agent"
+    first: PhraseList
+    second: PhraseList
+    within: int = Field(ge=0)
+    order: Literal["any", "first_then_second"] = "any"
+    word_boundary: bool = True
+    negations: list[Phrase] = Field(default_factory=list)
+    negation_window: int = Field(4, ge=0)
+    scope: Scope = Field(default_factory=Scope)
+
+
+class MetricCondition(_Model):
+    """A conversation metric compared with `value` (`between`: value <= metric <= value2, inclusive).
+    A metric the transcript does not have (no speech rate without speech) is never met."""
+
+    type: Literal["metric"]
+    metric: MetricName
+    op: Literal["lt", "le", "gt", "ge", "eq", "between"]
+    value: float
+    value2: float | None = None
+
+
+class RepetitionCondition(_Model):
+    """`min_repeats` turns of `role` saying nearly the same thing: turns of at least `min_length`
+    characters (CJK) / words whose character- (word-) bigram Jaccard similarity with one of them is at
+    least `similarity`."""
+
+    type: Literal["repetition"]
+    role: RoleSelector = "customer"
+    min_repeats: int = Field(3, ge=2)
+    similarity: float = Field(0.5, gt=0, le=1)
+    min_length: int = Field(6, ge=1)
+
+
+class SentimentCondition(_Model):
+    """At least `min_hits` words of a small built-in lexicon. A weak signal: prefer explicit phrases."""
+
+    type: Literal["sentiment"]
+    role: RoleSelector = "customer"
+    polarity: Literal["negative", "positive"] = "negative"
+    min_hits: int = Field(1, ge=1)
+
+
+Condition = Annotated[
+    AllCondition
+    | AnyCondition
+    | NotCondition
+    | PhrasesCondition
+    | RegexCondition
+    | ProximityCondition
+    | MetricCondition
+    | RepetitionCondition
+    | SentimentCondition,
+    Field(discriminator="type"),
+]
+CONDITION_TYPES = frozenset({"all", "any", "not", "phrases", "regex", "proximity", "metric", "repetition", "sentiment"})
+
+
+def _kind_spelling(value: object) -> object:
+    return value.replace("-", "_") if isinstance(value, str) else value  # the docs say "auto-fail"
+
+
+class Item(_Model):
+    id: Slug = Field(description="unique across the scorecard")
+    name: str = Field(min_length=1)
+    description: str = ""
+    kind: Annotated[Kind, BeforeValidator(_kind_spelling)]
+    points: float = Field(ge=0, description="0 for auto_fail items")
+    severity: Severity = Field(description="A critical, B major, C minor")
+    condition: Condition = Field(description="met: pass for requirement/bonus, fail for deduction/auto_fail")
+    not_applicable_when: Condition | None = None
+
+
+class Section(_Model):
+    id: Slug
+    name: str = Field(min_length=1)
+    items: list[Item] = Field(min_length=1)
+
+
+class AppliesTo(_Model):
+    queues: list[str] = Field(default_factory=list, description="empty: every queue")
+    groups: list[str] = Field(default_factory=list, description="empty: every group")
+
+
+class ScorecardIssues(ValueError):
+    """Problems found across the document, each with the path of the field at fault."""
+
+    def __init__(self, issues: Sequence[tuple[str, str]]) -> None:
+        self.issues = list(issues)
+        super().__init__("; ".join(f"{path}: {message}" for path, message in self.issues))
+
+
+class Scorecard(_Model):
+    id: Slug
+    name: str = Field(min_length=1)
+    version: int = Field(1, ge=1, description="assigned by the service on save")
+    language: str = Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$", examples=["zh", "en"])
+    applies_to: AppliesTo = Field(default_factory=AppliesTo)
+    pass_threshold: float = Field(80, ge=0, le=100, description="percent of the applicable points")
+    sections: list[Section] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scorecard:
+        issues = list(_semantic_issues(self))
+        if issues:
+            raise ScorecardIssues(issues)
+        return self
+
+    def all_items(self) -> Iterator[tuple[Section, Item]]:
+        for section in self.sections:
+            for item in section.items:
+                yield section, item
+
+
+def _semantic_issues(card: Scorecard) -> Iterator[tuple[str, str]]:
+    sections: set[str] = set()
+    items: set[str] = set()
+    for s, section in enumerate(card.sections):
+        if section.id in sections:
+            yield f"sections[{s}].id", f"duplicate section id {section.id!r}"
+        sections.add(section.id)
+        for i, item in enumerate(section.items):
+            path = f"sections[{s}].items[{i}]"
+            if item.id in items:
+                yield f"{path}.id", f"duplicate item id {item.id!r}"
+            items.add(item.id)
+            if item.kind == "auto_fail" and item.points:
+                yield f"{path}.points", "auto_fail items carry no points (a failure zeroes the whole evaluation)"
+            yield from _condition_issues(item.condition, f"{path}.condition")
+            if item.not_applicable_when is not None:
+                yield from _condition_issues(item.not_applicable_when, f"{path}.not_applicable_when")
+
+
+def _condition_issues(condition: BaseModel, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(condition, AllCondition | AnyCondition):
+        for n, child in enumerate(condition.conditions):
+            yield from _condition_issues(child, f"{path}.conditions[{n}]")
+    elif isinstance(condition, NotCondition):
+        yield from _condition_issues(condition.condition, f"{path}.condition")
+    elif isinstance(condition, PhrasesCondition):
+        for key in condition.synonyms:
+            if key not in condition.phrases:
+                yield f"{path}.synonyms", f"{key!r} is not one of the phrases"
+        if condition.mode != "at_least" and condition.count != 1:
+            yield f"{path}.count", "count is used with mode at_least only"
+    elif isinstance(condition, MetricCondition) and condition.op == "between":
+        if condition.value2 is None:
+            yield f"{path}.value2", "op between needs value2"
+        elif condition.value2 < condition.value:
+            yield f"{path}.value2", "value2 must not be below value"
+
+
+AllCondition.model_rebuild()
+AnyCondition.model_rebuild()
+NotCondition.model_rebuild()
+Item.model_rebuild()
+
+
+# --- reading documents ---------------------------------------------------------------------
+
+
+class ScorecardError(ValueError):
+    """An invalid scorecard document; `issues` lists (path, message) pairs."""
+
+    def __init__(self, issues: Sequence[tuple[str, str]]) -> None:
+        self.issues = list(issues)
+        super().__init__("invalid scorecard:\n" + "\n".join(f"  {path}: {message}" for path, message in issues))
+
+
+def error_path(loc: Sequence[int | str]) -> str:
+    """pydantic's loc -> `sections[1].items[3].condition.conditions[0].pattern` (union tags dropped)."""
+    out = ""
+    holds_condition = False  # is the previous element where a condition (tagged union) lives?
+    previous: int | str | None = None
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            holds_condition = previous == "conditions"
+        elif holds_condition and part in CONDITION_TYPES:
+            holds_condition = False
+            continue
+        else:
+            out += f".{part}" if out else part
+            holds_condition = part in ("condition", "not_applicable_when")
+        previous = part
+    return out
+
+
+def scorecard_issues(exc: ValidationError) -> list[tuple[str, str]]:
+    """Flatten a ValidationError of `Scorecard` into (path, message) pairs."""
+    issues: list[tuple[str, str]] = []
+    for error in exc.errors():
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, ScorecardIssues):
+            issues.extend(cause.issues)
+            continue
+        message = error["msg"].removeprefix("Value error, ")
+        issues.append((error_path(error["loc"]) or "scorecard", message))
+    return issues
+
+
+def validate_scorecard(document: Mapping[str, Any]) -> Scorecard:
+    try:
+        return Scorecard.model_validate(document)
+    except ValidationError as exc:
+        raise ScorecardError(scorecard_issues(exc)) from None
+
+
+def load_scorecard(path_or_text: str | Path) -> Scorecard:
+    """A scorecard from a file path or from YAML/JSON text (JSON is YAML too)."""
+    if isinstance(path_or_text, Path) or (
+        "\n" not in path_or_text and path_or_text.endswith((".yaml", ".yml", ".json")) and Path(path_or_text).is_file()
+    ):
+        text = Path(path_or_text).read_text(encoding="utf-8")
+    else:
+        text = path_or_text
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScorecardError([("document", f"not YAML/JSON: {exc}")]) from None
+    if not isinstance(document, dict):
+        raise ScorecardError([("document", "a scorecard is a mapping (id, name, language, sections, ...)")])
+    return validate_scorecard(document)
+
+
+@lru_cache(maxsize=4)
+def _default_json(language: str) -> str:
+    resource = resources.files("scorer").joinpath("scorecards", f"default-{language}.yaml")
+    return load_scorecard(resource.read_text(encoding="utf-8")).model_dump_json()
+
+
+def default_scorecard(language: str) -> Scorecard:
+    """The shipped `default-zh` / `default-en` card for a language code ("zh", "zh-CN", "en-US" ...)."""
+    base = language.lower().split("-")[0]
+    if base not in ("zh", "en"):
+        raise ValueError(f"no default scorecard for language {language!r} (there are: zh, en)")
+    return Scorecard.model_validate(json.loads(_default_json(base)))  # a fresh, mutable copy each time

@@ -1,0 +1,383 @@
+"""The rule engine on small hand-built transcripts: normalisation, word boundaries, every condition type."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from itertools import pairwise
+from typing import Any
+
+from callqa.events import Evidence, ItemResult
+from callqa.transcripts import (
+    ConversationMetrics,
+    ModelInfo,
+    Overlap,
+    ResponseLatency,
+    RoleMetrics,
+    Span,
+    Speakers,
+    TranscriptDocument,
+    Turn,
+)
+from scorer.rules import compile_scorecard
+from scorer.rules.normalise import normalise, normalise_phrase
+from scorer.scorecard import Scorecard
+
+TurnSpec = tuple[str, str] | tuple[str, str, float, float]
+
+
+def build(
+    turns: Sequence[TurnSpec],
+    *,
+    language: str = "zh",
+    pauses: Mapping[int, float] | None = None,
+    non_talk: Sequence[tuple[float, float]] = (),
+    overlaps: Sequence[tuple[float, float, str]] = (),
+    speech_rate: Mapping[str, float | None] | None = None,
+    voiced_ms: Mapping[str, int] | None = None,
+) -> TranscriptDocument:
+    """A transcript from (role, text) or (role, text, begin_s, end_s) turns.
+
+    Untimed turns follow each other with 0.5 s pauses (`pauses` overrides the pause before a turn),
+    lasting 0.25 s per character (zh) or 0.4 s per word. Metrics are derived from the turns unless
+    given: talk time = turn time, speech rate = units per voiced minute, a response latency per
+    customer -> agent hand-over.
+    """
+    zh = language.startswith("zh")
+    built: list[Turn] = []
+    clock = 0.0
+    for n, spec in enumerate(turns):
+        role, text = spec[0], spec[1]
+        if len(spec) == 4:
+            begin, end = spec[2], spec[3]
+        else:
+            begin = clock + (pauses or {}).get(n, 0.5 if n else 0.0)
+            end = begin + max(0.5, (len(text) * 0.25) if zh else len(text.split()) * 0.4)
+        clock = max(clock, end)
+        built.append(Turn(id=f"t{n}", role=role, begin_ms=round(begin * 1000), end_ms=round(end * 1000), text=text))
+    duration_ms = round((clock + 1) * 1000)
+    roles: dict[str, RoleMetrics] = {}
+    for role in ("agent", "customer"):
+        mine = [t for t in built if t.role == role]
+        if not mine:
+            continue
+        talk = (voiced_ms or {}).get(role, sum(t.end_ms - t.begin_ms for t in mine))
+        units = sum(sum(c.isalnum() for c in t.text) if zh else len(t.text.split()) for t in mine)
+        rates = speech_rate or {}
+        roles[role] = RoleMetrics(
+            talk_time_ms=talk,
+            talk_ratio=talk / duration_ms,
+            turns=len(mine),
+            units=units,
+            speech_rate=rates[role] if role in rates else (units / (talk / 60000) if talk else None),
+            speech_rate_unit="chars_per_min" if zh else "words_per_min",
+            loudness_dbfs=-20.0,
+        )
+    latencies = [
+        ResponseLatency(customer_turn_id=a.id, agent_turn_id=b.id, latency_ms=b.begin_ms - a.end_ms)
+        for a, b in pairwise(built)
+        if a.role == "customer" and b.role == "agent"
+    ]
+    spans = [Span(begin_ms=round(a * 1000), end_ms=round(b * 1000)) for a, b in non_talk]
+    found_overlaps = [
+        Overlap(
+            begin_ms=round(a * 1000),
+            end_ms=round(b * 1000),
+            interrupter=who,
+            interrupted="customer" if who == "agent" else "agent",
+        )
+        for a, b, who in overlaps
+    ]
+    values = [latency.latency_ms for latency in latencies]
+    return TranscriptDocument(
+        recording_id="test",
+        language=language,
+        model=ModelInfo(id="test", version="1"),
+        channel_layout="agent_left",
+        duration_ms=duration_ms,
+        speakers=Speakers(method="stereo_channels", agent_confidence=1, agent_identified_by="channel layout"),
+        turns=built,
+        metrics=ConversationMetrics(
+            duration_ms=duration_ms,
+            roles=roles,
+            non_talk_time_ms=sum(s.duration_ms for s in spans),
+            non_talk=spans,
+            overlaps=found_overlaps,
+            interruptions={r: sum(o.interrupter == r for o in found_overlaps) for r in ("agent", "customer")},
+            response_latencies=latencies,
+            mean_response_latency_ms=round(sum(values) / len(values)) if values else None,
+            max_response_latency_ms=max(values) if values else None,
+        ),
+    )
+
+
+def one_item_card(condition: Mapping[str, Any], language: str = "zh", **item: Any) -> Scorecard:
+    spec = {"id": "x", "name": "x", "kind": "requirement", "points": 1, "severity": "C", "condition": condition}
+    return Scorecard.model_validate(
+        {
+            "id": "test",
+            "name": "test",
+            "language": language,
+            "sections": [{"id": "s", "name": "s", "items": [spec | item]}],
+        }
+    )
+
+
+def check(condition: Mapping[str, Any], doc: TranscriptDocument) -> tuple[bool, list[Evidence]]:
+    """Is the condition met on the transcript, and with which evidence?"""
+    scored = compile_scorecard(one_item_card(condition, doc.language)).evaluate(doc).items[0]
+    return scored.result == ItemResult.passed, scored.evidence
+
+
+def met(condition: Mapping[str, Any], *turns: TurnSpec, language: str = "zh", **doc: Any) -> bool:
+    return check(condition, build(turns, language=language, **doc))[0]
+
+
+def phrases(*words: str, **options: Any) -> dict[str, Any]:
+    return {"type": "phrases", "phrases": list(words)} | options
+
+
+# --- normalisation -----------------------------------------------------------------------------
+
+
+def test_normalisation_folds_width_case_script_and_numerals() -> None:
+    text = normalise("您好，這裡是ＡＢＣ客服，工號一零一七……九十八元", cjk=True)
+    assert text.full.text == "您好,这里是abc客服,工号1017......98元"
+    assert text.match.text == "您好这里是abc客服工号101798元"
+    start = text.match.text.index("工号")
+    assert text.quote_match(start, start + 6) == "工號一零一七", "evidence quotes what was said"
+    assert normalise_phrase("第二次", cjk=True) == normalise_phrase("第2次", cjk=True) == "第2次"
+    assert normalise_phrase("一三八", cjk=True) == "138"
+    assert normalise_phrase("一定", cjk=True) == "一定", "a lone 一 is not a number"
+    assert normalise("Don’t  know, SIR!", cjk=False).match.text == "don't know sir"
+
+
+def test_traditional_full_width_and_numerals_match_the_same_phrases() -> None:
+    assert met(phrases("对不起", "谢谢"), ("agent", "對不起，謝謝您的耐心。"))
+    assert met(phrases("不知道"), ("agent", "我不知道。"))
+    assert met(phrases("工号1017"), ("agent", "您好，我的工號一零一七。"))
+    assert met(phrases("工号一零一七"), ("agent", "您好，我的工号１０１７。")), "full-width digits"
+    assert met(phrases("138"), ("agent", "尾号是一三八。"))
+    assert met(phrases("第二次", role="customer"), ("customer", "这已经是第2次了。"), ("agent", "好的。"))
+    assert not met(phrases("第二次"), ("customer", "这已经是第2次了。"), ("agent", "好的。")), "agent turns only"
+
+
+def test_punctuation_inside_a_word_breaks_a_phrase_but_not_between_words_of_a_long_one() -> None:
+    assert met(phrases("不知道"), ("agent", "不知道，"))
+    assert not met(phrases("不知道"), ("agent", "不，知道了。")), "不，知道 = 'no, I know'"
+    assert not met(phrases("不清楚"), ("agent", "不，清楚了。")), "two words: a comma changes the meaning"
+    assert met(phrases("那你想好了再打来吧"), ("agent", "那你想好了，再打来吧。")), "ASR comma in a sentence"
+    assert met(phrases("不知道"), ("agent", "不 知道")), "spaces are not punctuation"
+
+
+# --- word boundaries, roles, exclusions, negations ----------------------------------------------
+
+
+def test_phrases_align_with_jieba_words() -> None:
+    assert not met(phrases("不知道"), ("agent", "不知道理在哪里。")), "不知/道理"
+    assert not met(phrases("滚"), ("agent", "页面滚动一下就能看到。"))
+    assert met(phrases("滚"), ("agent", "你给我滚！"))
+    assert not met(phrases("保证"), ("agent", "保证金明天退回。"))
+    # Card phrases become jieba words, yet a shorter phrase inside a longer one still matches.
+    offer = phrases("请问有什么可以帮您", "有什么可以帮您", mode="all")
+    assert met(offer, ("agent", "请问有什么可以帮您？"))
+    # jieba's own compounds do hide a phrase: 感谢您 is a dictionary word, hence synonyms in the cards.
+    assert not met(phrases("感谢"), ("agent", "感谢您的支持。"))
+    assert met(phrases("感谢", synonyms={"感谢": ["感谢您"]}), ("agent", "感谢您的支持。"))
+    assert met(phrases("您", mode="at_least", count=2, word_boundary=False), ("agent", "您好，您请讲。"))
+
+
+def test_forbidden_phrase_exceptions_and_who_said_it() -> None:
+    forbidden = phrases("不知道", exclude_after=["您", "是否"])
+    assert not met(forbidden, ("agent", "不知道您现在方便吗？"))
+    assert not met(forbidden, ("agent", "不知道是否方便？"))
+    assert met(forbidden, ("agent", "不知道，您自己查吧。")), "a comma ends the polite form"
+    assert not met(forbidden, ("customer", "你们客服上次说不知道。"), ("agent", "非常抱歉。"))
+
+
+def test_negation_before_a_promise() -> None:
+    promise = {
+        "type": "proximity",
+        "first": ["保证", "一定"],
+        "second": ["明天", "到账"],
+        "within": 10,
+        "order": "first_then_second",
+        "negations": ["不能保证", "不一定"],
+    }
+    assert met(promise, ("agent", "我保证明天到账。"))
+    assert not met(promise, ("agent", "我不能保证明天到账。"))
+    assert not met(promise, ("agent", "不一定明天能到账。"))
+    assert not met(promise, ("agent", "明天我们一定处理。")), "order: the promise comes first"
+    assert met(phrases("sorry", negations=["not"]), ("agent", "I'm so sorry."), language="en")
+    assert not met(phrases("sorry", negations=["not"]), ("agent", "I'm not sorry."), language="en")
+    assert met(phrases("sorry", negations=["not"]), ("agent", "Not at all. Sorry for the wait."), language="en")
+
+
+def test_english_words_and_exclusions() -> None:
+    assert not met(phrases("sir"), ("agent", "Whatever you desire."), language="en")
+    assert met(phrases("ma'am", "sir", mode="all"), ("agent", "Yes ma’am, of course sir."), language="en")
+    dont_know = phrases("i don't know", exclude_after=["if you", "whether"])
+    assert met(dont_know, ("agent", "I don't know."), language="en")
+    assert not met(dont_know, ("agent", "I don't know if you have tried restarting it?"), language="en")
+    assert not met(dont_know, ("agent", "I DON'T KNOW WHETHER it works"), language="en")
+    assert not met(phrases("no idea"), ("agent", "No, idea: reboot."), language="en")
+
+
+# --- proximity, modes, scopes ------------------------------------------------------------------
+
+
+def test_proximity_within_characters_or_words() -> None:
+    verify = {"type": "proximity", "first": ["核实"], "second": ["手机号"], "within": 8}
+    assert met(verify, ("agent", "请您核实一下您的手机号。"))
+    assert met(verify, ("agent", "手机号我帮您核实一下。")), "order any"
+    assert not met(verify, ("agent", "我帮您核实一下，稍后会发短信到您登记的那个手机号。"))
+    assert not met(verify, ("agent", "我帮您核实一下。"), ("agent", "您的手机号是多少？")), "same turn only"
+    en = {"type": "proximity", "first": ["confirm"], "second": ["address"], "within": 2}
+    assert met(en, ("agent", "Can you confirm your home address?"), language="en")
+    assert not met(en, ("agent", "Can you confirm the name on your home address?"), language="en")
+
+
+def test_modes_and_synonyms() -> None:
+    turns: list[TurnSpec] = [("agent", "您好，谢谢您，再见。")]
+    assert met(phrases("谢谢", "再见", mode="all", synonyms={"谢谢": ["谢谢您"]}), *turns)
+    assert not met(phrases("谢谢", "抱歉", mode="all"), *turns)
+    assert met(phrases("抱歉", mode="none"), *turns)
+    assert not met(phrases("再见", mode="none"), *turns)
+    assert met(phrases("您", "请", mode="at_least", count=2, word_boundary=False), *turns)
+    assert not met(phrases("您", "请", mode="at_least", count=3, word_boundary=False), *turns)
+
+
+def test_scopes_by_time_turns_and_anchor() -> None:
+    late = [("customer", "喂？", 0.0, 1.0), ("agent", "您好。", 20.0, 21.0)]
+    assert not met(phrases("您好", scope={"first_seconds": 15}), *late)
+    assert met(phrases("您好", scope={"first_turns": 1}), *late)
+    # Measured from the first speech, a recording that starts with 10 s of ringing still counts.
+    ringing = [("agent", "您好。", 10.0, 11.0)]
+    assert not met(phrases("您好", scope={"first_seconds": 5}), *ringing)
+    assert met(phrases("您好", scope={"first_seconds": 5, "seconds_from": "speech"}), *ringing)
+
+    call: list[TurnSpec] = [("agent", "再见。"), ("customer", "好。"), ("agent", "好的。"), ("agent", "嗯。")]
+    assert not met(phrases("再见", scope={"last_turns": 2}), *call)
+    assert met(phrases("再见", scope={"last_turns": 3}), *call)
+    assert met(phrases("好", role="customer", scope={"last_turns": 1}), *call)
+
+    anchored = {"phrases": ["投诉"], "role": "customer", "within_turns": 2}
+    complaint: list[TurnSpec] = [
+        ("agent", "抱歉。"),
+        ("customer", "我要投诉！"),
+        ("agent", "好的。"),
+        ("agent", "抱歉。"),
+    ]
+    assert met(phrases("抱歉", scope={"after_anchor": anchored}), *complaint)
+    assert not met(phrases("抱歉", scope={"after_anchor": anchored | {"within_turns": 1}}), *complaint)
+    assert met(phrases("抱歉", scope={"before_anchor": anchored}), *complaint)
+    assert not met(phrases("抱歉", scope={"after_anchor": anchored | {"phrases": ["退款"]}}), *complaint)
+
+
+# --- regex --------------------------------------------------------------------------------------
+
+
+def test_regex_runs_per_turn_on_normalised_text() -> None:
+    wei = {"type": "regex", "pattern": r"^喂[\pP\s]"}
+    assert met(wei, ("agent", "您好。"), ("customer", "在吗"), ("agent", "喂，听得到吗？")), "^ is each turn's start"
+    assert not met(wei, ("agent", "您好，喂，听得到吗？"))
+    assert met({"type": "regex", "pattern": "a", "count": 3}, ("agent", "a a"), ("agent", "A"), language="en")
+    assert not met({"type": "regex", "pattern": "a", "count": 4}, ("agent", "a a"), ("agent", "A"), language="en")
+
+
+def test_regex_evidence_quotes_the_original_text() -> None:
+    ok, evidence = check({"type": "regex", "pattern": r"工号\d+"}, build([("agent", "我的工號是一零一七。")]))
+    assert not ok, "工號是一零一七 has 是 between"
+    ok, evidence = check({"type": "regex", "pattern": r"工号是\d+"}, build([("agent", "我的工號是一零一七。")]))
+    assert ok
+    assert evidence == [Evidence(turn_id="t0", begin_ms=0, end_ms=2500, text="工號是一零一七")]
+
+
+def test_regex_evidence_can_be_narrowed_with_a_group() -> None:
+    ok, evidence = check({"type": "regex", "pattern": r"^(喂)[\pP\s]*[^您\pP\s]"}, build([("agent", "喂，什么事？")]))
+    assert ok and [e.text for e in evidence] == ["喂"]
+
+
+def test_a_pathological_regex_is_linear() -> None:
+    doc = build([("agent", "a" * 100_000 + "b"), ("agent", "a" * 50_000 + "!")], language="en")
+    card = compile_scorecard(one_item_card({"type": "regex", "pattern": "(a+)+$", "role": "any"}, "en"))
+    started = time.perf_counter()
+    card.evaluate(doc)
+    assert time.perf_counter() - started < 1.0
+
+
+# --- metrics, repetition, sentiment -------------------------------------------------------------
+
+
+def metric(name: str, op: str, value: float, value2: float | None = None) -> dict[str, Any]:
+    return {"type": "metric", "metric": name, "op": op, "value": value, "value2": value2}
+
+
+def test_metric_conditions_and_their_evidence() -> None:
+    doc = build(
+        [("agent", "您好。"), ("customer", "你好。"), ("agent", "请讲。")],
+        non_talk=[(83.0, 100.2), (120.0, 124.0)],
+        overlaps=[(2.0, 2.5, "agent"), (5.0, 5.2, "agent"), (7.0, 7.1, "customer")],
+        speech_rate={"agent": 250.0, "customer": None},
+    )
+    ok, evidence = check(metric("max_non_talk_ms", "ge", 15000), doc)
+    assert ok
+    assert evidence[0].text == "non-talk 17.2 s at 01:23" and evidence[0].begin_ms == 83000
+    assert check(metric("non_talk_count", "eq", 2), doc)[0]
+    assert check(metric("agent_interruptions", "ge", 2), doc)[0]
+    assert not check(metric("customer_interruptions", "ge", 2), doc)[0]
+    assert check(metric("speech_rate_agent", "between", 150, 330), doc)[0]
+    assert not check(metric("speech_rate_agent", "between", 260, 330), doc)[0]
+    assert not check(metric("speech_rate_customer", "lt", 10**9), doc)[0], "a missing metric is never met"
+    assert check(metric("agent_turns", "eq", 2), doc)[0] and check(metric("turns", "ge", 3), doc)[0]
+    assert check(metric("first_response_latency_ms", "le", 500), doc)[0]
+
+
+def test_first_response_latency_from_the_turns_when_not_recorded() -> None:
+    doc = build([("agent", "您好。"), ("customer", "我要查话费。"), ("customer", "喂？"), ("agent", "您好。")])
+    doc.metrics.response_latencies = [
+        r for r in doc.metrics.response_latencies if r.customer_turn_id != "t1"
+    ]  # the transcriber paired only adjacent hand-overs
+    # the agent's first turn after the customer's first one (t3) starts 0.5 + 0.5 + 0.5 s after t1 ends
+    assert check(metric("first_response_latency_ms", "eq", 1500), doc)[0]
+    assert not check(metric("first_response_latency_ms", "le", 30000), build([("agent", "您好。")]))[0]
+
+
+def test_repetition_of_the_same_request() -> None:
+    again = "我的宽带又断了能不能派人来修"
+    repeat = {"type": "repetition", "role": "customer", "min_repeats": 3, "similarity": 0.5, "min_length": 6}
+    turns: list[TurnSpec] = [("customer", again), ("agent", "好的。"), ("customer", again + "啊"), ("agent", "嗯。")]
+    assert not met(repeat, *turns)
+    ok, evidence = check(repeat, build([*turns, ("customer", "宽带又断了，能不能派人来修？")]))
+    assert ok and [e.turn_id for e in evidence] == ["t0", "t2", "t4"]
+    assert not met(repeat, ("customer", "好的"), ("customer", "好的"), ("customer", "好的")), "too short"
+    en = repeat | {"min_length": 4}
+    line = "my internet is down again"
+    assert met(
+        en, ("customer", line), ("customer", line + " today"), ("customer", "My internet is down!"), language="en"
+    )
+
+
+def test_sentiment_is_a_dictionary_signal() -> None:
+    negative = {"type": "sentiment", "role": "customer", "polarity": "negative", "min_hits": 2}
+    assert met(negative, ("customer", "我真的很失望，你们让人很生气。"))
+    assert not met(negative, ("customer", "好的，太好了。"))
+    assert met({"type": "sentiment", "polarity": "positive"}, ("customer", "That was very helpful."), language="en")
+
+
+def test_evaluating_a_five_minute_call_takes_about_a_millisecond() -> None:
+    from scorer.scorecard import default_scorecard
+
+    lines = [
+        ("agent", "您好，这里是星河通信客服中心，工号1017，请问有什么可以帮您？"),
+        ("customer", "我想查一下这个月的账单，怎么比上个月多了四十块钱。"),
+        ("agent", "好的，请您提供一下手机号码，我帮您核实一下。"),
+        ("customer", "一三八零零一三八零零零。"),
+    ]
+    doc = build(lines * 15)
+    card = compile_scorecard(default_scorecard("zh"))
+    card.evaluate(doc)
+    started = time.process_time()
+    for _ in range(50):
+        card.evaluate(doc)
+    assert (time.process_time() - started) / 50 < 0.02, "generous bound; see the benchmark for the real figure"
