@@ -126,7 +126,7 @@ class Context:
                 text = view.norm.quote_full(finding.start, finding.end)
             else:
                 text = turn.text
-            out.append(Evidence(turn_id=turn.id, begin_ms=turn.begin_ms, end_ms=turn.end_ms, text=text))
+            out.append(Evidence.model_construct(turn_id=turn.id, begin_ms=turn.begin_ms, end_ms=turn.end_ms, text=text))
         return out
 
     # --- hit checks ----------------------------------------------------------------------

@@ -248,7 +248,8 @@ class CompiledScorecard:
 
     @staticmethod
     def _scored(item: CompiledItem, result: ItemResult, points: float, evidence: list[Evidence]) -> ScoredItem:
-        return ScoredItem(
+        # Built from already-valid parts on the hot path: skip pydantic's re-validation.
+        return ScoredItem.model_construct(
             item_id=item.id,
             section=item.section,
             result=result,
