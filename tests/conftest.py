@@ -130,3 +130,22 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
         retry_backoff_max_s=0.05,
         topic_partitions=3,
     )
+
+
+@pytest.fixture
+def private_kafka_settings(server_logs: Path, unique: str) -> Iterator[KafkaSettings]:
+    """A broker of the test's own: services that read the fixed topics from the beginning see
+    only this test's events, not every earlier test's."""
+    server = servers.tansu(servers.free_port(), server_logs / f"tansu-{unique}.log")
+    server.start()
+    yield KafkaSettings(
+        bootstrap_servers=f"127.0.0.1:{server.port}",
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=500,
+        rebalance_timeout_ms=2000,
+        max_retries=2,
+        retry_backoff_s=0.01,
+        retry_backoff_max_s=0.05,
+        topic_partitions=3,
+    )
+    server.stop()

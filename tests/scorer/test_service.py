@@ -35,6 +35,13 @@ from tests.factories import recording_purged
 from tests.libs.test_bus import read_all
 
 pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture
+def kafka_settings(private_kafka_settings: KafkaSettings) -> KafkaSettings:
+    return private_kafka_settings
+
+
 JWT_SECRET = "s" * 40
 SCORED_TOPIC = topic_for("evaluation.scored")
 

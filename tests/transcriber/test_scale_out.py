@@ -31,6 +31,11 @@ from transcriber.config import MIGRATIONS_DIR
 pytestmark = pytest.mark.timeout(600)
 
 
+@pytest.fixture
+def kafka_settings(private_kafka_settings: KafkaSettings) -> KafkaSettings:
+    return private_kafka_settings
+
+
 def replica_env(values: dict[str, str]) -> dict[str, str]:
     return {f"CALLQA_TRANSCRIBER_{k}": v for k, v in values.items()}
 

@@ -39,6 +39,13 @@ from transcriber.pipeline import TranscriptionPipeline
 from transcriber.store import TranscriptRecord
 
 pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def kafka_settings(private_kafka_settings: KafkaSettings) -> KafkaSettings:
+    return private_kafka_settings
+
+
 READY_TOPIC = topic_for("transcript.ready")
 STORED_TOPIC = topic_for("recording.stored")
 

@@ -93,6 +93,12 @@ def local_secrets() -> dict[str, str]:
 
 def alive(pid: int) -> bool:
     try:
+        # A child of this very process (the demo started the stack) lingers as a zombie until reaped.
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: started by an earlier `./run stack up`
+    try:
         os.kill(pid, 0)
         return True
     except OSError:

@@ -25,7 +25,7 @@ from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsErr
 from prometheus_client import Counter, Gauge, Histogram
 
 from callqa.events import Envelope, Event, EventError, dlq_topic, parse_event
-from callqa.observability import correlation
+from callqa.observability import correlation_id
 from callqa.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,13 @@ PROCESSING_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.02, 0.1, 0.5, 2, 10, 60, 300, 1800),
 )
 CONSUMER_LAG = Gauge("callqa_consumer_lag", "High-water mark minus committed position", ["group", "topic", "partition"])
+
+
+@dataclass(frozen=True)
+class _TopicMetrics:
+    processed: Any
+    failed: Any
+    seconds: Any
 
 
 class PermanentError(Exception):
@@ -162,6 +169,7 @@ class Consumer:
         self._current: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self.ready = asyncio.Event()  # set once partitions are assigned
+        self._topic_metrics: dict[str, _TopicMetrics] = {}
 
     def stop(self, abandon: bool = False) -> None:
         """Finish the current message (or abandon it uncommitted) and leave the group."""
@@ -232,15 +240,27 @@ class Consumer:
                 log.warning("commit failed after rebalance", extra={"topic": tp.topic, "partition": tp.partition})
         return not self._stopping.is_set()
 
+    def _metrics(self, topic: str) -> _TopicMetrics:
+        # Resolving label values costs more than the update itself: do it once per topic.
+        metrics = self._topic_metrics.get(topic)
+        if metrics is None:
+            labels = (self.group_id, topic)
+            metrics = _TopicMetrics(
+                MESSAGES_PROCESSED.labels(*labels), MESSAGES_FAILED.labels(*labels), PROCESSING_SECONDS.labels(*labels)
+            )
+            self._topic_metrics[topic] = metrics
+        return metrics
+
     async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        topic = record.topic
+        metrics = self._metrics(record.topic)
         started = time.perf_counter()
         try:
             event = parse_event(record.value or b"")
         except EventError as exc:
             await self._dead_letter(record, exc, attempts=0)
             return
-        with correlation(event.correlation_id):
+        token = correlation_id.set(event.correlation_id)
+        try:
             attempt = 0
             while True:
                 attempt += 1
@@ -248,19 +268,21 @@ class Consumer:
                     await self.handler(event)
                     break
                 except PermanentError as exc:
-                    MESSAGES_FAILED.labels(self.group_id, topic).inc()
+                    metrics.failed.inc()
                     await self._dead_letter(record, exc, attempts=attempt)
                     return
                 except Exception as exc:
-                    MESSAGES_FAILED.labels(self.group_id, topic).inc()
+                    metrics.failed.inc()
                     if attempt > self.settings.max_retries:
                         await self._dead_letter(record, exc, attempts=attempt)
                         return
                     delay = min(self.settings.retry_backoff_s * 2 ** (attempt - 1), self.settings.retry_backoff_max_s)
                     log.warning("handler failed, retrying in %.2fs", delay, exc_info=True, extra={"attempt": attempt})
                     await asyncio.sleep(delay)
-        PROCESSING_SECONDS.labels(self.group_id, topic).observe(time.perf_counter() - started)
-        MESSAGES_PROCESSED.labels(self.group_id, topic).inc()
+        finally:
+            correlation_id.reset(token)
+        metrics.seconds.observe(time.perf_counter() - started)
+        metrics.processed.inc()
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: BaseException, attempts: int) -> None:
         """Park the message with its error; keep trying until the DLQ has it, never drop it."""

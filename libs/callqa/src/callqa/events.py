@@ -252,6 +252,15 @@ def upcast(raw: JsonDict) -> JsonDict:
 
 def parse_event(data: bytes | str | JsonDict) -> Event:
     """Bytes or dict from the wire -> the typed event, upcast to the current schema version."""
+    if isinstance(data, bytes | str):
+        # Fast path: current-version events validate straight from JSON (half the cost of loads+validate).
+        try:
+            event = _EVENT_ADAPTER.validate_json(data)
+        except ValueError:
+            pass  # an old version, unknown type or not JSON: the slow path explains
+        else:
+            if event.schema_version == CURRENT_SCHEMA_VERSION[event.event_type]:
+                return event
     try:
         raw = json.loads(data) if isinstance(data, bytes | str) else dict(data)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -118,12 +118,12 @@ class RecordingArchive:
 
     # --- accept -----------------------------------------------------------------------------
 
-    def ingest(self, meta: RecordingMetadata, audio_path: Path) -> tuple[Recording, bool]:
+    def ingest(self, meta: RecordingMetadata, audio_path: Path, sha256: str | None = None) -> tuple[Recording, bool]:
         """Store one posted recording; returns (recording, created). Idempotent per call id."""
         facts = probe(audio_path, max_duration_s=self.settings.max_duration_s)
         layout = self._channel_layout(meta, facts)
         policy = self._retention_policy(meta)
-        sha256 = sha256_of(audio_path)
+        sha256 = sha256 or sha256_of(audio_path)
         if (existing := self._by_call_id(meta.call_id)) is not None:
             return self._repeat(existing, sha256), False
 
@@ -528,10 +528,11 @@ class RecordingArchive:
         return swept
 
 
-def copy_to(source: BinaryIO, target: Path, chunk: int = 1024 * 1024) -> int:
-    size = 0
+def copy_to(source: BinaryIO, target: Path, chunk: int = 1024 * 1024) -> str:
+    """Spool an upload to disk; returns its SHA-256, computed on the way (no second read)."""
+    digest = hashlib.sha256()
     with target.open("wb") as out:
         while block := source.read(chunk):
             out.write(block)
-            size += len(block)
-    return size
+            digest.update(block)
+    return digest.hexdigest()

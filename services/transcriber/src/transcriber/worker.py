@@ -30,7 +30,7 @@ from callqa.events import (
     TranscriptReadyEvent,
 )
 from callqa.outbox import enqueue
-from callqa.storage import ObjectNotFound, ObjectStore
+from callqa.storage import BucketNotFound, ObjectNotFound, ObjectStore
 from callqa.transcripts import TranscriptDocument
 from transcriber.audio import UndecodableAudio
 from transcriber.config import Settings
@@ -113,6 +113,8 @@ class Transcriber:
             except ObjectNotFound:
                 log.warning("audio gone before transcription (purged?): skipped")
                 return
+            except BucketNotFound as exc:  # misconfiguration, not a passing fault: park it visibly
+                raise PermanentError(str(exc)) from exc
             call = CallInfo(recording.recording_id, recording.channel_layout, recording.language, recording.queue)
             BUSY.inc()
             try:

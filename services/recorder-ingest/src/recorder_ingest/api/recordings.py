@@ -71,8 +71,8 @@ def post_recording(
         raise ProblemError(413, "Upload too large", f"the audio is {audio.size} bytes; the limit is {limit}")
     with tempfile.TemporaryDirectory(dir=archive.settings.spool_dir, prefix="callqa-upload-") as spool:
         path = Path(spool) / "audio"
-        copy_to(audio.file, path)
-        recording, created = archive.ingest(meta, path)
+        sha256 = copy_to(audio.file, path)
+        recording, created = archive.ingest(meta, path, sha256)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     response.headers["Location"] = f"{router.prefix}/{recording.id}"
     return RecordingOut.of(recording)
