@@ -116,7 +116,7 @@ def test_replicas_share_the_calls_and_sigterm_hands_a_call_over(
     publish(kafka_settings, *events)
     for event in events:
         assert len(messages(kafka_settings, READY_TOPIC, event.payload.recording_id, timeout=180)) == 1
-    handled = [metric(url, "callqa_messages_processed_total") for _, url in replicas]
+    handled = [metric(url, "callqa_message_processing_seconds_count") for _, url in replicas]
     assert all(count > 0 for count in handled), f"both replicas worked: {handled}"
 
     # A long call (the sample repeated for ~4 minutes), so SIGTERM lands mid-transcription.
