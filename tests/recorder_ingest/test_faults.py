@@ -76,8 +76,8 @@ CRASHING_SERVER = textwrap.dedent(
             return 0
         outbox.OutboxRelay.publish_pending = never_publish
         original_ingest = archive_module.RecordingArchive.ingest
-        def ingest_then_die(self, meta, path):
-            original_ingest(self, meta, path)
+        def ingest_then_die(self, *args, **kwargs):
+            original_ingest(self, *args, **kwargs)
             os._exit(9)
         archive_module.RecordingArchive.ingest = ingest_then_die
     uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
