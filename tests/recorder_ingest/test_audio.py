@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from recorder_ingest.audio import AudioFacts, AudioRejected, probe
+from recorder_ingest.audio import AudioFacts, AudioRejected, plain_wav, probe
 
 MAX_S = 60.0
 SECONDS = 1.5
@@ -194,7 +194,7 @@ def test_file_names_are_not_options_or_protocols(tmp_path: Path) -> None:
 
 
 def test_timeout_is_a_rejection(tmp_path: Path) -> None:
-    path = tone(tmp_path / "a.wav", "-b", "16")
+    path = tone(tmp_path / "a.flac")  # plain WAVs never start ffprobe (see the fast-path tests)
     with pytest.raises(AudioRejected) as caught:
         probe(path, max_duration_s=MAX_S, timeout_s=0.001)
     assert caught.value.status == 422
@@ -202,7 +202,52 @@ def test_timeout_is_a_rejection(tmp_path: Path) -> None:
 
 
 def test_missing_ffprobe_is_a_server_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tone(tmp_path / "a.wav", "-b", "16")
+    path = tone(tmp_path / "a.flac")
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     with pytest.raises(RuntimeError, match=r"ffprobe is not installed.*run ./run setup"):
         probe(path, max_duration_s=MAX_S)
+
+
+@pytest.mark.parametrize(
+    ("args", "codec"),
+    [
+        (["-b", "16"], "pcm_s16le"),
+        (["-e", "u-law"], "pcm_mulaw"),
+        (["-e", "a-law"], "pcm_alaw"),
+        (["-b", "24"], "pcm_s24le"),
+        (["-e", "floating-point", "-b", "32"], "pcm_f32le"),
+    ],
+)
+def test_plain_wavs_are_read_from_the_header_with_the_same_facts_as_ffprobe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], codec: str
+) -> None:
+    path = tone(tmp_path / "a.wav", *args)
+    with_ffprobe = probe_without_fast_path(path, monkeypatch)
+    facts = probe(path, max_duration_s=MAX_S)
+    assert facts.codec == codec
+    assert (facts.container, facts.codec, facts.channels, facts.sample_rate) == (
+        with_ffprobe.container,
+        with_ffprobe.codec,
+        with_ffprobe.channels,
+        with_ffprobe.sample_rate,
+    )
+    assert abs(facts.duration_ms - with_ffprobe.duration_ms) <= 1
+
+
+def probe_without_fast_path(path: Path, monkeypatch: pytest.MonkeyPatch) -> AudioFacts:
+    from recorder_ingest import audio
+
+    with monkeypatch.context() as patched:
+        patched.setattr(audio, "plain_wav", lambda _path: None)
+        return probe(path, max_duration_s=MAX_S)
+
+
+def test_the_fast_path_leaves_truncated_and_empty_wavs_to_ffmpeg(tmp_path: Path) -> None:
+    whole = tone(tmp_path / "a.wav", "-b", "16").read_bytes()
+    truncated = tmp_path / "cut.wav"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    assert plain_wav(truncated) is None
+    header_only = tmp_path / "header.wav"
+    header_only.write_bytes(whole[:44])
+    assert plain_wav(header_only) is None
+    assert plain_wav(tone(tmp_path / "a.flac")) is None
