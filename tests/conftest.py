@@ -117,11 +117,9 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-@pytest.fixture
-def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
-    """Fast group joins and retries (see DESIGN.md: Tansu joins are slow with the defaults)."""
+def fast_kafka_settings(bootstrap: str) -> KafkaSettings:
     return KafkaSettings(
-        bootstrap_servers=kafka_bootstrap,
+        bootstrap_servers=bootstrap,
         session_timeout_ms=2000,
         heartbeat_interval_ms=500,
         rebalance_timeout_ms=2000,
@@ -130,6 +128,12 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
         retry_backoff_max_s=0.05,
         topic_partitions=3,
     )
+
+
+@pytest.fixture
+def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
+    """Fast group joins and retries (see DESIGN.md: Tansu joins are slow with the defaults)."""
+    return fast_kafka_settings(kafka_bootstrap)
 
 
 @pytest.fixture
@@ -138,14 +142,5 @@ def private_kafka_settings(server_logs: Path, unique: str) -> Iterator[KafkaSett
     only this test's events, not every earlier test's."""
     server = servers.tansu(servers.free_port(), server_logs / f"tansu-{unique}.log")
     server.start()
-    yield KafkaSettings(
-        bootstrap_servers=f"127.0.0.1:{server.port}",
-        session_timeout_ms=2000,
-        heartbeat_interval_ms=500,
-        rebalance_timeout_ms=2000,
-        max_retries=2,
-        retry_backoff_s=0.01,
-        retry_backoff_max_s=0.05,
-        topic_partitions=3,
-    )
+    yield fast_kafka_settings(f"127.0.0.1:{server.port}")
     server.stop()

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, MetaData, event, text
+from sqlalchemy import Column, DateTime, Engine, MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
+
+
+def utc_column(**kwargs: Any) -> Column[datetime]:
+    """A timestamp column that keeps its time zone (SQLite would otherwise hand back naive datetimes)."""
+    return Column(DateTime(timezone=True), **kwargs)
 
 
 def normalise_url(url: str) -> str:

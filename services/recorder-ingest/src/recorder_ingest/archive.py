@@ -421,28 +421,26 @@ class RecordingArchive:
     # --- hold, erase, purge -----------------------------------------------------------------
 
     def set_legal_hold(self, recording_id: str, reason: str, principal: Principal, client: str | None) -> Recording:
-        recording = self.get(recording_id)
-        if recording.status == RecordingStatus.stored and recording.audio_key and self.store.object_lock_enabled:
-            self.store.set_legal_hold(recording.audio_key, True)
-        with self.db.session() as session:
-            row = session.get(Recording, recording_id)
-            assert row is not None
-            row.legal_hold, row.legal_hold_reason = True, reason
-            row.legal_hold_by, row.legal_hold_at = principal.subject, utcnow()
-            session.add(row)
-            self.audit(session, principal, AuditAction.legal_hold_set, recording_id, purpose=reason, client=client)
-        return self.get(recording_id)
+        return self._hold(recording_id, True, reason, principal, client)
 
     def release_legal_hold(self, recording_id: str, reason: str, principal: Principal, client: str | None) -> Recording:
+        return self._hold(recording_id, False, reason, principal, client)
+
+    def _hold(self, recording_id: str, on: bool, reason: str, principal: Principal, client: str | None) -> Recording:
+        """The object's WORM legal hold first, then the row and its audit entry in one transaction."""
         recording = self.get(recording_id)
         if recording.status == RecordingStatus.stored and recording.audio_key and self.store.object_lock_enabled:
-            self.store.set_legal_hold(recording.audio_key, False)
+            self.store.set_legal_hold(recording.audio_key, on)
         with self.db.session() as session:
             row = session.get(Recording, recording_id)
             assert row is not None
-            row.legal_hold, row.legal_hold_reason, row.legal_hold_by, row.legal_hold_at = False, None, None, None
+            row.legal_hold = on
+            row.legal_hold_reason = reason if on else None
+            row.legal_hold_by = principal.subject if on else None
+            row.legal_hold_at = utcnow() if on else None
             session.add(row)
-            self.audit(session, principal, AuditAction.legal_hold_released, recording_id, purpose=reason, client=client)
+            action = AuditAction.legal_hold_set if on else AuditAction.legal_hold_released
+            self.audit(session, principal, action, recording_id, purpose=reason, client=client)
         return self.get(recording_id)
 
     def erase(self, recording_id: str, reason: str, principal: Principal, client: str | None) -> Recording:

@@ -5,14 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime
 from sqlmodel import Field, SQLModel
 
+from callqa.db import utc_column
 from callqa.events import utcnow
-
-
-def aware(**kwargs: object) -> Column[datetime]:
-    return Column(DateTime(timezone=True), **kwargs)  # type: ignore[arg-type]
 
 
 class RecordingStatus(StrEnum):
@@ -31,8 +27,8 @@ class Recording(SQLModel, table=True):
     group: str | None = Field(default=None, index=True, max_length=100)
     queue: str | None = Field(default=None, index=True, max_length=100)
     direction: str = Field(max_length=10)
-    started_at: datetime = Field(sa_column=aware(nullable=False, index=True))
-    received_at: datetime = Field(sa_column=aware(nullable=False))
+    started_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
+    received_at: datetime = Field(sa_column=utc_column(nullable=False))
     channel_layout: str = Field(max_length=20)
     language: str | None = Field(default=None, max_length=20)
     tags: str = Field(default=",", max_length=1000, description="',a,b,' so one LIKE finds a tag")
@@ -42,15 +38,15 @@ class Recording(SQLModel, table=True):
 
     consent_status: str = Field(index=True, max_length=20)
     consent_method: str | None = Field(default=None, max_length=30)
-    consent_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
+    consent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     consent_outcome: str = Field(max_length=300)
 
     retention_policy: str = Field(max_length=50)
-    retain_until: datetime = Field(sa_column=aware(nullable=False, index=True))
+    retain_until: datetime = Field(sa_column=utc_column(nullable=False, index=True))
     legal_hold: bool = Field(default=False, index=True)
     legal_hold_reason: str | None = Field(default=None, max_length=500)
     legal_hold_by: str | None = Field(default=None, max_length=200)
-    legal_hold_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
+    legal_hold_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
     status: str = Field(index=True, max_length=30, description="a RecordingStatus value")
     audio_key: str | None = Field(default=None, max_length=300)
@@ -62,7 +58,7 @@ class Recording(SQLModel, table=True):
     sample_rate: int
     duration_ms: int
 
-    purged_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
+    purged_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     purge_reason: str | None = Field(default=None, max_length=50)
 
     @property
@@ -84,7 +80,7 @@ class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_log"
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow, sa_column=aware(nullable=False, index=True))
+    at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False, index=True))
     actor: str = Field(index=True, max_length=200)
     roles: str = Field(max_length=200)
     action: str = Field(index=True, max_length=40)

@@ -5,14 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from callqa.db import utc_column
 from callqa.events import utcnow
-
-
-def aware(**kwargs: Any) -> Column[datetime]:
-    return Column(DateTime(timezone=True), **kwargs)
 
 
 class ScorecardVersion(SQLModel, table=True):
@@ -28,7 +25,7 @@ class ScorecardVersion(SQLModel, table=True):
     language: str = Field(max_length=20)
     document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_by: str = Field(max_length=200)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=aware(nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
 
 class TranscriptSeen(SQLModel, table=True):
@@ -45,7 +42,7 @@ class TranscriptSeen(SQLModel, table=True):
     agent_id: str = Field(index=True, max_length=100)
     group: str | None = Field(default=None, index=True, max_length=100)
     queue: str | None = Field(default=None, index=True, max_length=100)
-    started_at: datetime = Field(sa_column=aware(nullable=False, index=True))
+    started_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
 
 
 class EvaluationRecord(SQLModel, table=True):
@@ -61,7 +58,7 @@ class EvaluationRecord(SQLModel, table=True):
     agent_id: str = Field(index=True, max_length=100)
     group: str | None = Field(default=None, index=True, max_length=100)
     queue: str | None = Field(default=None, index=True, max_length=100)
-    started_at: datetime = Field(sa_column=aware(nullable=False, index=True))
+    started_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
     scorecard_id: str = Field(index=True, max_length=100)
     scorecard_version: int
     transcript_version: str = Field(max_length=200)
@@ -72,7 +69,7 @@ class EvaluationRecord(SQLModel, table=True):
     auto_failed: bool
     items: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     evidence_purged: bool = False
-    created_at: datetime = Field(default_factory=utcnow, sa_column=aware(nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
 
 class RescoreJob(SQLModel, table=True):
@@ -88,5 +85,5 @@ class RescoreJob(SQLModel, table=True):
     failed: int = 0
     error: str | None = Field(default=None, max_length=1000)
     created_by: str = Field(max_length=200)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=aware(nullable=False))
-    finished_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

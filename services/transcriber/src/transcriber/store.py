@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from callqa.db import utc_column
 from callqa.events import utcnow
 
 
@@ -23,4 +24,4 @@ class TranscriptRecord(SQLModel, table=True):
     turns: int
     transcript_key: str = Field(max_length=300)
     redacted_audio_key: str | None = Field(default=None, max_length=300)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
