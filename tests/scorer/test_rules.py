@@ -142,14 +142,14 @@ def phrases(*words: str, **options: Any) -> dict[str, Any]:
 
 def test_normalisation_folds_width_case_script_and_numerals() -> None:
     text = normalise("您好，這裡是ＡＢＣ客服，工號一零一七……九十八元", cjk=True)
-    assert text.full.text == "您好,这里是abc客服,工号1017......98元"
-    assert text.match.text == "您好这里是abc客服工号101798元"
-    start = text.match.text.index("工号")
+    assert text.full == "您好,这里是abc客服,工号1017......98元"
+    assert text.match == "您好这里是abc客服工号101798元"
+    start = text.match.index("工号")
     assert text.quote_match(start, start + 6) == "工號一零一七", "evidence quotes what was said"
     assert normalise_phrase("第二次", cjk=True) == normalise_phrase("第2次", cjk=True) == "第2次"
     assert normalise_phrase("一三八", cjk=True) == "138"
     assert normalise_phrase("一定", cjk=True) == "一定", "a lone 一 is not a number"
-    assert normalise("Don’t  know, SIR!", cjk=False).match.text == "don't know sir"
+    assert normalise("Don’t  know, SIR!", cjk=False).match == "don't know sir"
 
 
 def test_traditional_full_width_and_numerals_match_the_same_phrases() -> None:

@@ -11,23 +11,25 @@ from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import accumulate
 from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
 
 from callqa.events import Evidence
 from callqa.transcripts import TranscriptDocument, Turn
-from scorer.rules.matching import MIN_WORDS_ACROSS_BREAK, SEGMENTER, PhraseShape
-from scorer.rules.metrics import Measured, measure, spoken
-from scorer.rules.normalise import MatchText, NormalisedText
+from scorer.rules.matching import MIN_WORDS_ACROSS_BREAK, SEGMENTER, Hit, PhraseShape
+from scorer.rules.metrics import Call, Measured, measure
+from scorer.rules.normalise import TURN_SEPARATOR, Normalised
 
-Hit = tuple[int, int, int]  # turn index, start, end (match view)
-PhraseHit = tuple[int, int, int]  # phrase id, start, end (within one turn)
+PhraseHit = tuple[int, int, int]  # phrase id, start, end
 MAX_EVIDENCE = 10  # findings quoted per condition (all are counted): 40 × 您 prove no more than 10 do
 
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """A span of a turn to quote; it becomes an `Evidence` only if the item reports it."""
+    """A span of a turn to quote (global offsets of a view); it becomes an `Evidence` only if reported."""
 
     turn: int
     start: int
@@ -42,14 +44,6 @@ Finding = Quote | Evidence
 class Outcome:
     met: bool
     evidence: list[Finding] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class TurnView:
-    index: int
-    turn: Turn
-    norm: NormalisedText
-    clause_bounds: dict[int, frozenset[int]] = field(default_factory=dict)  # clause start -> jieba bounds
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,33 +74,45 @@ class Selection:
 
 
 class Context:
-    """One transcript under evaluation: normalised turns, raw phrase hits, lazily computed extras."""
+    """One transcript under evaluation: its normalised views, raw phrase hits, lazily computed extras.
+
+    Offsets into the views are global (see `Normalised`); a turn's edges bound every check.
+    """
 
     def __init__(
         self,
         doc: TranscriptDocument,
-        turns: list[TurnView],
+        norm: Normalised,
         hits: dict[int, list[Hit]],
         shapes: Sequence[PhraseShape],
         cjk: bool,
     ) -> None:
         self.doc = doc
-        self.turns = turns
+        self.turns: list[Turn] = doc.turns
+        self.norm = norm
+        self.text = norm.match
+        self.bounds = norm.match_starts
+        self.breaks = norm.breaks
         self.hits = hits
         self.shapes = shapes
         self.cjk = cjk
-        self.role_turns: dict[str, list[int]] = {
-            "any": [v.index for v in turns],
-            "agent": [v.index for v in turns if v.turn.role == "agent"],
-            "customer": [v.index for v in turns if v.turn.role == "customer"],
-        }
+        agent: list[int] = []
+        customer: list[int] = []
+        for index, turn in enumerate(self.turns):
+            if turn.role == "agent":
+                agent.append(index)
+            elif turn.role == "customer":
+                customer.append(index)
+        everyone = list(range(len(self.turns)))
+        self.role_turns: dict[str, list[int]] = {"any": everyone, "agent": agent, "customer": customer}
         self._selections: dict[CompiledScope, Selection] = {}
         self._metrics: dict[str, Measured] = {}
-        self._bigrams: dict[int, frozenset[Any]] = {}
-        self._clauses: dict[str, frozenset[int]] = {}  # the same sentence often recurs within a call
-        self._joined: dict[tuple[int, ...], str] = {}
-        talk = spoken(doc.turns)
-        self.call_end_ms = doc.duration_ms or max((t.end_ms for t in doc.turns), default=0)
+        self._units: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+        self._clause_bounds: dict[int, frozenset[int]] = {}  # clause start -> jieba bounds
+        self._joined: dict[tuple[int, ...], tuple[str, list[int]]] = {}
+        self.call = Call(doc)
+        talk = self.call.spoken()
+        self.call_end_ms = doc.duration_ms or max((t.end_ms for t in self.turns), default=0)
         self.speech_start_ms = min((t.begin_ms for t in talk), default=0)
         self.speech_end_ms = max((t.end_ms for t in talk), default=self.call_end_ms)
 
@@ -118,104 +124,110 @@ class Context:
             if isinstance(finding, Evidence):
                 out.append(finding)
                 continue
-            view = self.turns[finding.turn]
-            turn = view.turn
+            turn = self.turns[finding.turn]
             if finding.view == "match":
-                text = view.norm.quote_match(finding.start, finding.end)
+                text = self.norm.quote_match(finding.start, finding.end)
             elif finding.view == "full":
-                text = view.norm.quote_full(finding.start, finding.end)
+                text = self.norm.quote_full(finding.start, finding.end)
             else:
                 text = turn.text
-            out.append(Evidence.model_construct(turn_id=turn.id, begin_ms=turn.begin_ms, end_ms=turn.end_ms, text=text))
+            out.append(Evidence(turn_id=turn.id, begin_ms=turn.begin_ms, end_ms=turn.end_ms, text=text))
         return out
 
     # --- hit checks ----------------------------------------------------------------------
 
-    def is_hit(self, pid: int, turn_index: int, start: int, end: int, word_boundary: bool) -> bool:
-        view = self.turns[turn_index]
-        match = view.norm.match
-        if end - start > 1 and match.breaks and match.break_between(start, end):
-            shape = self.shapes[pid]
-            if shape.words < MIN_WORDS_ACROSS_BREAK:
-                return False
-            inside = match.breaks[bisect_right(match.breaks, start) : bisect_left(match.breaks, end)]
-            if any(b - start not in shape.inner for b in inside):
-                return False
-        return not word_boundary or (self._boundary(view, start) and self._boundary(view, end))
+    def is_hit(self, pid: int, turn: int, start: int, end: int, word_boundary: bool) -> bool:
+        if end - start > 1 and self.breaks:
+            breaks = self.breaks
+            first = bisect_right(breaks, start)
+            if first < len(breaks) and breaks[first] < end:  # a clause break inside the hit
+                shape = self.shapes[pid]
+                if shape.words < MIN_WORDS_ACROSS_BREAK:
+                    return False
+                if any(b - start not in shape.inner for b in breaks[first : bisect_left(breaks, end)]):
+                    return False
+        return not word_boundary or (self._boundary(turn, start) and self._boundary(turn, end))
 
-    def _boundary(self, view: TurnView, position: int) -> bool:
-        text = view.norm.match.text
-        if position <= 0 or position >= len(text):
+    def _boundary(self, turn: int, position: int) -> bool:
+        low, high = self.bounds[turn], self.bounds[turn + 1]
+        if position <= low or position >= high:
             return True
+        text = self.text
         if not self.cjk:
             return text[position - 1] == " " or text[position] == " "
-        breaks = view.norm.match.breaks
+        breaks = self.breaks
         k = bisect_right(breaks, position)
         if k and breaks[k - 1] == position:
             return True
-        clause_start = breaks[k - 1] if k else 0
-        bounds = view.clause_bounds.get(clause_start)
+        clause_start = max(breaks[k - 1], low) if k else low
+        bounds = self._clause_bounds.get(clause_start)
         if bounds is None:
-            clause = text[clause_start : breaks[k] if k < len(breaks) else len(text)]
-            bounds = self._clauses.get(clause)
-            if bounds is None:
-                bounds = SEGMENTER.boundaries(clause)
-                self._clauses[clause] = bounds
-            view.clause_bounds[clause_start] = bounds
+            clause_end = min(breaks[k], high) if k < len(breaks) else high
+            bounds = SEGMENTER.boundaries(text[clause_start:clause_end])
+            self._clause_bounds[clause_start] = bounds
         return position - clause_start in bounds
 
-    def followed_by(self, turn_index: int, end: int, continuations: Sequence[str]) -> bool:
+    def _at_break(self, position: int) -> bool:
+        breaks = self.breaks
+        k = bisect_left(breaks, position)
+        return k < len(breaks) and breaks[k] == position
+
+    def followed_by(self, turn: int, end: int, continuations: Sequence[str]) -> bool:
         """Does one of `continuations` follow the hit directly (same clause)?"""
-        match = self.turns[turn_index].norm.match
-        text = match.text
+        text = self.text
+        high = self.bounds[turn + 1]
         position = end
         if not self.cjk:
-            if end >= len(text) or text[end] != " ":
+            if end >= high or text[end] != " ":
                 return False
             position = end + 1
-        if end in match.breaks:
+        if self._at_break(end):
             return False
         for continuation in continuations:
-            if text.startswith(continuation, position):
-                after = position + len(continuation)
-                if self.cjk or after == len(text) or text[after] == " ":
-                    return True
+            after = position + len(continuation)
+            if (
+                after <= high
+                and text.startswith(continuation, position)
+                and (self.cjk or after == high or text[after] == " ")
+            ):
+                return True
         return False
 
-    def negated(self, turn_index: int, start: int, end: int, negations: Sequence[str], window: int) -> bool:
+    def negated(self, turn: int, start: int, end: int, negations: Sequence[str], window: int) -> bool:
         """Is the hit preceded, within `window` characters (CJK) / words, by a negation in the same clause?
         A negation may overlap the hit (不一定 for 一定, 不能保证 for 保证)."""
-        match = self.turns[turn_index].norm.match
-        text = match.text
+        text = self.text
+        low = self.bounds[turn]
         for negation in negations:
-            found = text.find(negation, 0, end)
+            found = text.find(negation, low, end)
             while found != -1 and found < start:
                 neg_end = found + len(negation)
-                if neg_end <= end and self._negates(match, found, neg_end, start, window):
+                if neg_end <= end and self._negates(turn, found, neg_end, start, window):
                     return True
                 found = text.find(negation, found + 1, end)
         return False
 
-    def _negates(self, match: MatchText, neg_start: int, neg_end: int, start: int, window: int) -> bool:
-        text = match.text
+    def _negates(self, turn: int, neg_start: int, neg_end: int, start: int, window: int) -> bool:
+        text = self.text
         if not self.cjk and not (
-            (neg_start == 0 or text[neg_start - 1] == " ") and (neg_end == len(text) or text[neg_end] == " ")
+            (neg_start == self.bounds[turn] or text[neg_start - 1] == " ")
+            and (neg_end == self.bounds[turn + 1] or text[neg_end] == " ")
         ):
             return False
         if neg_end > start:
             return True
-        if match.break_at_or_between(neg_end, start):
+        breaks = self.breaks
+        k = bisect_left(breaks, neg_end)
+        if k < len(breaks) and breaks[k] <= start:  # a clause break between negation and hit
             return False
         gap = start - neg_end if self.cjk else len(text[neg_end:start].split())
         return gap <= window
 
-    def gap(self, turn_index: int, left_end: int, right_start: int) -> int:
+    def gap(self, left_end: int, right_start: int) -> int:
         """Characters (CJK) or words between two spans of a turn; negative when they overlap."""
-        if right_start <= left_end:
+        if right_start <= left_end or self.cjk:
             return right_start - left_end
-        if self.cjk:
-            return right_start - left_end
-        return len(self.turns[turn_index].norm.match.text[left_end:right_start].split())
+        return len(self.text[left_end:right_start].split())
 
     # --- turn selection ------------------------------------------------------------------
 
@@ -228,34 +240,40 @@ class Context:
 
     def _select(self, scope: CompiledScope) -> Selection:
         pool = self.role_turns[scope.role]
-        keep = set(pool)
+        keep = pool
         if scope.first_turns is not None:
-            keep &= set(pool[: scope.first_turns])
+            keep = keep[: scope.first_turns]
         if scope.last_turns is not None:
-            keep &= set(pool[-scope.last_turns :])
+            last = set(pool[-scope.last_turns :])
+            keep = [i for i in keep if i in last]
         if scope.first_seconds is not None or scope.last_seconds is not None:
             start_ms = self.speech_start_ms if scope.from_speech else 0
             end_ms = self.speech_end_ms if scope.from_speech else self.call_end_ms
             if scope.first_seconds is not None:
                 limit = scope.first_seconds * 1000
-                keep = {i for i in keep if self.turns[i].turn.begin_ms - start_ms <= limit}
+                keep = [i for i in keep if self.turns[i].begin_ms - start_ms <= limit]
             if scope.last_seconds is not None:
                 limit = scope.last_seconds * 1000
-                keep = {i for i in keep if end_ms - self.turns[i].turn.end_ms <= limit}
+                keep = [i for i in keep if end_ms - self.turns[i].end_ms <= limit]
         if scope.after_anchor is not None:
             anchors = self._anchor_turns(scope.after_anchor)
             within = scope.after_anchor.within_turns
-            keep = {i for i in keep if any(a < i and (within is None or i - a <= within) for a in anchors)}
+            keep = [i for i in keep if any(a < i and (within is None or i - a <= within) for a in anchors)]
         if scope.before_anchor is not None:
             anchors = self._anchor_turns(scope.before_anchor)
             within = scope.before_anchor.within_turns
-            keep = {i for i in keep if any(a > i and (within is None or a - i <= within) for a in anchors)}
-        return Selection(tuple(sorted(keep)), frozenset(keep))
+            keep = [i for i in keep if any(a > i and (within is None or a - i <= within) for a in anchors)]
+        return Selection(tuple(keep), frozenset(keep))
 
-    def joined_full(self, selection: Selection) -> str:
+    def joined_full(self, selection: Selection) -> tuple[str, list[int]]:
+        """The full views of the selected turns, one line each, and where each line starts."""
+        if len(selection.indices) == len(self.turns):
+            return self.norm.full, self.norm.full_starts[:-1]
         joined = self._joined.get(selection.indices)
         if joined is None:
-            joined = "\n".join(self.turns[i].norm.full.text for i in selection.indices)
+            lines = [self.norm.turn_full(i) for i in selection.indices]
+            starts = list(accumulate((len(line) + 1 for line in lines[:-1]), initial=0))
+            joined = TURN_SEPARATOR.join(lines), starts
             self._joined[selection.indices] = joined
         return joined
 
@@ -274,31 +292,31 @@ class Context:
     def metric(self, name: str) -> Measured:
         measured = self._metrics.get(name)
         if measured is None:
-            measured = measure(name, self.doc)
+            measured = measure(name, self.call)
             self._metrics[name] = measured
         return measured
 
-    def units(self, turn_index: int) -> int:
-        text = self.turns[turn_index].norm.match.text
-        return len(text) if self.cjk else len(text.split())
-
-    def bigrams(self, turn_index: int) -> frozenset[Any]:
-        grams = self._bigrams.get(turn_index)
-        if grams is None:
-            text = self.turns[turn_index].norm.match.text
+    def units(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The match view as units (a character for CJK, a word otherwise): their ids, their turns, and
+        how many each turn has."""
+        if self._units is None:
             if self.cjk:
-                grams = frozenset([text[i : i + 2] for i in range(len(text) - 1)])
+                ids = self.norm.match_codes.astype(np.int64)
+                counts = np.diff(self.bounds)
             else:
-                grams = frozenset(pairwise(text.split()))
-            self._bigrams[turn_index] = grams
-        return grams
+                vocabulary: dict[str, int] = {}
+                words = [self.norm.turn_match(turn).split() for turn in range(len(self.turns))]
+                ids = np.array([vocabulary.setdefault(w, len(vocabulary)) for ws in words for w in ws], dtype=np.int64)
+                counts = np.array([len(ws) for ws in words], dtype=np.int64)
+            self._units = ids, np.repeat(np.arange(len(counts), dtype=np.int64), counts), counts
+        return self._units
 
 
 def non_overlapping(hits: list[Hit]) -> list[Hit]:
     """Leftmost-longest hits that do not overlap (感谢 and 感谢您 at one place count once)."""
     kept: list[Hit] = []
-    for hit in sorted(hits, key=lambda h: (h[0], h[1], -h[2])):
-        if kept and kept[-1][0] == hit[0] and hit[1] < kept[-1][2]:
+    for hit in sorted(hits, key=lambda h: (h[1], -h[2])):
+        if kept and hit[1] < kept[-1][2]:
             continue
         kept.append(hit)
     return kept
@@ -389,19 +407,23 @@ class Phrases(Compiled):
 
     def found(self, ctx: Context) -> list[list[Hit]]:
         members = ctx.select(self.scope).members
+        raw, word_boundary, exclude_after, negations = ctx.hits, self.word_boundary, self.exclude_after, self.negations
         per_group: list[list[Hit]] = []
         for group in self.groups:
             hits: list[Hit] = []
             for pid in group:
-                for hit in ctx.hits.get(pid, ()):
+                for hit in raw.get(pid, ()):
                     turn, start, end = hit
-                    if (
-                        turn in members
-                        and ctx.is_hit(pid, turn, start, end, self.word_boundary)
-                        and not (self.exclude_after and ctx.followed_by(turn, end, self.exclude_after))
-                        and not (self.negations and ctx.negated(turn, start, end, self.negations, self.negation_window))
-                    ):
-                        hits.append(hit)
+                    if turn not in members:
+                        continue
+                    # A single character without word boundaries is a hit as it stands (您, 请).
+                    if (word_boundary or end - start > 1) and not ctx.is_hit(pid, turn, start, end, word_boundary):
+                        continue
+                    if exclude_after and ctx.followed_by(turn, end, exclude_after):
+                        continue
+                    if negations and ctx.negated(turn, start, end, negations, self.negation_window):
+                        continue
+                    hits.append(hit)
             per_group.append(hits)
         return per_group
 
@@ -436,22 +458,36 @@ class Regex(Compiled):
         selection = ctx.select(self.scope)
         if not selection.indices:
             return Outcome(False)
-        # One search over the scoped turns joined by newlines first: a match inside one turn is a
-        # match there too, so "no match at all" (the usual case) costs one call instead of one per turn.
-        anchored = "\\A" in self.source or "\\z" in self.source
-        if not anchored and self.pattern.search(ctx.joined_full(selection)) is None:
-            return Outcome(False)
         evidence: list[Finding] = []
         found = 0
         limit = max(self.count, MAX_EVIDENCE)
-        for index in selection.indices:
-            for match in self.pattern.finditer(ctx.turns[index].norm.full.text):
+        for index in self._candidates(ctx, selection):
+            offset = ctx.norm.full_starts[index]
+            for match in self.pattern.finditer(ctx.norm.turn_full(index)):
                 found += 1
                 if len(evidence) < limit:
                     # RE2 has no lookaround: a first capturing group marks the part worth quoting.
                     start, end = match.span(1) if self.pattern.groups and match.start(1) >= 0 else match.span()
-                    evidence.append(Quote(index, start, end, "full"))
+                    evidence.append(Quote(index, offset + start, offset + end, "full"))
         return Outcome(found >= self.count, evidence)
+
+    def _candidates(self, ctx: Context, selection: Selection) -> Sequence[int]:
+        """The scoped turns that may hold a match, found with one pass over them joined by newlines.
+
+        A match within one turn is a match in the joined text too (^ and $ are line edges there), so
+        the joined pass either reports a match starting in that turn or one that runs into it from
+        an earlier turn; every turn such a match touches is a candidate, and each candidate is then
+        matched on its own (a match across the newline is not a match in either turn).
+        """
+        if "\\A" in self.source or "\\z" in self.source:  # anchored at the text's edges: turn by turn
+            return selection.indices
+        joined, starts = ctx.joined_full(selection)
+        touched: set[int] = set()
+        for match in self.pattern.finditer(joined):
+            first = bisect_right(starts, match.start()) - 1
+            last = bisect_right(starts, max(match.end() - 1, match.start())) - 1
+            touched.update(range(first, last + 1))
+        return [selection.indices[k] for k in sorted(touched)]
 
     def describe(self) -> str:
         return f"{self.scope.role}: /{self.source}/"
@@ -496,7 +532,7 @@ class Proximity(Compiled):
                 for s2, e2 in sorted(set(rights)):
                     if self.ordered and s2 < e1:
                         continue
-                    gap = ctx.gap(turn, e1, s2) if s2 >= s1 else ctx.gap(turn, e2, s1)
+                    gap = ctx.gap(e1, s2) if s2 >= s1 else ctx.gap(e2, s1)
                     if gap <= self.within:
                         evidence.append(Quote(turn, min(s1, s2), max(e1, e2)))
                         break
@@ -546,25 +582,33 @@ class Repetition(Compiled):
     min_length: int
 
     def evaluate(self, ctx: Context) -> Outcome:
-        turns = [i for i in ctx.role_turns[self.role] if ctx.units(i) >= self.min_length]
-        if len(turns) < self.min_repeats:
+        """Some turn with at least `min_repeats - 1` others whose unit bigrams have a Jaccard similarity
+        of at least `similarity` with its own. All pairs at once: a turn x bigram incidence matrix
+        times its transpose counts the shared bigrams of every pair."""
+        ids, owners, counts = ctx.units()
+        eligible = np.zeros(len(counts), dtype=bool)
+        eligible[ctx.role_turns[self.role]] = True
+        eligible &= counts >= self.min_length
+        members = np.flatnonzero(eligible)
+        if len(members) < self.min_repeats:
             return Outcome(False)
-        grams = sorted(((ctx.bigrams(i), i) for i in turns), key=lambda pair: len(pair[0]))
-        sizes = [len(g) for g, _ in grams]
-        for a, i in grams:
-            if not a:
-                continue
-            similar = [i]
-            # Jaccard <= |smaller| / |larger|: only turns of a comparable size can be similar enough.
-            low = bisect_left(sizes, self.similarity * len(a))
-            high = bisect_right(sizes, len(a) / self.similarity)
-            for b, j in grams[low:high]:
-                if j != i:
-                    shared = len(a & b)
-                    if shared / (len(a) + len(b) - shared) >= self.similarity:
-                        similar.append(j)
-            if len(similar) >= self.min_repeats:
-                return Outcome(True, [Quote(j, 0, 0, "turn") for j in sorted(similar)])
+        left = owners[:-1]
+        paired = eligible[left] & (left == owners[1:])
+        _, columns = np.unique(ids[:-1][paired] * (int(ids.max()) + 1) + ids[1:][paired], return_inverse=True)
+        incidence = np.zeros((len(members), int(columns.max(initial=-1)) + 1), dtype=np.float32)
+        incidence[np.searchsorted(members, left[paired]), columns] = 1.0  # a bigram counts once per turn
+        sizes = incidence.sum(axis=1, dtype=np.float64)
+        shared = (incidence @ incidence.T).astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            similar = shared / (sizes[:, None] + sizes[None, :] - shared) >= self.similarity
+        np.fill_diagonal(similar, False)
+        repeats = similar.sum(axis=1) + 1
+        if not np.any((repeats >= self.min_repeats) & (sizes > 0)):
+            return Outcome(False)
+        for k in np.lexsort((members, sizes)).tolist():  # smallest turns first, then in call order
+            if sizes[k] and repeats[k] >= self.min_repeats:
+                turns = sorted([int(members[k]), *members[similar[k]].tolist()])
+                return Outcome(True, [Quote(j, 0, 0, "turn") for j in turns])
         return Outcome(False)
 
     def describe(self) -> str:

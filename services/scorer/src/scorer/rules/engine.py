@@ -2,8 +2,8 @@
 
 Compiling normalises every phrase, puts all of them into one Aho-Corasick automaton, adds them to
 jieba's dictionary (CJK cards) and compiles regexes with RE2. Evaluating a transcript normalises
-each turn once, scans it once with the automaton, and then answers each item from those raw hits
-(word-boundary, clause, exclusion and negation checks are done only on hits).
+all its turns at once, scans the result once with the automaton, and then answers each item from
+those raw hits (word-boundary, clause, exclusion and negation checks are done only on hits).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from scorer.rules.conditions import (
     CompiledAnchor,
     CompiledScope,
     Context,
-    Hit,
     Metric,
     Not,
     Phrases,
@@ -31,11 +30,10 @@ from scorer.rules.conditions import (
     Regex,
     Repetition,
     Sentiment,
-    TurnView,
 )
 from scorer.rules.lexicon import lexicon
 from scorer.rules.matching import SEGMENTER, PhraseIndex, PhraseShape, word_shape
-from scorer.rules.normalise import is_cjk_language, normalise, normalise_phrase
+from scorer.rules.normalise import is_cjk_language, normalise_phrase, normalise_turns
 from scorer.scorecard import (
     AllCondition,
     Anchor,
@@ -197,18 +195,8 @@ class CompiledScorecard:
         self.index = PhraseIndex(phrases)
 
     def context(self, doc: TranscriptDocument) -> Context:
-        cjk = self.cjk
-        turns = [TurnView(i, turn, normalise(turn.text, cjk)) for i, turn in enumerate(doc.turns)]
-        hits: dict[int, list[Hit]] = {}
-        for view in turns:
-            index = view.index
-            for start, end, pid in self.index.scan(view.norm.match.text):
-                found = hits.get(pid)
-                if found is None:
-                    hits[pid] = [(index, start, end)]
-                else:
-                    found.append((index, start, end))
-        return Context(doc, turns, hits, self.shapes, cjk)
+        norm = normalise_turns([turn.text for turn in doc.turns], self.cjk)
+        return Context(doc, norm, self.index.scan(norm), self.shapes, self.cjk)
 
     def evaluate(self, doc: TranscriptDocument) -> Evaluation:
         ctx = self.context(doc)
@@ -248,8 +236,7 @@ class CompiledScorecard:
 
     @staticmethod
     def _scored(item: CompiledItem, result: ItemResult, points: float, evidence: list[Evidence]) -> ScoredItem:
-        # Built from already-valid parts on the hot path: skip pydantic's re-validation.
-        return ScoredItem.model_construct(
+        return ScoredItem(
             item_id=item.id,
             section=item.section,
             result=result,

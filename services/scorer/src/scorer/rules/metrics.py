@@ -24,22 +24,40 @@ def spoken(turns: list[Turn], role: str | None = None) -> list[Turn]:
     return [t for t in turns if (role is None or t.role == role) and t.text and not t.text.isspace()]
 
 
-def _turn_count(role: str | None) -> Callable[[TranscriptDocument], Measured]:
-    def measure(doc: TranscriptDocument) -> Measured:
-        count = len(spoken(doc.turns, role))
+class Call:
+    """A transcript as the metrics read it: its spoken turns, by role, are worked out once."""
+
+    __slots__ = ("_spoken", "doc", "metrics")
+
+    def __init__(self, doc: TranscriptDocument) -> None:
+        self.doc = doc
+        self.metrics = doc.metrics
+        self._spoken: dict[str | None, list[Turn]] = {}
+
+    def spoken(self, role: str | None = None) -> list[Turn]:
+        turns = self._spoken.get(role)
+        if turns is None:
+            turns = spoken(self.doc.turns) if role is None else [t for t in self.spoken() if t.role == role]
+            self._spoken[role] = turns
+        return turns
+
+
+def _turn_count(role: str | None) -> Callable[[Call], Measured]:
+    def measure(call: Call) -> Measured:
+        count = len(call.spoken(role))
         return Measured(count, [Evidence(text=f"{count} {role or 'speaker'} turns")])
 
     return measure
 
 
-def _interruptions(role: str) -> Callable[[TranscriptDocument], Measured]:
-    def measure(doc: TranscriptDocument) -> Measured:
-        overlaps = [o for o in doc.metrics.overlaps if o.interrupter == role and o.interrupted != role]
+def _interruptions(role: str) -> Callable[[Call], Measured]:
+    def measure(call: Call) -> Measured:
+        overlaps = [o for o in call.metrics.overlaps if o.interrupter == role and o.interrupted != role]
         # Both fields describe the same fact; a producer that fills only one of them still counts.
-        count = max(len(overlaps), doc.metrics.interruptions.get(role, 0))
+        count = max(len(overlaps), call.metrics.interruptions.get(role, 0))
         evidence = [
             Evidence(
-                turn_id=_turn_starting(doc, role, o.begin_ms),
+                turn_id=_turn_starting([t for t in call.doc.turns if t.role == role], o.begin_ms),
                 begin_ms=o.begin_ms,
                 end_ms=o.end_ms,
                 text=f"{role} talked over the {o.interrupted} at {clock(o.begin_ms)} ({o.duration_ms / 1000:.1f} s)",
@@ -53,8 +71,8 @@ def _interruptions(role: str) -> Callable[[TranscriptDocument], Measured]:
     return measure
 
 
-def _turn_starting(doc: TranscriptDocument, role: str, at_ms: int) -> str | None:
-    candidates = [t for t in doc.turns if t.role == role and t.begin_ms <= at_ms < max(t.end_ms, t.begin_ms + 1)]
+def _turn_starting(turns: list[Turn], at_ms: int) -> str | None:
+    candidates = [t for t in turns if t.begin_ms <= at_ms < max(t.end_ms, t.begin_ms + 1)]
     return candidates[-1].id if candidates else None
 
 
@@ -63,36 +81,36 @@ def _non_talk_evidence(span: Span) -> Evidence:
     return Evidence(begin_ms=span.begin_ms, end_ms=span.end_ms, text=text)
 
 
-def _max_non_talk(doc: TranscriptDocument) -> Measured:
-    spans = doc.metrics.non_talk
+def _max_non_talk(call: Call) -> Measured:
+    spans = call.metrics.non_talk
     if not spans:
         return Measured(0, [Evidence(text="no non-talk instance")])
     longest = max(spans, key=lambda s: s.duration_ms)
     return Measured(longest.duration_ms, [_non_talk_evidence(longest)])
 
 
-def _non_talk_count(doc: TranscriptDocument) -> Measured:
-    spans = doc.metrics.non_talk
+def _non_talk_count(call: Call) -> Measured:
+    spans = call.metrics.non_talk
     return Measured(len(spans), [_non_talk_evidence(s) for s in spans] or [Evidence(text="no non-talk instance")])
 
 
-def _non_talk_ms(doc: TranscriptDocument) -> Measured:
-    total = doc.metrics.non_talk_time_ms
+def _non_talk_ms(call: Call) -> Measured:
+    total = call.metrics.non_talk_time_ms
     return Measured(total, [Evidence(text=f"non-talk {total / 1000:.1f} s in total")])
 
 
-def _talk_ratio(role: str) -> Callable[[TranscriptDocument], Measured]:
-    def measure(doc: TranscriptDocument) -> Measured:
-        metrics = doc.metrics.roles.get(role)
+def _talk_ratio(role: str) -> Callable[[Call], Measured]:
+    def measure(call: Call) -> Measured:
+        metrics = call.metrics.roles.get(role)
         ratio = metrics.talk_ratio if metrics else 0.0
         return Measured(ratio, [Evidence(text=f"{role} talk ratio {ratio:.0%}")])
 
     return measure
 
 
-def _speech_rate(role: str) -> Callable[[TranscriptDocument], Measured]:
-    def measure(doc: TranscriptDocument) -> Measured:
-        metrics = doc.metrics.roles.get(role)
+def _speech_rate(role: str) -> Callable[[Call], Measured]:
+    def measure(call: Call) -> Measured:
+        metrics = call.metrics.roles.get(role)
         if metrics is None or metrics.speech_rate is None:
             return Measured(None, [Evidence(text=f"no {role} speech rate")])
         unit = "chars/min" if metrics.speech_rate_unit == "chars_per_min" else "words/min"
@@ -102,25 +120,25 @@ def _speech_rate(role: str) -> Callable[[TranscriptDocument], Measured]:
     return measure
 
 
-def _voiced(role: str) -> Callable[[TranscriptDocument], Measured]:
-    def measure(doc: TranscriptDocument) -> Measured:
-        metrics = doc.metrics.roles.get(role)
+def _voiced(role: str) -> Callable[[Call], Measured]:
+    def measure(call: Call) -> Measured:
+        metrics = call.metrics.roles.get(role)
         voiced = metrics.talk_time_ms if metrics else 0
         return Measured(voiced, [Evidence(text=f"{role} voiced {voiced / 1000:.1f} s")])
 
     return measure
 
 
-def _first_response(doc: TranscriptDocument) -> Measured:
+def _first_response(call: Call) -> Measured:
     """The agent's first turn after the customer's first turn, from the end of that customer turn."""
-    customer = next(iter(spoken(doc.turns, "customer")), None)
+    customer = next(iter(call.spoken("customer")), None)
     if customer is None:
         return Measured(None, [Evidence(text="the customer never speaks")])
-    recorded = next((r for r in doc.metrics.response_latencies if r.customer_turn_id == customer.id), None)
+    recorded = next((r for r in call.metrics.response_latencies if r.customer_turn_id == customer.id), None)
     if recorded is not None:
         agent_turn_id, latency = recorded.agent_turn_id, recorded.latency_ms
     else:
-        agent = next((t for t in spoken(doc.turns, "agent") if t.begin_ms > customer.begin_ms), None)
+        agent = next((t for t in call.spoken("agent") if t.begin_ms > customer.begin_ms), None)
         if agent is None:
             return Measured(None, [Evidence(turn_id=customer.id, text="the agent never answers the customer")])
         agent_turn_id, latency = agent.id, agent.begin_ms - customer.end_ms
@@ -137,34 +155,34 @@ def _first_response(doc: TranscriptDocument) -> Measured:
     )
 
 
-def _latencies(doc: TranscriptDocument) -> list[int]:
-    return [r.latency_ms for r in doc.metrics.response_latencies]
+def _latencies(call: Call) -> list[int]:
+    return [r.latency_ms for r in call.metrics.response_latencies]
 
 
-def _mean_latency(doc: TranscriptDocument) -> Measured:
-    value = doc.metrics.mean_response_latency_ms
-    if value is None and (values := _latencies(doc)):
+def _mean_latency(call: Call) -> Measured:
+    value = call.metrics.mean_response_latency_ms
+    if value is None and (values := _latencies(call)):
         value = round(sum(values) / len(values))
     if value is None:
         return Measured(None, [Evidence(text="no response latencies")])
     return Measured(value, [Evidence(text=f"mean response latency {value / 1000:.1f} s")])
 
 
-def _max_latency(doc: TranscriptDocument) -> Measured:
-    value = doc.metrics.max_response_latency_ms
-    if value is None and (values := _latencies(doc)):
+def _max_latency(call: Call) -> Measured:
+    value = call.metrics.max_response_latency_ms
+    if value is None and (values := _latencies(call)):
         value = max(values)
     if value is None:
         return Measured(None, [Evidence(text="no response latencies")])
     return Measured(value, [Evidence(text=f"longest response latency {value / 1000:.1f} s")])
 
 
-def _duration(doc: TranscriptDocument) -> Measured:
-    value = doc.duration_ms or doc.metrics.duration_ms
+def _duration(call: Call) -> Measured:
+    value = call.doc.duration_ms or call.metrics.duration_ms
     return Measured(value, [Evidence(text=f"call {clock(value)} long")])
 
 
-METRICS: dict[str, Callable[[TranscriptDocument], Measured]] = {
+METRICS: dict[str, Callable[[Call], Measured]] = {
     "agent_interruptions": _interruptions("agent"),
     "customer_interruptions": _interruptions("customer"),
     "max_non_talk_ms": _max_non_talk,
@@ -186,5 +204,5 @@ METRICS: dict[str, Callable[[TranscriptDocument], Measured]] = {
 }
 
 
-def measure(name: str, doc: TranscriptDocument) -> Measured:
-    return METRICS[name](doc)
+def measure(name: str, call: Call) -> Measured:
+    return METRICS[name](call)
