@@ -258,6 +258,9 @@ def normalise_turns(texts: Sequence[str], cjk: bool) -> Normalised:
     codes = _encode(original)
     states = _CODES.learn(codes)
     full = _CODES.single[codes]
+    separators = np.flatnonzero(codes == _SEPARATOR_CODE)
+    if len(separators) != len(texts) - 1:  # line breaks within turns: find the joins from the lengths
+        separators = np.cumsum([len(t) + 1 for t in texts[:-1]], dtype=np.int64) - 1
     edits: list[_Edits] = []
     if states.size and states.max() == _CODES.RESIZES:  # … -> ..., ﬁ -> fi
         text, expanded = _apply(
@@ -266,11 +269,8 @@ def normalise_turns(texts: Sequence[str], cjk: bool) -> Normalised:
         )
         edits.append(expanded)
         full = _encode(text).copy()
-        separators = [expanded.forward(p - 1) + 1 for p in np.cumsum([len(t) + 1 for t in texts[:-1]]).tolist()]
-    else:
-        separators = np.cumsum([len(t) + 1 for t in texts[:-1]]).tolist()
-    for position in separators:  # the table turned every line break into a space
-        full[position - 1] = _SEPARATOR_CODE
+        separators = np.array([expanded.forward(p) for p in separators.tolist()], dtype=np.int64)
+    full[separators] = _SEPARATOR_CODE  # the table turned every line break into a space
     text, numbers = _convert_numerals(full)
     if numbers is not None:
         edits.append(numbers)
