@@ -4,7 +4,8 @@ Side by side on the same ~5-minute transcripts and the same scorecard (default-z
 
 - baseline: the obvious implementation of the very same scorecard document. For each item, for each
   phrase or regex of its rule, a Python `re` scan (patterns compiled once, up front) over the raw text
-  of every turn in scope; word boundaries from jieba (CJK) or `\\b` (words), negations, exclusions,
+  of every turn in scope; word boundaries from jieba's dictionary cut (`lcut(text, HMM=False)`, the
+  segmentation the engine's rules are defined on) for CJK or `\\b` for words; negations, exclusions,
   proximity, repetition and metric thresholds applied to those hits, then the same pass / fail /
   not_applicable logic. No Aho-Corasick automaton, no normalised view of the turns (so it also misses
   what only normalisation finds: traditional characters, full-width forms, numerals), and nothing
@@ -373,7 +374,7 @@ class _State:
         if bounds is None:
             bounds = {0}
             offset = 0
-            for token in jieba.lcut(self.text(hit.turn)):
+            for token in jieba.lcut(self.text(hit.turn), HMM=False):
                 offset += len(token)
                 bounds.add(offset)
             self._bounds[hit.turn] = bounds
