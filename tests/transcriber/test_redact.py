@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,11 +230,23 @@ def test_configured_pattern_sees_chinese_numerals() -> None:
 
 
 @pytest.mark.parametrize(
-    "patterns", [{"bad": "ORD-(\\d{8}"}, {"bad name": "x"}, {"phone": "\\d+"}], ids=["regex", "name", "builtin"]
+    "patterns",
+    [{"bad": "ORD-(\\d{8}"}, {"bad": "ORD-(?=\\d{8})"}, {"bad name": "x"}, {"phone": "\\d+"}],
+    ids=["regex", "lookahead (not RE2)", "name", "builtin"],
 )
 def test_invalid_configuration_fails_at_construction(patterns: dict[str, str]) -> None:
     with pytest.raises(ValueError, match=r"bad|phone"):
         Redactor(patterns)
+
+
+def test_a_pathological_configured_pattern_cannot_stall_the_worker() -> None:
+    """(a+)+$ backtracks exponentially in Python's re on a long run of a's that does not end the turn;
+    RE2 answers in linear time."""
+    redactor = Redactor({"runaway": "(a+)+$"})
+    started = time.perf_counter()
+    (new,), _ = redactor.redact_turns([make_turn(["a" * 5000 + "!"])], "en")
+    assert time.perf_counter() - started < 2.0
+    assert new.text == "a" * 5000 + "!"
 
 
 # --- audio -----------------------------------------------------------------------------------

@@ -29,7 +29,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import re2
 import yaml
 from pydantic import (
     AfterValidator,
@@ -42,6 +41,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from callqa.patterns import compile_pattern as compile_user_pattern
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
 RoleSelector = Literal["agent", "customer", "any"]
@@ -80,20 +81,9 @@ Phrase = Annotated[str, AfterValidator(_has_word_chars)]
 PhraseList = Annotated[list[Phrase], Field(min_length=1)]
 
 
-def re2_options() -> Any:
-    options = re2.Options()
-    options.log_errors = False  # the error is reported to the caller, not printed by the C++ library
-    options.case_sensitive = False
-    return options
-
-
 def compile_pattern(pattern: str) -> Any:
-    """Compile with RE2 (linear time: no catastrophic backtracking); ValueError when it cannot."""
-    try:
-        return re2.compile(pattern, options=re2_options())
-    except re2.error as exc:
-        detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-        raise ValueError(f"not a valid RE2 pattern: {detail}") from None
+    """A scorecard regex, compiled with RE2 (linear time), case-insensitive; ValueError when it cannot be."""
+    return compile_user_pattern(pattern, case_sensitive=False)
 
 
 class _Model(BaseModel):

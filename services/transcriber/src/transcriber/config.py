@@ -48,7 +48,8 @@ class Settings(ServiceSettings):
     default_language: str | None = Field(None, description="None = detect (slower, less reliable on poor audio)")
     min_non_talk_ms: int = 3000
     redaction_patterns: dict[str, str] = Field(
-        default_factory=dict, description="extra PII patterns: name -> regular expression"
+        default_factory=dict,
+        description="extra PII patterns: name -> regular expression (RE2 syntax: linear time, no lookaround)",
     )
     redacted_audio: Literal["tone", "silence", "off"] = "tone"
     inline_transcript_max_bytes: int = 512 * 1024

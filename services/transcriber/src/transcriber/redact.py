@@ -7,8 +7,9 @@ digit keeps the span of text it came from), and the validators (mobile/landline/
 phone formats, the GB 11643 ID checksum, Luhn) run on that view. Matches map back to text spans,
 text spans to words, words to timestamps, so the same spans can be masked in the audio.
 
-Only plain `re` is used: built-in patterns are bounded and anchored; admin patterns run per turn
-(short texts), so a pathological one costs that turn, not the service.
+Built-in patterns use plain `re`: they are bounded and anchored. Patterns an admin configures are
+compiled with RE2 (`callqa.patterns`), which matches in linear time, so a pathological one such as
+`(a+)+$` cannot stall the worker.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
+from callqa.patterns import compile_pattern
 from callqa.transcripts import Redaction, Turn, Word
 
 BUILTIN_KINDS = ("phone", "id_number", "bank_card", "email")
@@ -499,14 +501,14 @@ class Redactor:
     """
 
     def __init__(self, extra_patterns: Mapping[str, str] = _NO_PATTERNS) -> None:
-        self._patterns: list[tuple[str, re.Pattern[str]]] = []
+        self._patterns: list[tuple[str, Any]] = []
         for name, pattern in extra_patterns.items():
             if not _NAME.fullmatch(name) or name.lower() in BUILTIN_KINDS:
                 raise ValueError(f"redaction pattern name {name!r} must be an identifier other than {BUILTIN_KINDS}")
             try:
-                self._patterns.append((name, re.compile(pattern)))
-            except re.error as exc:
-                raise ValueError(f"redaction pattern {name!r} is not a valid regular expression: {exc}") from exc
+                self._patterns.append((name, compile_pattern(pattern)))
+            except ValueError as exc:
+                raise ValueError(f"redaction pattern {name!r}: {exc}") from None
 
     @staticmethod
     def placeholder(kind: str) -> str:
