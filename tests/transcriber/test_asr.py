@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +141,28 @@ def test_chunks_cover_the_whole_file_with_exact_offsets(tmp_path: Path) -> None:
     np.testing.assert_array_equal(np.concatenate([c for _, c in chunks], axis=1), whole)
     window = audio.decode(path, start_s=2.0, duration_s=1.0)  # -ss/-t: no resampling here, so sample-exact
     np.testing.assert_array_equal(window, whole[:, 32000:48000])
+
+
+def test_chunks_end_at_a_pause_near_their_length(tmp_path: Path) -> None:
+    """A word running over a chunk's nominal end is not cut in two: the chunk ends in the pause before it."""
+    rate = 16000
+    t = np.arange(10 * rate) / rate
+    tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    for pause in ((3.5, 3.7), (7.3, 7.5)):  # within the last second before 4.0 s and before 3.6 + 4.0 s
+        tone[int(pause[0] * rate) : int(pause[1] * rate)] = 0.0
+    stereo = np.stack([tone, tone * 0.5])
+    path = tmp_path / "pauses.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((stereo.T * 32767).astype("<i2").tobytes())
+    whole = audio.decode(path)
+    chunks = list(audio.iter_chunks(path, 4.0))
+    offsets = [offset for offset, _ in chunks]
+    assert len(offsets) == 3
+    assert 3.5 < offsets[1] < 3.7 and 7.3 < offsets[2] < 7.5, offsets
+    np.testing.assert_array_equal(np.concatenate([c for _, c in chunks], axis=1), whole)
 
 
 def test_undecodable_audio_raises_with_ffmpegs_reason(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Channels stay separate because a stereo call carries one party per channel and each is transcribed on its
 own. Long calls are read in chunks from a single ffmpeg process (`iter_chunks`), so a 2-hour call never sits
-in memory whole and chunk offsets are exact sample counts rather than seek positions.
+in memory whole and chunk offsets are exact sample counts rather than seek positions. A chunk ends at a
+pause near its nominal length, where there is one, so that no word is cut in two.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ _BYTES_PER_SAMPLE = 4  # f32le
 # Local files only: a playlist-like input (HLS, concat) must not make ffmpeg open URLs.
 _INPUT_OPTIONS = ("-protocol_whitelist", "file")
 _LOG_CONTEXT = re.compile(r" @ 0x[0-9a-f]+\]")
+CUT_SEARCH_S = 5.0  # a chunk ends at the quietest moment of its last seconds ...
+PAUSE_RATIO = 0.1  # ... if that is a pause: 10 dB below the window's median loudness (else at its length)
+_FRAME_S = 0.02
 
 Samples = npt.NDArray[np.float32]
 
@@ -58,8 +62,11 @@ def decode(
 
 
 def iter_chunks(path: Path, chunk_s: float, *, sample_rate: int = SAMPLE_RATE) -> Iterator[tuple[float, Samples]]:
-    """Yield ``(offset_s, samples)`` with samples of shape (channels, n), ``chunk_s`` seconds each but the last.
+    """Yield ``(offset_s, samples)`` with samples of shape (channels, n) that add up to the whole recording.
 
+    Each chunk but the last is about ``chunk_s`` seconds: it ends in the quietest 20 ms of its last
+    seconds (`CUT_SEARCH_S`, at most a quarter of the chunk) when that is a pause on every channel, and at
+    exactly ``chunk_s`` when there is none; the rest begins the next chunk. At most two chunks are held.
     Raises UndecodableAudio (possibly after some chunks were yielded, if the damage is further in).
     """
     if chunk_s <= 0:
@@ -67,17 +74,23 @@ def iter_chunks(path: Path, chunk_s: float, *, sample_rate: int = SAMPLE_RATE) -
     n_channels = channels(path)
     frame_bytes = n_channels * _BYTES_PER_SAMPLE
     chunk_frames = max(1, round(chunk_s * sample_rate))
+    search = min(round(CUT_SEARCH_S * sample_rate), chunk_frames // 4)
     args = _ffmpeg_args(path, n_channels, sample_rate, 0, None)
     # stderr to a file, not a pipe: ffmpeg would block on a full stderr pipe that nobody reads while we stream.
     with tempfile.TemporaryFile() as stderr:
         process = _popen(args, stderr)
         assert process.stdout is not None
-        frames_read = 0
+        pending: Samples = np.zeros((n_channels, 0), dtype=np.float32)
+        offset = 0
         try:
             while block := process.stdout.read(chunk_frames * frame_bytes):
                 usable = len(block) - len(block) % frame_bytes
-                yield frames_read / sample_rate, _to_channels(block[:usable], n_channels)
-                frames_read += usable // frame_bytes
+                pending = np.concatenate([pending, _to_channels(block[:usable], n_channels)], axis=1)
+                while pending.shape[1] > chunk_frames:  # more audio follows: end this chunk at a pause
+                    cut = _quiet_cut(pending, chunk_frames, search, sample_rate)
+                    yield offset / sample_rate, pending[:, :cut]
+                    offset += cut
+                    pending = pending[:, cut:]
         finally:
             # The consumer may stop early (shutdown, failure): never leave ffmpeg running.
             if process.poll() is None:
@@ -87,6 +100,25 @@ def iter_chunks(path: Path, chunk_s: float, *, sample_rate: int = SAMPLE_RATE) -
         if returncode != 0:
             stderr.seek(0)
             raise UndecodableAudio(_reason(stderr.read().decode("utf-8", "replace"), path))
+        if pending.shape[1]:
+            yield offset / sample_rate, pending
+
+
+def _quiet_cut(samples: Samples, target: int, search: int, sample_rate: int) -> int:
+    """Where a chunk of nominally `target` samples ends: in the middle of the quietest 20 ms frame of its
+    last `search` samples (the latest of equally quiet ones; loudness = the louder channel) if that frame
+    is a pause, else at `target`."""
+    frame = max(1, round(_FRAME_S * sample_rate))
+    count = search // frame
+    if count < 2:
+        return target
+    start = target - count * frame
+    window = samples[:, start:target].reshape(samples.shape[0], count, frame).astype(np.float64)
+    loudness = (window**2).mean(axis=2).max(axis=0)
+    quietest = count - 1 - int(np.argmin(loudness[::-1]))
+    if loudness[quietest] > PAUSE_RATIO * float(np.median(loudness)):
+        return target
+    return start + quietest * frame + frame // 2
 
 
 def _ffmpeg_args(path: Path, n_channels: int, sample_rate: int, start_s: float, duration: float | None) -> list[str]:

@@ -25,7 +25,9 @@ class AsrSettings(BaseModel):
     cpu_threads: int = 1  # measured: 1 thread per process is as fast as 2; scale with replicas instead
     beam_size: int = 5
     batch_size: int = Field(8, description="BatchedInferencePipeline batch; 0 = plain sequential transcribe()")
-    chunk_s: float = Field(300, description="long calls are decoded and transcribed in chunks of this length")
+    chunk_s: float = Field(
+        300, description="long calls are decoded and transcribed in chunks of about this length, cut at pauses"
+    )
 
 
 class Settings(ServiceSettings):
