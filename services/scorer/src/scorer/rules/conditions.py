@@ -603,8 +603,6 @@ class Repetition(Compiled):
             similar = shared / (sizes[:, None] + sizes[None, :] - shared) >= self.similarity
         np.fill_diagonal(similar, False)
         repeats = similar.sum(axis=1) + 1
-        if not np.any((repeats >= self.min_repeats) & (sizes > 0)):
-            return Outcome(False)
         for k in np.lexsort((members, sizes)).tolist():  # smallest turns first, then in call order
             if sizes[k] and repeats[k] >= self.min_repeats:
                 turns = sorted([int(members[k]), *members[similar[k]].tolist()])

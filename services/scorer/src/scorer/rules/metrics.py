@@ -55,9 +55,10 @@ def _interruptions(role: str) -> Callable[[Call], Measured]:
         overlaps = [o for o in call.metrics.overlaps if o.interrupter == role and o.interrupted != role]
         # Both fields describe the same fact; a producer that fills only one of them still counts.
         count = max(len(overlaps), call.metrics.interruptions.get(role, 0))
+        turns = [t for t in call.doc.turns if t.role == role] if overlaps else []
         evidence = [
             Evidence(
-                turn_id=_turn_starting([t for t in call.doc.turns if t.role == role], o.begin_ms),
+                turn_id=_turn_starting(turns, o.begin_ms),
                 begin_ms=o.begin_ms,
                 end_ms=o.end_ms,
                 text=f"{role} talked over the {o.interrupted} at {clock(o.begin_ms)} ({o.duration_ms / 1000:.1f} s)",

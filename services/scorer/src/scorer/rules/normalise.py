@@ -275,9 +275,9 @@ def normalise_turns(texts: Sequence[str], cjk: bool) -> Normalised:
     if numbers is not None:
         edits.append(numbers)
         full = _encode(text)
-    separator_positions = np.flatnonzero(full == _SEPARATOR_CODE)
-    full_starts = [0, *(separator_positions + 1).tolist(), len(full) + 1]
-    match_codes, match_to_full, breaks = _match_view(full, separator_positions, cjk)
+        separators = np.flatnonzero(full == _SEPARATOR_CODE)  # digits for numerals moved them
+    full_starts = [0, *(separators + 1).tolist(), len(full) + 1]
+    match_codes, match_to_full, breaks = _match_view(full, cjk)
     match_starts = [*np.searchsorted(match_to_full, full_starts[:-1]).tolist(), len(match_to_full)]
     match = _decode(match_codes)
     return Normalised(original, text, match, full_starts, match_starts, breaks, match_to_full, match_codes, edits)
@@ -307,7 +307,7 @@ def _convert_numerals(full: Codes) -> tuple[str, _Edits | None]:
     return _apply(text, edits)
 
 
-def _match_view(full: Codes, separators: Positions, cjk: bool) -> tuple[Codes, Positions, list[int]]:
+def _match_view(full: Codes, cjk: bool) -> tuple[Codes, Positions, list[int]]:
     """The match view, each of its characters' full-view offset, and the clause breaks."""
     if cjk:
         match_to_full = np.flatnonzero(_CODES.alnum[full])
