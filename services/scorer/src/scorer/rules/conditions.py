@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any, Literal
 
-import numpy as np
-import numpy.typing as npt
-
 from callqa.events import Evidence
 from callqa.transcripts import TranscriptDocument, Turn
+from scorer.rules._native import similar_turns
 from scorer.rules.matching import MIN_WORDS_ACROSS_BREAK, SEGMENTER, Hit, PhraseShape
 from scorer.rules.metrics import Call, Measured, measure
 from scorer.rules.normalise import TURN_SEPARATOR, Normalised
@@ -107,8 +105,8 @@ class Context:
         self.role_turns: dict[str, list[int]] = {"any": everyone, "agent": agent, "customer": customer}
         self._selections: dict[CompiledScope, Selection] = {}
         self._metrics: dict[str, Measured] = {}
-        self._units: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
-        self._clause_bounds: dict[int, frozenset[int]] = {}  # clause start -> jieba bounds
+        self._units: list[str] | list[list[int]] | None = None
+        self._clause_bounds: dict[int, set[int]] = {}  # clause start -> jieba bounds
         self._joined: dict[tuple[int, ...], tuple[str, list[int]]] = {}
         self.call = Call(doc)
         talk = self.call.spoken()
@@ -296,19 +294,17 @@ class Context:
             self._metrics[name] = measured
         return measured
 
-    def units(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """The match view as units (a character for CJK, a word otherwise): their ids, their turns, and
-        how many each turn has."""
+    def units(self) -> list[str] | list[list[int]]:
+        """Each turn's match view as units: its characters (CJK) or its words' ids."""
         if self._units is None:
             if self.cjk:
-                ids = self.norm.match_codes.astype(np.int64)
-                counts = np.diff(self.bounds)
+                self._units = [self.norm.turn_match(turn) for turn in range(len(self.turns))]
             else:
                 vocabulary: dict[str, int] = {}
-                words = [self.norm.turn_match(turn).split() for turn in range(len(self.turns))]
-                ids = np.array([vocabulary.setdefault(w, len(vocabulary)) for ws in words for w in ws], dtype=np.int64)
-                counts = np.array([len(ws) for ws in words], dtype=np.int64)
-            self._units = ids, np.repeat(np.arange(len(counts), dtype=np.int64), counts), counts
+                self._units = [
+                    [vocabulary.setdefault(word, len(vocabulary)) for word in self.norm.turn_match(turn).split()]
+                    for turn in range(len(self.turns))
+                ]
         return self._units
 
 
@@ -583,31 +579,15 @@ class Repetition(Compiled):
 
     def evaluate(self, ctx: Context) -> Outcome:
         """Some turn with at least `min_repeats - 1` others whose unit bigrams have a Jaccard similarity
-        of at least `similarity` with its own. All pairs at once: a turn x bigram incidence matrix
-        times its transpose counts the shared bigrams of every pair."""
-        ids, owners, counts = ctx.units()
-        eligible = np.zeros(len(counts), dtype=bool)
-        eligible[ctx.role_turns[self.role]] = True
-        eligible &= counts >= self.min_length
-        members = np.flatnonzero(eligible)
+        of at least `similarity` with its own (smallest turn first, then in call order)."""
+        units = ctx.units()
+        members = [turn for turn in ctx.role_turns[self.role] if len(units[turn]) >= self.min_length]
         if len(members) < self.min_repeats:
             return Outcome(False)
-        left = owners[:-1]
-        paired = eligible[left] & (left == owners[1:])
-        _, columns = np.unique(ids[:-1][paired] * (int(ids.max()) + 1) + ids[1:][paired], return_inverse=True)
-        incidence = np.zeros((len(members), int(columns.max(initial=-1)) + 1), dtype=np.float32)
-        incidence[np.searchsorted(members, left[paired]), columns] = 1.0  # a bigram counts once per turn
-        sizes = incidence.sum(axis=1, dtype=np.float64)
-        shared = (incidence @ incidence.T).astype(np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            similar = shared / (sizes[:, None] + sizes[None, :] - shared) >= self.similarity
-        np.fill_diagonal(similar, False)
-        repeats = similar.sum(axis=1) + 1
-        for k in np.lexsort((members, sizes)).tolist():  # smallest turns first, then in call order
-            if sizes[k] and repeats[k] >= self.min_repeats:
-                turns = sorted([int(members[k]), *members[similar[k]].tolist()])
-                return Outcome(True, [Quote(j, 0, 0, "turn") for j in turns])
-        return Outcome(False)
+        group = similar_turns([units[turn] for turn in members], self.min_repeats, self.similarity)
+        if group is None:
+            return Outcome(False)
+        return Outcome(True, [Quote(members[k], 0, 0, "turn") for k in group])
 
     def describe(self) -> str:
         return f"{self.role} repeats the same request {self.min_repeats}×"

@@ -11,27 +11,26 @@ quotes what was actually said):
   clause break unless the break falls between words of a longer phrase (see `matching`).
 
 Both views cover all turns of a transcript at once, as one string each (the full view joins the
-turns with newlines, the match view just concatenates them), because the work is done with numpy
-over the code points of the whole call rather than turn by turn in Python: per-code-point tables
-(`_CodePoints`, a memo of pure functions of one character, filled on first sight of each) give the
-normal form, and the views, their offsets and the clause breaks come out of a few array operations.
-Traditional -> simplified is per character (zhconv): phrase-level conversions are lost, but the
-views stay cheap to build.
+turns with newlines, the match view just concatenates them). Per-code-point tables (`_CodePoints`, a
+memo of pure functions of one character, filled on first sight of each) give the normal form; the
+views, their offsets and the clause breaks are then built in one pass over the call in C
+(`_native.Normaliser`). Traditional -> simplified is per character (zhconv): phrase-level
+conversions are lost, but the views stay cheap to build.
 """
 
 from __future__ import annotations
 
 import threading
 import unicodedata
-from bisect import bisect_right
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import cn2an
-import numpy as np
-import numpy.typing as npt
 import zhconv
+
+from scorer.rules._native import Normaliser
 
 # Clause punctuation after NFKC (full-width ，！？；： are ASCII by then; 。、 stay CJK).
 BREAK_CHARS = frozenset(",.!?;:。、…~—｡､")
@@ -61,9 +60,6 @@ _NUMERALS = "零〇一幺二两三四五六七八九十百千万亿"
 _MEASURES = "次个位块元角毛秒天日周月年号岁楼层台张条件家遍笔单倍折期"
 _MEASURE_WORDS = ("小时", "分钟", "星期")
 
-Codes = npt.NDArray[np.uint32]
-Positions = npt.NDArray[np.int64]
-
 
 def is_cjk_language(language: str) -> bool:
     """Languages written without spaces between words: phrases align with jieba tokens instead."""
@@ -81,43 +77,38 @@ def _normal_form(char: str) -> str:
 
 
 class _CodePoints:
-    """Per-code-point facts as arrays indexed by code point, learnt on first sight of each one.
+    """Per-code-point facts as tables indexed by code point, learnt on first sight of each one.
 
     Each entry is a pure function of one character (its normal form; whether, as a character of the
     full view, it is a letter/digit, a word character, clause punctuation, a Chinese numeral), so
-    filling the table lazily is the same as filling it up front, only without the start-up cost.
+    filling the tables lazily is the same as filling them up front, only without the start-up cost.
     """
 
     SIZE = 0x110000
     UNKNOWN, ONE, RESIZES = 0, 1, 2  # `state`: not seen yet / normal form of one character / of another length
-    SEPARATOR_WEIGHT = 1 << 24  # `weight` of the turn separator: more than any run of punctuation
 
     def __init__(self) -> None:
-        self.state = np.zeros(self.SIZE, dtype=np.uint8)
-        self.single = np.zeros(self.SIZE, dtype=np.uint32)  # the normal form, when it is one character
-        self.alnum = np.zeros(self.SIZE, dtype=bool)  # kept in a CJK match view (regex \w without _)
-        self.word = np.zeros(self.SIZE, dtype=bool)  # regex \w
-        self.weight = np.zeros(self.SIZE, dtype=np.int64)  # 1 for clause punctuation; see SEPARATOR_WEIGHT
-        self.numeral = np.zeros(self.SIZE, dtype=bool)
+        self.state = bytearray(self.SIZE)
+        self.single = array("I", bytes(4 * self.SIZE))  # the normal form, when it is one character
+        self.alnum = bytearray(self.SIZE)  # kept in a CJK match view (regex \w without _)
+        self.word = bytearray(self.SIZE)  # regex \w
+        self.clause = bytearray(self.SIZE)  # clause punctuation
+        self.numeral = bytearray(self.SIZE)
         self.expansions: dict[int, str] = {}  # normal forms that are not one character
         self._lock = threading.Lock()
+        self._learning: set[int] = set()  # being learnt (a normal form may hold its own character)
         for code in range(128):  # numerals become ASCII digits without being seen in a text
             self._learn(code)
-        self.weight[_SEPARATOR_CODE] = self.SEPARATOR_WEIGHT  # "\n" in a full view only ever separates turns
 
-    def learn(self, codes: Codes) -> npt.NDArray[np.uint8]:
-        """The state of each code point, learning the unknown ones."""
-        states = self.state[codes]
-        if states.size and not states.min():
-            with self._lock:
-                for code in np.unique(codes[states == self.UNKNOWN]).tolist():
-                    self._learn(code)
-            states = self.state[codes]
-        return states
+    def learn(self, codes: Iterable[int]) -> None:
+        with self._lock:
+            for code in codes:
+                self._learn(code)
 
     def _learn(self, code: int) -> None:
-        if self.state[code]:
+        if self.state[code] or code in self._learning:
             return
+        self._learning.add(code)
         char = chr(code)
         out = _normal_form(char)
         if len(out) == 1:
@@ -126,24 +117,16 @@ class _CodePoints:
             self.expansions[code] = out
         self.alnum[code] = char.isalnum()
         self.word[code] = char.isalnum() or char == "_"
-        self.weight[code] = char in BREAK_CHARS
+        self.clause[code] = char in BREAK_CHARS
         self.numeral[code] = char in _NUMERALS
-        self.state[code] = self.ONE if len(out) == 1 else self.RESIZES
         for piece in out:  # the normal form's characters occur in full views: know them too
             self._learn(ord(piece))
+        # Known only now, with its pieces: the C side trusts the rest of the tables for a known code point.
+        self.state[code] = self.ONE if len(out) == 1 else self.RESIZES
+        self._learning.discard(code)
 
 
-_SEPARATOR_CODE = ord(TURN_SEPARATOR)
-_SPACE = ord(" ")
 _CODES = _CodePoints()
-
-
-def _encode(text: str) -> Codes:
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-
-
-def _decode(codes: Codes) -> str:
-    return codes.tobytes().decode("utf-32-le")
 
 
 @lru_cache(maxsize=4096)
@@ -165,54 +148,6 @@ def _convert_numeral_run(run: str) -> str | None:
     return str(int(number)) if number.is_integer() else str(number)
 
 
-@dataclass(slots=True)
-class _Edits:
-    """Spans of a text replaced by pieces of another length, and how offsets in the result map back:
-    a character of a piece stands for the whole span it replaced (each digit of 1017 for 一零一七)."""
-
-    new_starts: list[int]
-    new_ends: list[int]
-    old_starts: list[int]
-    old_ends: list[int]
-
-    def start(self, position: int) -> int:
-        k = bisect_right(self.new_starts, position) - 1
-        if k < 0:
-            return position
-        if position < self.new_ends[k]:
-            return self.old_starts[k]
-        return position - self.new_ends[k] + self.old_ends[k]
-
-    def forward(self, old: int) -> int:
-        """Where an original offset outside every replaced span lands in the result."""
-        k = bisect_right(self.old_ends, old) - 1  # the last span that ends at or before it
-        return old if k < 0 else old - self.old_ends[k] + self.new_ends[k]
-
-    def end(self, position: int) -> int:
-        k = bisect_right(self.new_starts, position - 1) - 1
-        if k < 0:
-            return position
-        if position - 1 < self.new_ends[k]:
-            return self.old_ends[k]
-        return position - self.new_ends[k] + self.old_ends[k]
-
-
-def _apply(text: str, edits: list[tuple[int, int, str]]) -> tuple[str, _Edits]:
-    """`text` with each span [a, b) of `edits` (sorted, disjoint) replaced by its piece."""
-    pieces: list[str] = []
-    new_starts: list[int] = []
-    new_ends: list[int] = []
-    position = shift = 0
-    for a, b, piece in edits:
-        pieces += [text[position:a], piece]
-        new_starts.append(a + shift)
-        shift += len(piece) - (b - a)
-        new_ends.append(b + shift)
-        position = b
-    pieces.append(text[position:])
-    return "".join(pieces), _Edits(new_starts, new_ends, [a for a, _, _ in edits], [b for _, b, _ in edits])
-
-
 @dataclass(slots=True, eq=False)
 class Normalised:
     """The views of a transcript's turns (or of one text: a transcript of one turn).
@@ -228,9 +163,9 @@ class Normalised:
     full_starts: list[int]  # one more than the turns: the last is len(full) + 1
     match_starts: list[int]  # one more than the turns: the last is len(match)
     breaks: list[int]
-    match_to_full: Positions  # full-view offset of each match-view character
-    match_codes: Codes  # the match view's code points
-    edits: list[_Edits]  # from the original to the full view, in the order they were made
+    match_to_full: Sequence[int]  # full-view offset of each match-view character
+    origin_starts: Sequence[int]  # the span of the original text behind each full-view character:
+    origin_ends: Sequence[int]  # a digit of 1017 stands for all of 一零一七
 
     def turn_full(self, turn: int) -> str:
         return self.full[self.full_starts[turn] : self.full_starts[turn + 1] - 1]
@@ -241,98 +176,47 @@ class Normalised:
     def quote_match(self, start: int, end: int) -> str:
         """The original text behind the match-view span [start, end)."""
         to_full = self.match_to_full
-        return self.quote_full(int(to_full[start]), int(to_full[end - 1]) + 1)
+        return self.quote_full(to_full[start], to_full[end - 1] + 1)
 
     def quote_full(self, start: int, end: int) -> str:
         """The original text behind the full-view span [start, end)."""
         if end <= start:  # an empty regex match
             return ""
-        for edits in reversed(self.edits):
-            start, end = edits.start(start), edits.end(end)
-        return self.original[start:end]
+        return self.original[self.origin_starts[start] : self.origin_ends[end - 1]]
+
+
+_NORMALISER = Normaliser(
+    _CODES.state,
+    _CODES.single,
+    _CODES.alnum,
+    _CODES.word,
+    _CODES.clause,
+    _CODES.numeral,
+    _CODES.expansions,
+    _convert_numeral_run,
+    _MEASURES,
+    _MEASURE_WORDS,
+)
 
 
 def normalise_turns(texts: Sequence[str], cjk: bool) -> Normalised:
     """Both views of all `texts` (a transcript's turns, in order) in one go."""
-    original = TURN_SEPARATOR.join(texts)
-    codes = _encode(original)
-    states = _CODES.learn(codes)
-    full = _CODES.single[codes]
-    separators = np.flatnonzero(codes == _SEPARATOR_CODE)
-    if len(separators) != len(texts) - 1:  # line breaks within turns: find the joins from the lengths
-        separators = np.cumsum([len(t) + 1 for t in texts[:-1]], dtype=np.int64) - 1
-    edits: list[_Edits] = []
-    if states.size and states.max() == _CODES.RESIZES:  # … -> ..., ﬁ -> fi
-        text, expanded = _apply(
-            _decode(full),
-            [(k, k + 1, _CODES.expansions[int(codes[k])]) for k in np.flatnonzero(states == _CODES.RESIZES).tolist()],
-        )
-        edits.append(expanded)
-        full = _encode(text).copy()
-        separators = np.array([expanded.forward(p) for p in separators.tolist()], dtype=np.int64)
-    full[separators] = _SEPARATOR_CODE  # the table turned every line break into a space
-    text, numbers = _convert_numerals(full)
-    if numbers is not None:
-        edits.append(numbers)
-        full = _encode(text)
-        separators = np.flatnonzero(full == _SEPARATOR_CODE)  # digits for numerals moved them
-    full_starts = [0, *(separators + 1).tolist(), len(full) + 1]
-    match_codes, match_to_full, breaks = _match_view(full, cjk)
-    match_starts = [*np.searchsorted(match_to_full, full_starts[:-1]).tolist(), len(match_to_full)]
-    match = _decode(match_codes)
-    return Normalised(original, text, match, full_starts, match_starts, breaks, match_to_full, match_codes, edits)
-
-
-def _convert_numerals(full: Codes) -> tuple[str, _Edits | None]:
-    """The full view's text with the Chinese numeral runs that are clearly numbers as digits."""
-    text = _decode(full)
-    numeral = _CODES.numeral[full]
-    if not numeral.any():
-        return text, None
-    edges = np.diff(numeral.view(np.int8), prepend=0, append=0)
-    runs = zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True)
-    size = len(text)
-    edits = [
-        (a, b, digits)
-        for a, b in runs
-        if (
-            b - a > 1
-            or (a and text[a - 1] == "第")
-            or (b < size and (text[b] in _MEASURES or text.startswith(_MEASURE_WORDS, b)))
-        )
-        and (digits := _convert_numeral_run(text[a:b])) is not None
-    ]
-    if not edits:
-        return text, None
-    return _apply(text, edits)
-
-
-def _match_view(full: Codes, cjk: bool) -> tuple[Codes, Positions, list[int]]:
-    """The match view, each of its characters' full-view offset, and the clause breaks."""
-    if cjk:
-        match_to_full = np.flatnonzero(_CODES.alnum[full])
-        # Clause punctuation between two kept characters of one turn is a break where the second lands.
-        counted = np.cumsum(_CODES.weight[full])
-        between = counted[match_to_full[1:]] - counted[match_to_full[:-1]]
-        breaks = (np.flatnonzero((between > 0) & (between < _CODES.SEPARATOR_WEIGHT)) + 1).tolist()
-        return full[match_to_full], match_to_full, breaks
-    word = _CODES.word[full]
-    inside = np.zeros(len(full), dtype=bool)  # an apostrophe between two word characters (don't)
-    inside[1:-1] = word[:-2] & word[2:]
-    kept = (word & (full != ord("_"))) | (full == ord("%")) | ((full == ord("'")) & inside)
-    # Runs of separators: [run_starts[k], run_ends[k]). Only runs inside a turn count (a turn's
-    # leading and trailing ones are dropped); each becomes one space, a break if it held punctuation.
-    edges = np.diff((~kept).view(np.int8), prepend=0, append=0)
-    run_starts = np.flatnonzero(edges == 1)
-    run_ends = np.flatnonzero(edges == -1)
-    counted = np.concatenate(([0], np.cumsum(_CODES.weight[full])))
-    held = counted[run_ends] - counted[run_starts]
-    internal = (run_starts > 0) & (run_ends < len(full)) & (held < _CODES.SEPARATOR_WEIGHT)
-    emitted = kept.copy()
-    emitted[run_starts[internal]] = True
-    match_to_full = np.flatnonzero(emitted)
-    breaks = np.searchsorted(match_to_full, run_starts[internal & (held > 0)]).tolist()
-    return np.where(kept, full, _SPACE)[emitted], match_to_full, breaks
+    views = _NORMALISER.views(texts, cjk)
+    while isinstance(views, set):  # code points never seen before
+        _CODES.learn(views)
+        views = _NORMALISER.views(texts, cjk)
+    full, match, full_starts, match_starts, breaks, match_to_full, origin_starts, origin_ends = views
+    return Normalised(
+        TURN_SEPARATOR.join(texts),
+        full,
+        match,
+        full_starts,
+        match_starts,
+        breaks,
+        memoryview(match_to_full).cast("q"),
+        memoryview(origin_starts).cast("q"),
+        memoryview(origin_ends).cast("q"),
+    )
 
 
 def normalise(text: str, cjk: bool) -> Normalised:

@@ -1,0 +1,1134 @@
+/* The scorer's inner loops in C: what runs once per character or per pair of turns of every call.
+ *
+ * Each function here is a plain function of its arguments; the rule logic that calls them stays in
+ * Python (see the .pyi next to this file for the contracts):
+ *
+ * - Automaton: all phrases of a scorecard in one Aho-Corasick automaton over code points; `scan`
+ *   reports every occurrence within a turn in one pass over a call's match view.
+ * - Dictionary: jieba's frequency table, and its dictionary-only route through a clause (the most
+ *   probable path through its dictionary words), so it cuts exactly as jieba does.
+ * - similar_turns: which turns share enough unit bigrams (Jaccard) with one another.
+ * - Normaliser: a call's full and match views (see normalise.py), from per-code-point tables that the
+ *   Python side fills as it meets new code points.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- Automaton ---------------------------------------------------------------------------------- */
+
+/* Trie edges live in one open-addressing hash table keyed by (node, code point). */
+typedef struct {
+    uint64_t *keys; /* (node + 1) << 21 | code point; 0 marks an empty slot */
+    int32_t *targets;
+    size_t mask;
+} EdgeTable;
+
+static inline uint64_t edge_key(int32_t node, Py_UCS4 cp) { return ((uint64_t)(node + 1) << 21) | cp; }
+
+static inline size_t edge_slot(uint64_t key, size_t mask) {
+    key ^= key >> 29;
+    key *= 0xbf58476d1ce4e5b9ULL;
+    key ^= key >> 32;
+    return (size_t)key & mask;
+}
+
+static int32_t edge_get(const EdgeTable *t, int32_t node, Py_UCS4 cp) {
+    uint64_t key = edge_key(node, cp);
+    for (size_t i = edge_slot(key, t->mask);; i = (i + 1) & t->mask) {
+        if (t->keys[i] == key) return t->targets[i];
+        if (t->keys[i] == 0) return -1;
+    }
+}
+
+static void edge_put(EdgeTable *t, int32_t node, Py_UCS4 cp, int32_t target) {
+    uint64_t key = edge_key(node, cp);
+    size_t i = edge_slot(key, t->mask);
+    while (t->keys[i] != 0) i = (i + 1) & t->mask;
+    t->keys[i] = key;
+    t->targets[i] = target;
+}
+
+typedef struct {
+    PyObject_HEAD
+    EdgeTable edges;
+    int32_t nodes;
+    int32_t *fail;      /* longest proper suffix that is a trie node */
+    int32_t *pid;       /* the phrase that ends at this node, or -1 */
+    int32_t *length;    /* depth of the node: the phrase's length */
+    int32_t *next_out;  /* the next node on the fail chain where a phrase ends, or -1 */
+} Automaton;
+
+static void automaton_free_arrays(Automaton *self) {
+    PyMem_Free(self->edges.keys);
+    PyMem_Free(self->edges.targets);
+    PyMem_Free(self->fail);
+    PyMem_Free(self->pid);
+    PyMem_Free(self->length);
+    PyMem_Free(self->next_out);
+    memset(&self->edges, 0, sizeof(self->edges));
+    self->fail = self->pid = self->length = self->next_out = NULL;
+    self->nodes = 0;
+}
+
+static void automaton_dealloc(Automaton *self) {
+    PyTypeObject *type = Py_TYPE(self);
+    automaton_free_arrays(self);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static int automaton_init(Automaton *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"phrases", NULL};
+    PyObject *phrases;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O", keywords, &phrases)) return -1;
+    PyObject *seq = PySequence_Fast(phrases, "phrases must be a sequence of str");
+    if (seq == NULL) return -1;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    size_t capacity = 1; /* the root */
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *phrase = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyUnicode_Check(phrase)) {
+            PyErr_SetString(PyExc_TypeError, "phrases must be a sequence of str");
+            Py_DECREF(seq);
+            return -1;
+        }
+        capacity += (size_t)PyUnicode_GET_LENGTH(phrase);
+    }
+    if (capacity > INT32_MAX / 2) {
+        PyErr_SetString(PyExc_ValueError, "too many phrase characters");
+        Py_DECREF(seq);
+        return -1;
+    }
+    automaton_free_arrays(self);
+    size_t slots = 16;
+    while (slots < 2 * capacity) slots <<= 1;
+    self->edges.mask = slots - 1;
+    self->edges.keys = PyMem_Calloc(slots, sizeof(uint64_t));
+    self->edges.targets = PyMem_Calloc(slots, sizeof(int32_t));
+    self->fail = PyMem_Calloc(capacity, sizeof(int32_t));
+    self->pid = PyMem_Calloc(capacity, sizeof(int32_t));
+    self->length = PyMem_Calloc(capacity, sizeof(int32_t));
+    self->next_out = PyMem_Calloc(capacity, sizeof(int32_t));
+    /* children in creation order, to walk the trie breadth first */
+    int32_t *parent_of = PyMem_Calloc(capacity, sizeof(int32_t));
+    Py_UCS4 *char_of = PyMem_Calloc(capacity, sizeof(Py_UCS4));
+    int32_t *order = PyMem_Calloc(capacity, sizeof(int32_t));
+    if (!self->edges.keys || !self->edges.targets || !self->fail || !self->pid || !self->length ||
+        !self->next_out || !parent_of || !char_of || !order) {
+        PyMem_Free(parent_of);
+        PyMem_Free(char_of);
+        PyMem_Free(order);
+        automaton_free_arrays(self);
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    int32_t nodes = 1;
+    self->pid[0] = -1;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *phrase = PySequence_Fast_GET_ITEM(seq, i);
+        Py_ssize_t size = PyUnicode_GET_LENGTH(phrase);
+        if (size == 0) continue; /* an empty phrase matches nothing */
+        int kind = PyUnicode_KIND(phrase);
+        const void *data = PyUnicode_DATA(phrase);
+        int32_t node = 0;
+        for (Py_ssize_t k = 0; k < size; k++) {
+            Py_UCS4 cp = PyUnicode_READ(kind, data, k);
+            int32_t child = edge_get(&self->edges, node, cp);
+            if (child < 0) {
+                child = nodes++;
+                self->pid[child] = -1;
+                self->length[child] = self->length[node] + 1;
+                parent_of[child] = node;
+                char_of[child] = cp;
+                edge_put(&self->edges, node, cp, child);
+            }
+            node = child;
+        }
+        if (self->pid[node] < 0) self->pid[node] = (int32_t)i; /* a repeated phrase keeps its first id */
+    }
+    Py_DECREF(seq);
+    self->nodes = nodes;
+    /* breadth first = by depth: counting sort of the nodes by length */
+    int32_t depth_max = 0;
+    for (int32_t n = 0; n < nodes; n++)
+        if (self->length[n] > depth_max) depth_max = self->length[n];
+    int32_t *starts = PyMem_Calloc((size_t)depth_max + 2, sizeof(int32_t));
+    if (starts == NULL) {
+        PyMem_Free(parent_of);
+        PyMem_Free(char_of);
+        PyMem_Free(order);
+        automaton_free_arrays(self);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int32_t n = 0; n < nodes; n++) starts[self->length[n] + 1]++;
+    for (int32_t d = 1; d <= depth_max + 1; d++) starts[d] += starts[d - 1];
+    for (int32_t n = 0; n < nodes; n++) order[starts[self->length[n]]++] = n;
+    PyMem_Free(starts);
+    self->fail[0] = 0;
+    self->next_out[0] = -1;
+    for (int32_t k = 1; k < nodes; k++) {
+        int32_t node = order[k], parent = parent_of[node];
+        Py_UCS4 cp = char_of[node];
+        int32_t fail = 0;
+        if (parent != 0) {
+            int32_t f = self->fail[parent];
+            for (;;) {
+                int32_t next = edge_get(&self->edges, f, cp);
+                if (next >= 0) {
+                    fail = next;
+                    break;
+                }
+                if (f == 0) break;
+                f = self->fail[f];
+            }
+        }
+        self->fail[node] = fail;
+        self->next_out[node] = self->pid[fail] >= 0 ? fail : self->next_out[fail];
+    }
+    PyMem_Free(parent_of);
+    PyMem_Free(char_of);
+    PyMem_Free(order);
+    return 0;
+}
+
+/* The largest k with bounds[k] <= position (bounds ascending, bounds[0] <= position). */
+static Py_ssize_t turn_of(const Py_ssize_t *bounds, Py_ssize_t count, Py_ssize_t position) {
+    Py_ssize_t low = 0, high = count;
+    while (high - low > 1) {
+        Py_ssize_t middle = (low + high) / 2;
+        if (bounds[middle] <= position)
+            low = middle;
+        else
+            high = middle;
+    }
+    return low;
+}
+
+static int append_hit(PyObject *hits, int32_t pid, Py_ssize_t turn, Py_ssize_t start, Py_ssize_t end) {
+    PyObject *key = PyLong_FromLong(pid);
+    if (key == NULL) return -1;
+    PyObject *found = PyDict_GetItemWithError(hits, key);
+    if (found == NULL) {
+        if (PyErr_Occurred() || (found = PyList_New(0)) == NULL || PyDict_SetItem(hits, key, found) < 0) {
+            Py_XDECREF(found);
+            Py_DECREF(key);
+            return -1;
+        }
+        Py_DECREF(found); /* the dict holds it */
+    }
+    Py_DECREF(key);
+    PyObject *hit = Py_BuildValue("(nnn)", turn, start, end);
+    if (hit == NULL) return -1;
+    int failed = PyList_Append(found, hit);
+    Py_DECREF(hit);
+    return failed;
+}
+
+static PyObject *automaton_scan(Automaton *self, PyObject *args) {
+    PyObject *text, *bounds_arg;
+    if (!PyArg_ParseTuple(args, "UO", &text, &bounds_arg)) return NULL;
+    PyObject *bounds_seq = PySequence_Fast(bounds_arg, "bounds must be a sequence of int");
+    if (bounds_seq == NULL) return NULL;
+    Py_ssize_t nbounds = PySequence_Fast_GET_SIZE(bounds_seq);
+    Py_ssize_t size = PyUnicode_GET_LENGTH(text);
+    PyObject *hits = PyDict_New();
+    Py_ssize_t *bounds = PyMem_Calloc((size_t)nbounds + 1, sizeof(Py_ssize_t));
+    if (hits == NULL || bounds == NULL) goto fail;
+    for (Py_ssize_t i = 0; i < nbounds; i++) {
+        bounds[i] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(bounds_seq, i));
+        if (bounds[i] == -1 && PyErr_Occurred()) goto fail;
+    }
+    if (nbounds < 2 || self->nodes <= 1) {
+        PyMem_Free(bounds);
+        Py_DECREF(bounds_seq);
+        return hits;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    int32_t state = 0;
+    Py_ssize_t turn = 0, turns = nbounds - 1;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        Py_UCS4 cp = PyUnicode_READ(kind, data, i);
+        for (;;) {
+            int32_t next = edge_get(&self->edges, state, cp);
+            if (next >= 0) {
+                state = next;
+                break;
+            }
+            if (state == 0) break;
+            state = self->fail[state];
+        }
+        int32_t node = self->pid[state] >= 0 ? state : self->next_out[state];
+        for (; node >= 0; node = self->next_out[node]) {
+            Py_ssize_t end = i + 1, start = end - self->length[node];
+            if (start < bounds[turn] || start >= bounds[turn + 1]) {
+                if (start < bounds[0] || start >= bounds[turns]) continue;
+                turn = turn_of(bounds, turns, start);
+            }
+            if (end > bounds[turn + 1]) continue; /* across two turns */
+            if (append_hit(hits, self->pid[node], turn, start, end) < 0) goto fail;
+        }
+    }
+    PyMem_Free(bounds);
+    Py_DECREF(bounds_seq);
+    return hits;
+fail:
+    PyMem_Free(bounds);
+    Py_DECREF(bounds_seq);
+    Py_XDECREF(hits);
+    return NULL;
+}
+
+static PyMethodDef automaton_methods[] = {
+    {"scan", (PyCFunction)automaton_scan, METH_VARARGS,
+     "scan(text, bounds) -> {phrase id: [(turn, start, end), ...]}: every occurrence of every phrase that lies "
+     "within one turn [bounds[t], bounds[t + 1]), by phrase id, in order of end."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot automaton_slots[] = {
+    {Py_tp_doc, "Automaton(phrases): all phrases in one Aho-Corasick automaton; a phrase's id is its index."},
+    {Py_tp_init, automaton_init},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_dealloc, automaton_dealloc},
+    {Py_tp_methods, automaton_methods},
+    {0, NULL},
+};
+
+static PyType_Spec automaton_spec = {
+    .name = "scorer.rules._native.Automaton",
+    .basicsize = sizeof(Automaton),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = automaton_slots,
+};
+
+/* --- Dictionary --------------------------------------------------------------------------------- */
+
+/* jieba's frequency table in C: every key (a word, or a prefix of one with count 0) in an open-addressing
+ * table keyed by an FNV-1a hash of its code points, which extends by one character at a time, so growing
+ * a fragment costs one probe per character and no Python object. */
+typedef struct {
+    uint64_t hash; /* 0: empty slot */
+    int64_t count;
+    uint32_t offset; /* of the key's code points in `chars` */
+    uint32_t length;
+} DictionaryEntry;
+
+typedef struct {
+    PyObject_HEAD
+    DictionaryEntry *entries;
+    size_t mask, used; /* slots - 1; keys held (at most half the slots) */
+    Py_UCS4 *chars;
+    size_t used_chars, chars_capacity;
+} Dictionary;
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+static inline uint64_t fnv_step(uint64_t hash, Py_UCS4 cp) {
+    hash = (hash ^ cp) * FNV_PRIME;
+    return hash ? hash : 1; /* 0 marks an empty slot */
+}
+
+static inline size_t hash_slot(uint64_t hash, size_t mask) { return (size_t)(hash ^ (hash >> 31)) & mask; }
+
+/* The entry for text[start:end] (whose hash is given), or NULL. */
+static const DictionaryEntry *dictionary_find(const Dictionary *self, uint64_t hash, const Py_UCS4 *text,
+                                              Py_ssize_t length) {
+    for (size_t i = hash_slot(hash, self->mask);; i = (i + 1) & self->mask) {
+        const DictionaryEntry *entry = &self->entries[i];
+        if (entry->hash == 0) return NULL;
+        if (entry->hash == hash && entry->length == (uint32_t)length &&
+            memcmp(self->chars + entry->offset, text, (size_t)length * sizeof(Py_UCS4)) == 0)
+            return entry;
+    }
+}
+
+static void dictionary_dealloc(Dictionary *self) {
+    PyTypeObject *type = Py_TYPE(self);
+    PyMem_Free(self->entries);
+    PyMem_Free(self->chars);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static int dictionary_init(Dictionary *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"freq", NULL};
+    PyObject *freq;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!", keywords, &PyDict_Type, &freq)) return -1;
+    if (self->entries != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Dictionary is already initialised");
+        return -1;
+    }
+    size_t keys = (size_t)PyDict_GET_SIZE(freq), slots = 16, total_chars = 0;
+    while (slots < 2 * keys) slots <<= 1;
+    PyObject *key, *value;
+    Py_ssize_t position = 0;
+    while (PyDict_Next(freq, &position, &key, &value)) {
+        if (!PyUnicode_Check(key)) {
+            PyErr_SetString(PyExc_TypeError, "freq keys must be str");
+            return -1;
+        }
+        total_chars += (size_t)PyUnicode_GET_LENGTH(key);
+    }
+    if (total_chars > UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "dictionary too large");
+        return -1;
+    }
+    self->entries = PyMem_Calloc(slots, sizeof(DictionaryEntry));
+    self->chars = PyMem_Calloc(total_chars + 1, sizeof(Py_UCS4));
+    if (self->entries == NULL || self->chars == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->mask = slots - 1;
+    self->used = keys;
+    self->chars_capacity = total_chars + 1;
+    position = 0;
+    while (PyDict_Next(freq, &position, &key, &value)) {
+        int64_t count = PyLong_AsLongLong(value);
+        if (count == -1 && PyErr_Occurred()) return -1;
+        if (count < 0) {
+            PyErr_SetString(PyExc_ValueError, "freq counts must not be negative");
+            return -1;
+        }
+        Py_ssize_t length = PyUnicode_GET_LENGTH(key);
+        Py_UCS4 *chars = self->chars + self->used_chars;
+        if (PyUnicode_AsUCS4(key, chars, length, 0) == NULL) return -1;
+        uint64_t hash = FNV_OFFSET;
+        for (Py_ssize_t k = 0; k < length; k++) hash = fnv_step(hash, chars[k]);
+        size_t i = hash_slot(hash, self->mask);
+        while (self->entries[i].hash != 0) i = (i + 1) & self->mask;
+        self->entries[i] = (DictionaryEntry){hash, count, (uint32_t)self->used_chars, (uint32_t)length};
+        self->used_chars += (size_t)length;
+    }
+    return 0;
+}
+
+static int dictionary_grow(Dictionary *self) {
+    size_t slots = 2 * (self->mask + 1);
+    DictionaryEntry *entries = PyMem_Calloc(slots, sizeof(DictionaryEntry));
+    if (entries == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t k = 0; k <= self->mask; k++) {
+        if (self->entries[k].hash == 0) continue;
+        size_t i = hash_slot(self->entries[k].hash, slots - 1);
+        while (entries[i].hash != 0) i = (i + 1) & (slots - 1);
+        entries[i] = self->entries[k];
+    }
+    PyMem_Free(self->entries);
+    self->entries = entries;
+    self->mask = slots - 1;
+    return 0;
+}
+
+/* Add a key or change its count (as jieba's add_word changes FREQ). */
+static PyObject *dictionary_set(Dictionary *self, PyObject *args) {
+    PyObject *key;
+    long long count;
+    if (!PyArg_ParseTuple(args, "UL", &key, &count)) return NULL;
+    if (self->entries == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Dictionary is not initialised");
+        return NULL;
+    }
+    if (count < 0) {
+        PyErr_SetString(PyExc_ValueError, "counts must not be negative");
+        return NULL;
+    }
+    Py_UCS4 *chars = PyUnicode_AsUCS4Copy(key);
+    if (chars == NULL) return NULL;
+    Py_ssize_t length = PyUnicode_GET_LENGTH(key);
+    uint64_t hash = FNV_OFFSET;
+    for (Py_ssize_t k = 0; k < length; k++) hash = fnv_step(hash, chars[k]);
+    DictionaryEntry *entry = (DictionaryEntry *)dictionary_find(self, hash, chars, length);
+    if (entry != NULL) {
+        entry->count = count;
+        PyMem_Free(chars);
+        Py_RETURN_NONE;
+    }
+    if (self->used_chars + (size_t)length > UINT32_MAX) {
+        PyMem_Free(chars);
+        PyErr_SetString(PyExc_ValueError, "dictionary too large");
+        return NULL;
+    }
+    if (self->used_chars + (size_t)length > self->chars_capacity) {
+        size_t capacity = 2 * self->chars_capacity + (size_t)length;
+        Py_UCS4 *pool = PyMem_Realloc(self->chars, capacity * sizeof(Py_UCS4));
+        if (pool == NULL) {
+            PyMem_Free(chars);
+            return PyErr_NoMemory();
+        }
+        self->chars = pool;
+        self->chars_capacity = capacity;
+    }
+    if (2 * (self->used + 1) > self->mask + 1 && dictionary_grow(self) < 0) {
+        PyMem_Free(chars);
+        return NULL;
+    }
+    memcpy(self->chars + self->used_chars, chars, (size_t)length * sizeof(Py_UCS4));
+    PyMem_Free(chars);
+    size_t i = hash_slot(hash, self->mask);
+    while (self->entries[i].hash != 0) i = (i + 1) & self->mask;
+    self->entries[i] = (DictionaryEntry){hash, count, (uint32_t)self->used_chars, (uint32_t)length};
+    self->used_chars += (size_t)length;
+    self->used++;
+    Py_RETURN_NONE;
+}
+
+/* jieba's `get_DAG` + `calc` with HMM off, in one right-to-left pass: the words starting at a position
+ * are found by growing a fragment while it is a key. Ties go to the longer word, as in jieba. */
+static PyObject *dictionary_segment(Dictionary *self, PyObject *args) {
+    PyObject *text_arg;
+    double logtotal;
+    if (!PyArg_ParseTuple(args, "Ud", &text_arg, &logtotal)) return NULL;
+    if (self->entries == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Dictionary is not initialised");
+        return NULL;
+    }
+    Py_UCS4 *text = PyUnicode_AsUCS4Copy(text_arg);
+    if (text == NULL) return NULL;
+    Py_ssize_t size = PyUnicode_GET_LENGTH(text_arg);
+    double *score = PyMem_Calloc((size_t)size + 1, sizeof(double));
+    Py_ssize_t *word_end = PyMem_Calloc((size_t)size + 1, sizeof(Py_ssize_t));
+    PyObject *tokens = NULL;
+    if (score == NULL || word_end == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t start = size - 1; start >= 0; start--) {
+        int found = 0;
+        double best = 0.0;
+        uint64_t hash = FNV_OFFSET;
+        word_end[start] = start + 1;
+        for (Py_ssize_t end = start + 1; end <= size; end++) {
+            hash = fnv_step(hash, text[end - 1]);
+            const DictionaryEntry *entry = dictionary_find(self, hash, text + start, end - start);
+            if (entry == NULL) break;
+            if (entry->count) {
+                double candidate = log((double)entry->count) - logtotal + score[end];
+                if (!found || candidate >= best) {
+                    best = candidate;
+                    word_end[start] = end;
+                    found = 1;
+                }
+            }
+        }
+        score[start] = found ? best : -logtotal + score[start + 1];
+    }
+    /* Like jieba's cut: a run of single ASCII letters/digits stays one token (1017, app). */
+    tokens = PyList_New(0);
+    if (tokens == NULL) goto done;
+    Py_ssize_t start = 0, glued_start = -1;
+    while (start < size) {
+        Py_ssize_t end = word_end[start];
+        int ascii_char = end - start == 1 && text[start] < 128 && Py_UNICODE_ISALNUM(text[start]);
+        PyObject *token = Py_BuildValue("(nn)", ascii_char && glued_start >= 0 ? glued_start : start, end);
+        if (token == NULL) goto fail;
+        if (ascii_char && glued_start >= 0) {
+            if (PyList_SetItem(tokens, PyList_GET_SIZE(tokens) - 1, token) < 0) goto fail;
+        } else {
+            int failed = PyList_Append(tokens, token);
+            Py_DECREF(token);
+            if (failed) goto fail;
+            glued_start = ascii_char ? start : -1;
+        }
+        start = end;
+    }
+    goto done;
+fail:
+    Py_CLEAR(tokens);
+done:
+    PyMem_Free(text);
+    PyMem_Free(score);
+    PyMem_Free(word_end);
+    return tokens;
+}
+
+static PyMethodDef dictionary_methods[] = {
+    {"set", (PyCFunction)dictionary_set, METH_VARARGS, "set(key, count): add a key or change its count."},
+    {"segment", (PyCFunction)dictionary_segment, METH_VARARGS,
+     "segment(text, logtotal) -> [(start, end), ...]: jieba's dictionary-only cut of text."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot dictionary_slots[] = {
+    {Py_tp_doc, "Dictionary(freq): a snapshot of jieba's frequency table (word or prefix -> count)."},
+    {Py_tp_init, dictionary_init},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_dealloc, dictionary_dealloc},
+    {Py_tp_methods, dictionary_methods},
+    {0, NULL},
+};
+
+static PyType_Spec dictionary_spec = {
+    .name = "scorer.rules._native.Dictionary",
+    .basicsize = sizeof(Dictionary),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = dictionary_slots,
+};
+
+/* --- similar_turns ------------------------------------------------------------------------------ */
+
+static int compare_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Unit ids of one turn: the code points of a str, or the items of a sequence of int. */
+static Py_ssize_t read_units(PyObject *turn, uint64_t **out) {
+    Py_ssize_t size;
+    uint64_t *units;
+    if (PyUnicode_Check(turn)) {
+        size = PyUnicode_GET_LENGTH(turn);
+        units = PyMem_Calloc((size_t)size + 1, sizeof(uint64_t));
+        if (units == NULL) return -1;
+        int kind = PyUnicode_KIND(turn);
+        const void *data = PyUnicode_DATA(turn);
+        for (Py_ssize_t i = 0; i < size; i++) units[i] = PyUnicode_READ(kind, data, i);
+    } else {
+        PyObject *seq = PySequence_Fast(turn, "a turn's units must be a str or a sequence of int");
+        if (seq == NULL) return -1;
+        size = PySequence_Fast_GET_SIZE(seq);
+        units = PyMem_Calloc((size_t)size + 1, sizeof(uint64_t));
+        if (units == NULL) {
+            Py_DECREF(seq);
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < size; i++) {
+            unsigned long long value = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(seq, i));
+            if (value == (unsigned long long)-1 && PyErr_Occurred()) {
+                PyMem_Free(units);
+                Py_DECREF(seq);
+                return -1;
+            }
+            if (value >= (1ULL << 32)) {
+                PyErr_SetString(PyExc_ValueError, "unit ids must be below 2**32");
+                PyMem_Free(units);
+                Py_DECREF(seq);
+                return -1;
+            }
+            units[i] = value;
+        }
+        Py_DECREF(seq);
+    }
+    *out = units;
+    return size;
+}
+
+/* The distinct bigrams of a turn's units, sorted; returns how many. */
+static Py_ssize_t distinct_bigrams(uint64_t *units, Py_ssize_t size) {
+    if (size < 2) return 0;
+    for (Py_ssize_t i = 0; i + 1 < size; i++) units[i] = units[i] << 32 | units[i + 1];
+    qsort(units, (size_t)size - 1, sizeof(uint64_t), compare_u64);
+    Py_ssize_t distinct = 1;
+    for (Py_ssize_t i = 1; i + 1 < size; i++)
+        if (units[i] != units[distinct - 1]) units[distinct++] = units[i];
+    return distinct;
+}
+
+static Py_ssize_t shared_count(const uint64_t *a, Py_ssize_t na, const uint64_t *b, Py_ssize_t nb) {
+    Py_ssize_t i = 0, j = 0, shared = 0;
+    while (i < na && j < nb) {
+        if (a[i] < b[j])
+            i++;
+        else if (a[i] > b[j])
+            j++;
+        else {
+            shared++;
+            i++;
+            j++;
+        }
+    }
+    return shared;
+}
+
+typedef struct {
+    Py_ssize_t size, index;
+} SizedTurn;
+
+static int compare_sized(const void *a, const void *b) {
+    const SizedTurn *x = a, *y = b;
+    if (x->size != y->size) return (x->size > y->size) - (x->size < y->size);
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* The first turn, smallest first and then in order, that at least `min_repeats - 1` other turns resemble
+ * (Jaccard similarity of their distinct unit bigrams >= `similarity`), with those turns: their indices,
+ * ascending. None when there is none. */
+static PyObject *similar_turns(PyObject *module, PyObject *args) {
+    PyObject *turns_arg;
+    Py_ssize_t min_repeats;
+    double similarity;
+    if (!PyArg_ParseTuple(args, "Ond", &turns_arg, &min_repeats, &similarity)) return NULL;
+    PyObject *turns = PySequence_Fast(turns_arg, "turns must be a sequence");
+    if (turns == NULL) return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(turns);
+    PyObject *result = NULL;
+    uint64_t **bigrams = PyMem_Calloc((size_t)count + 1, sizeof(uint64_t *));
+    Py_ssize_t *sizes = PyMem_Calloc((size_t)count + 1, sizeof(Py_ssize_t));
+    unsigned char *similar = PyMem_Calloc((size_t)count * (size_t)count + 1, 1);
+    SizedTurn *order = PyMem_Calloc((size_t)count + 1, sizeof(SizedTurn));
+    if (!bigrams || !sizes || !similar || !order) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < count; k++) {
+        Py_ssize_t units = read_units(PySequence_Fast_GET_ITEM(turns, k), &bigrams[k]);
+        if (units < 0) {
+            if (!PyErr_Occurred()) PyErr_NoMemory();
+            goto done;
+        }
+        sizes[k] = distinct_bigrams(bigrams[k], units);
+    }
+    for (Py_ssize_t a = 0; a < count; a++) {
+        for (Py_ssize_t b = a + 1; b < count; b++) {
+            double shared = (double)shared_count(bigrams[a], sizes[a], bigrams[b], sizes[b]);
+            double ratio = shared / ((double)sizes[a] + (double)sizes[b] - shared); /* NaN for 0 / 0: not similar */
+            if (ratio >= similarity) similar[a * count + b] = similar[b * count + a] = 1;
+        }
+    }
+    for (Py_ssize_t k = 0; k < count; k++) order[k] = (SizedTurn){sizes[k], k};
+    qsort(order, (size_t)count, sizeof(SizedTurn), compare_sized);
+    for (Py_ssize_t r = 0; r < count; r++) {
+        Py_ssize_t k = order[r].index, repeats = 1;
+        if (sizes[k] == 0) continue;
+        for (Py_ssize_t j = 0; j < count; j++) repeats += similar[k * count + j];
+        if (repeats < min_repeats) continue;
+        result = PyList_New(0);
+        if (result == NULL) goto done;
+        for (Py_ssize_t j = 0; j < count; j++) {
+            if (j != k && !similar[k * count + j]) continue;
+            PyObject *index = PyLong_FromSsize_t(j);
+            if (index == NULL || PyList_Append(result, index) < 0) {
+                Py_XDECREF(index);
+                Py_CLEAR(result);
+                goto done;
+            }
+            Py_DECREF(index);
+        }
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    if (bigrams != NULL)
+        for (Py_ssize_t k = 0; k < count; k++) PyMem_Free(bigrams[k]);
+    PyMem_Free(bigrams);
+    PyMem_Free(sizes);
+    PyMem_Free(similar);
+    PyMem_Free(order);
+    Py_DECREF(turns);
+    return result;
+}
+
+/* --- Normaliser ----------------------------------------------------------------------------------- */
+
+#define CODE_POINTS 0x110000
+#define TURN_SEPARATOR ((Py_UCS4)'\n')
+
+/* A growing run of characters, each with the span [from, to) of another text it stands for. */
+typedef struct {
+    Py_UCS4 *chars;
+    int64_t *from;
+    int64_t *to;
+    Py_ssize_t size, capacity;
+} Chars;
+
+static int chars_push(Chars *c, Py_UCS4 ch, int64_t from, int64_t to) {
+    if (c->size == c->capacity) {
+        Py_ssize_t capacity = c->capacity ? 2 * c->capacity : 256;
+        Py_UCS4 *chars = PyMem_Realloc(c->chars, (size_t)capacity * sizeof(Py_UCS4));
+        if (chars != NULL) c->chars = chars;
+        int64_t *f = PyMem_Realloc(c->from, (size_t)capacity * sizeof(int64_t));
+        if (f != NULL) c->from = f;
+        int64_t *t = PyMem_Realloc(c->to, (size_t)capacity * sizeof(int64_t));
+        if (t != NULL) c->to = t;
+        if (chars == NULL || f == NULL || t == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        c->capacity = capacity;
+    }
+    c->chars[c->size] = ch;
+    c->from[c->size] = from;
+    c->to[c->size] = to;
+    c->size++;
+    return 0;
+}
+
+static void chars_free(Chars *c) {
+    PyMem_Free(c->chars);
+    PyMem_Free(c->from);
+    PyMem_Free(c->to);
+}
+
+typedef struct {
+    PyObject_HEAD
+    /* per-code-point tables (see normalise._CodePoints), indexed by code point */
+    Py_buffer state, single, alnum, word, clause, numeral;
+    int buffers; /* how many of them are held */
+    PyObject *expansions;    /* {code point: normal form of another length} */
+    PyObject *convert;       /* numeral run -> digits or None */
+    PyObject *measures;      /* str: measure characters after a numeral */
+    PyObject *measure_words; /* tuple of str: measure words after a numeral */
+} Normaliser;
+
+static void normaliser_dealloc(Normaliser *self) {
+    PyTypeObject *type = Py_TYPE(self);
+    Py_buffer *tables[] = {&self->state, &self->single, &self->alnum, &self->word, &self->clause, &self->numeral};
+    for (int i = 0; i < self->buffers; i++) PyBuffer_Release(tables[i]);
+    Py_XDECREF(self->expansions);
+    Py_XDECREF(self->convert);
+    Py_XDECREF(self->measures);
+    Py_XDECREF(self->measure_words);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static int normaliser_init(Normaliser *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"state", "single", "alnum", "word", "clause", "numeral", "expansions",
+                               "convert", "measures", "measure_words", NULL};
+    PyObject *tables[6], *expansions, *convert, *measures, *measure_words;
+    if (self->buffers) {
+        PyErr_SetString(PyExc_RuntimeError, "Normaliser is already initialised");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOO!OUO!", keywords, &tables[0], &tables[1], &tables[2],
+                                     &tables[3], &tables[4], &tables[5], &PyDict_Type, &expansions, &convert,
+                                     &measures, &PyTuple_Type, &measure_words))
+        return -1;
+    Py_buffer *views[] = {&self->state, &self->single, &self->alnum, &self->word, &self->clause, &self->numeral};
+    for (int i = 0; i < 6; i++) {
+        if (PyObject_GetBuffer(tables[i], views[i], PyBUF_SIMPLE) < 0) return -1;
+        self->buffers++;
+        Py_ssize_t itemsize = i == 1 ? 4 : 1;
+        if (views[i]->len != CODE_POINTS * itemsize) {
+            PyErr_Format(PyExc_ValueError, "table %s must hold %d items of %zd bytes", keywords[i], CODE_POINTS,
+                         itemsize);
+            return -1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(measure_words); i++) {
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(measure_words, i))) {
+            PyErr_SetString(PyExc_TypeError, "measure_words must be a tuple of str");
+            return -1;
+        }
+    }
+    if (!PyCallable_Check(convert)) {
+        PyErr_SetString(PyExc_TypeError, "convert must be callable");
+        return -1;
+    }
+    self->expansions = Py_NewRef(expansions);
+    self->convert = Py_NewRef(convert);
+    self->measures = Py_NewRef(measures);
+    self->measure_words = Py_NewRef(measure_words);
+    return 0;
+}
+
+/* Does a measure character or word follow position `at` of `text`? */
+static int measure_follows(Normaliser *self, const Chars *text, Py_ssize_t at) {
+    if (at >= text->size) return 0;
+    if (PyUnicode_FindChar(self->measures, text->chars[at], 0, PyUnicode_GET_LENGTH(self->measures), 1) >= 0)
+        return 1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(self->measure_words); i++) {
+        PyObject *word = PyTuple_GET_ITEM(self->measure_words, i);
+        Py_ssize_t size = PyUnicode_GET_LENGTH(word), k = 0;
+        if (at + size > text->size) continue;
+        while (k < size && PyUnicode_READ_CHAR(word, k) == text->chars[at + k]) k++;
+        if (k == size) return 1;
+    }
+    return 0;
+}
+
+/* Append `piece` (a str) to `out`, each of its characters standing for [from, to). */
+static int push_str(Chars *out, PyObject *piece, int64_t from, int64_t to) {
+    Py_ssize_t size = PyUnicode_GET_LENGTH(piece);
+    for (Py_ssize_t k = 0; k < size; k++)
+        if (chars_push(out, PyUnicode_READ_CHAR(piece, k), from, to) < 0) return -1;
+    return 0;
+}
+
+/* Step 1: each character's normal form; turns joined by the separator; spans in the original. */
+static int map_turns(Normaliser *self, PyObject *seq, Chars *out) {
+    const uint8_t *state = self->state.buf;
+    const uint32_t *single = self->single.buf;
+    int64_t origin = 0;
+    for (Py_ssize_t t = 0; t < PySequence_Fast_GET_SIZE(seq); t++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, t);
+        if (t > 0) {
+            if (chars_push(out, TURN_SEPARATOR, origin, origin + 1) < 0) return -1;
+            origin++;
+        }
+        Py_ssize_t size = PyUnicode_GET_LENGTH(text);
+        int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        for (Py_ssize_t k = 0; k < size; k++, origin++) {
+            Py_UCS4 cp = PyUnicode_READ(kind, data, k);
+            if (state[cp] == 1) {
+                if (chars_push(out, single[cp], origin, origin + 1) < 0) return -1;
+                continue;
+            }
+            PyObject *key = PyLong_FromUnsignedLong(cp);
+            if (key == NULL) return -1;
+            PyObject *piece = PyDict_GetItemWithError(self->expansions, key);
+            Py_DECREF(key);
+            if (piece == NULL || !PyUnicode_Check(piece)) {
+                if (!PyErr_Occurred()) PyErr_Format(PyExc_KeyError, "no normal form for U+%04X", (unsigned)cp);
+                return -1;
+            }
+            if (push_str(out, piece, origin, origin + 1) < 0) return -1;
+        }
+    }
+    return 0;
+}
+
+/* Step 2: Chinese numeral runs that are clearly numbers as digits (which runs: see normalise.py). */
+static int convert_numerals(Normaliser *self, const Chars *in, Chars *out) {
+    const uint8_t *numeral = self->numeral.buf;
+    Py_ssize_t i = 0;
+    while (i < in->size) {
+        if (!numeral[in->chars[i]]) {
+            if (chars_push(out, in->chars[i], in->from[i], in->to[i]) < 0) return -1;
+            i++;
+            continue;
+        }
+        Py_ssize_t a = i, b = i;
+        while (b < in->size && numeral[in->chars[b]]) b++;
+        i = b;
+        PyObject *digits = NULL;
+        if (b - a > 1 || (a > 0 && in->chars[a - 1] == 0x7B2C /* 第 */) || measure_follows(self, in, b)) {
+            PyObject *run = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, in->chars + a, b - a);
+            if (run == NULL) return -1;
+            digits = PyObject_CallOneArg(self->convert, run);
+            Py_DECREF(run);
+            if (digits == NULL) return -1;
+            if (digits != Py_None && !PyUnicode_Check(digits)) {
+                Py_DECREF(digits);
+                PyErr_SetString(PyExc_TypeError, "convert must return str or None");
+                return -1;
+            }
+        }
+        if (digits != NULL && digits != Py_None) {
+            int failed = push_str(out, digits, in->from[a], in->to[b - 1]);
+            Py_DECREF(digits);
+            if (failed) return -1;
+            continue;
+        }
+        Py_XDECREF(digits);
+        for (Py_ssize_t k = a; k < b; k++)
+            if (chars_push(out, in->chars[k], in->from[k], in->to[k]) < 0) return -1;
+    }
+    return 0;
+}
+
+static int append_index(PyObject *list, Py_ssize_t value) {
+    PyObject *item = PyLong_FromSsize_t(value);
+    if (item == NULL) return -1;
+    int failed = PyList_Append(list, item);
+    Py_DECREF(item);
+    return failed;
+}
+
+/* Step 3 (CJK): letters and digits only; clause punctuation between two of them in a turn is a break. */
+static int match_view_cjk(Normaliser *self, const Chars *full, Chars *match, PyObject *breaks) {
+    const uint8_t *alnum = self->alnum.buf, *clause = self->clause.buf;
+    int started = 0, crossed = 0, held = 0;
+    for (Py_ssize_t i = 0; i < full->size; i++) {
+        Py_UCS4 c = full->chars[i];
+        if (c == TURN_SEPARATOR) {
+            crossed = 1;
+        } else if (alnum[c]) {
+            if (started && held && !crossed && append_index(breaks, match->size) < 0) return -1;
+            if (chars_push(match, c, i, i + 1) < 0) return -1;
+            started = 1;
+            crossed = held = 0;
+        } else {
+            held |= clause[c];
+        }
+    }
+    return 0;
+}
+
+/* Step 3 (words): every run of separators inside a turn becomes one space, a break if it held clause
+ * punctuation; a turn's leading and trailing runs are dropped. Apostrophes inside words are kept. */
+static int match_view_words(Normaliser *self, const Chars *full, Chars *match, PyObject *breaks) {
+    const uint8_t *word = self->word.buf, *clause = self->clause.buf;
+    Py_ssize_t size = full->size, run_start = -1;
+    int crossed = 0, held = 0;
+    for (Py_ssize_t i = 0; i <= size; i++) {
+        int kept = 0;
+        Py_UCS4 c = 0;
+        if (i < size) {
+            c = full->chars[i];
+            int inside = i > 0 && i + 1 < size && word[full->chars[i - 1]] && word[full->chars[i + 1]];
+            kept = (word[c] && c != '_') || c == '%' || (c == '\'' && inside);
+        }
+        if (!kept && i < size) {
+            if (run_start < 0) {
+                run_start = i;
+                crossed = held = 0;
+            }
+            crossed |= c == TURN_SEPARATOR;
+            held |= clause[c];
+            continue;
+        }
+        if (run_start >= 0) {
+            if (run_start > 0 && i < size && !crossed) {
+                if (held && append_index(breaks, match->size) < 0) return -1;
+                if (chars_push(match, ' ', run_start, run_start + 1) < 0) return -1;
+            }
+            run_start = -1;
+        }
+        if (i < size && chars_push(match, c, i, i + 1) < 0) return -1;
+    }
+    return 0;
+}
+
+static PyObject *int64_bytes(const int64_t *values, Py_ssize_t size) {
+    return PyBytes_FromStringAndSize(size ? (const char *)values : "", size * (Py_ssize_t)sizeof(int64_t));
+}
+
+static PyObject *normaliser_views(Normaliser *self, PyObject *args) {
+    PyObject *texts;
+    int cjk;
+    if (!PyArg_ParseTuple(args, "Op", &texts, &cjk)) return NULL;
+    if (!self->buffers) {
+        PyErr_SetString(PyExc_RuntimeError, "Normaliser is not initialised");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(texts, "texts must be a sequence of str");
+    if (seq == NULL) return NULL;
+    Py_ssize_t turns = PySequence_Fast_GET_SIZE(seq);
+    /* code points never seen: the caller learns them and asks again */
+    const uint8_t *state = self->state.buf;
+    PyObject *unknown = NULL;
+    for (Py_ssize_t t = 0; t < turns; t++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, t);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "texts must be a sequence of str");
+            goto fail_early;
+        }
+        Py_ssize_t size = PyUnicode_GET_LENGTH(text);
+        int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        for (Py_ssize_t k = 0; k < size; k++) {
+            Py_UCS4 cp = PyUnicode_READ(kind, data, k);
+            if (state[cp]) continue;
+            if (unknown == NULL && (unknown = PySet_New(NULL)) == NULL) goto fail_early;
+            PyObject *code = PyLong_FromUnsignedLong(cp);
+            if (code == NULL || PySet_Add(unknown, code) < 0) {
+                Py_XDECREF(code);
+                goto fail_early;
+            }
+            Py_DECREF(code);
+        }
+    }
+    if (unknown != NULL) {
+        Py_DECREF(seq);
+        return unknown;
+    }
+    Chars mapped = {0}, full = {0}, match = {0};
+    PyObject *breaks = PyList_New(0), *full_starts = PyList_New(0), *match_starts = PyList_New(0), *result = NULL;
+    if (breaks == NULL || full_starts == NULL || match_starts == NULL) goto done;
+    if (map_turns(self, seq, &mapped) < 0 || convert_numerals(self, &mapped, &full) < 0) goto done;
+    if ((cjk ? match_view_cjk : match_view_words)(self, &full, &match, breaks) < 0) goto done;
+    /* where each turn starts in either view (one more entry than turns: the ends) */
+    if (append_index(full_starts, 0) < 0) goto done;
+    for (Py_ssize_t i = 0; i < full.size; i++)
+        if (full.chars[i] == TURN_SEPARATOR && append_index(full_starts, i + 1) < 0) goto done;
+    if (append_index(full_starts, full.size + 1) < 0) goto done;
+    Py_ssize_t m = 0;
+    for (Py_ssize_t t = 0; t + 1 < PyList_GET_SIZE(full_starts); t++) {
+        Py_ssize_t start = PyLong_AsSsize_t(PyList_GET_ITEM(full_starts, t));
+        while (m < match.size && match.from[m] < start) m++;
+        if (append_index(match_starts, m) < 0) goto done;
+    }
+    if (append_index(match_starts, match.size) < 0) goto done;
+    result = Py_BuildValue(
+        "(NNOOONNN)", PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, full.size ? full.chars : (Py_UCS4 *)"", full.size),
+        PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, match.size ? match.chars : (Py_UCS4 *)"", match.size),
+        full_starts, match_starts, breaks, int64_bytes(match.from, match.size), int64_bytes(full.from, full.size),
+        int64_bytes(full.to, full.size));
+done:
+    chars_free(&mapped);
+    chars_free(&full);
+    chars_free(&match);
+    Py_XDECREF(breaks);
+    Py_XDECREF(full_starts);
+    Py_XDECREF(match_starts);
+    Py_DECREF(seq);
+    return result;
+fail_early:
+    Py_XDECREF(unknown);
+    Py_DECREF(seq);
+    return NULL;
+}
+
+static PyMethodDef normaliser_methods[] = {
+    {"views", (PyCFunction)normaliser_views, METH_VARARGS,
+     "views(texts, cjk) -> (full, match, full_starts, match_starts, breaks, match_to_full, origin_starts, "
+     "origin_ends), or the set of code points the tables do not know yet."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot normaliser_slots[] = {
+    {Py_tp_doc, "Normaliser(tables...): a transcript's full and match views from per-code-point tables."},
+    {Py_tp_init, normaliser_init},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_dealloc, normaliser_dealloc},
+    {Py_tp_methods, normaliser_methods},
+    {0, NULL},
+};
+
+static PyType_Spec normaliser_spec = {
+    .name = "scorer.rules._native.Normaliser",
+    .basicsize = sizeof(Normaliser),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = normaliser_slots,
+};
+
+/* --- module ------------------------------------------------------------------------------------- */
+
+static PyMethodDef native_functions[] = {
+    {"similar_turns", similar_turns, METH_VARARGS,
+     "similar_turns(turns, min_repeats, similarity) -> [index, ...] | None: the first turn (fewest bigrams first) "
+     "that at least min_repeats - 1 others resemble, with them."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int add_type(PyObject *module, const char *name, PyType_Spec *spec) {
+    PyObject *type = PyType_FromModuleAndSpec(module, spec, NULL);
+    if (type == NULL) return -1;
+    int failed = PyModule_AddObjectRef(module, name, type);
+    Py_DECREF(type);
+    return failed;
+}
+
+static int native_exec(PyObject *module) {
+    if (add_type(module, "Automaton", &automaton_spec) < 0) return -1;
+    if (add_type(module, "Dictionary", &dictionary_spec) < 0) return -1;
+    return add_type(module, "Normaliser", &normaliser_spec);
+}
+
+static PyModuleDef_Slot native_slots[] = {
+    {Py_mod_exec, native_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef native_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "scorer.rules._native",
+    .m_doc = "The scorer's inner loops in C.",
+    .m_size = 0,
+    .m_methods = native_functions,
+    .m_slots = native_slots,
+};
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModuleDef_Init(&native_module); }

@@ -1,0 +1,50 @@
+"""Type stubs for the C extension `_native.c` (the scorer's inner loops)."""
+
+from array import array
+from collections.abc import Callable, Sequence
+
+class Automaton:
+    """All phrases in one Aho-Corasick automaton; a phrase's id is its index (empty phrases never match)."""
+
+    def __init__(self, phrases: Sequence[str]) -> None: ...
+    def scan(self, text: str, bounds: Sequence[int]) -> dict[int, list[tuple[int, int, int]]]:
+        """Every occurrence of every phrase that lies within one turn `[bounds[t], bounds[t + 1])`, as
+        (turn, start, end), by phrase id, in order of end."""
+
+class Dictionary:
+    """A copy of jieba's frequency table (`FREQ`: each word, and each prefix of a word with count 0)."""
+
+    def __init__(self, freq: dict[str, int]) -> None: ...
+    def set(self, key: str, count: int) -> None:
+        """Add a key or change its count, as jieba's `add_word` changes `FREQ`."""
+    def segment(self, text: str, logtotal: float) -> list[tuple[int, int]]:
+        """jieba's dictionary-only cut of `text` as (start, end) per word, given `log(total)`; a run of
+        single ASCII letters/digits is one word."""
+
+class Normaliser:
+    """A transcript's full and match views (see normalise.py) from per-code-point tables: `single`
+    holds 4-byte code points, the others one byte per code point (0x110000 entries each)."""
+
+    def __init__(
+        self,
+        state: bytearray,
+        single: array[int],
+        alnum: bytearray,
+        word: bytearray,
+        clause: bytearray,
+        numeral: bytearray,
+        expansions: dict[int, str],
+        convert: Callable[[str], str | None],
+        measures: str,
+        measure_words: tuple[str, ...],
+    ) -> None: ...
+    def views(
+        self, texts: Sequence[str], cjk: bool
+    ) -> tuple[str, str, list[int], list[int], list[int], bytes, bytes, bytes] | set[int]:
+        """(full, match, full_starts, match_starts, breaks, match_to_full, origin_starts, origin_ends),
+        the last three as native int64 arrays; or the code points whose state is 0 (to learn first)."""
+
+def similar_turns(turns: Sequence[str | Sequence[int]], min_repeats: int, similarity: float) -> list[int] | None:
+    """The first turn (fewest distinct unit bigrams first, then in order) that at least `min_repeats - 1`
+    others resemble (Jaccard similarity of distinct bigrams >= `similarity`), with those others: their
+    indices, ascending. A turn is a str (a unit per character) or unit ids below 2**32."""

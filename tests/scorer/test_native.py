@@ -1,0 +1,185 @@
+"""The scorer's C inner loops (`scorer.rules._native`) against the definitions they implement: jieba's own
+cut, a brute-force substring search, pairwise Jaccard similarity, and their errors on bad input."""
+
+from __future__ import annotations
+
+import random
+import re
+from array import array
+from collections.abc import Sequence
+from itertools import accumulate, combinations
+from math import log
+
+import jieba
+import pytest
+
+from scorer.rules._native import Automaton, Dictionary, Normaliser, similar_turns
+from tests.scorer.dataset import load_all
+
+# --- Dictionary: jieba's dictionary-only cut -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> jieba.Tokenizer:
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
+def jieba_spans(tokenizer: jieba.Tokenizer, text: str) -> list[tuple[int, int]]:
+    words = tokenizer.lcut(text, HMM=False)
+    ends = list(accumulate(len(word) for word in words))
+    return [(end - len(word), end) for word, end in zip(words, ends, strict=True)]
+
+
+def labelled_clauses() -> list[str]:
+    clauses = {
+        clause
+        for dialogue in load_all()
+        if dialogue.language == "zh"
+        for turn in dialogue.doc.turns
+        for clause in re.split(r"[\W_]+", turn.text)
+        if clause
+    }
+    return sorted(clauses)
+
+
+def test_segment_cuts_every_labelled_clause_as_jieba_does(tokenizer: jieba.Tokenizer) -> None:
+    dictionary = Dictionary(tokenizer.FREQ)
+    logtotal = log(tokenizer.total)
+    clauses = [*labelled_clauses(), "工号1017号", "app登录不了", "abc", "", "ｘｙ１２3", "𠀀𠀁不知道"]
+    assert len(clauses) > 1000
+    for clause in clauses:
+        assert dictionary.segment(clause, logtotal) == jieba_spans(tokenizer, clause), clause
+
+
+def test_set_follows_jieba_add_word() -> None:
+    """Words added to jieba (scorecard phrases) change the cut the same way in the copy."""
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    dictionary = Dictionary(tokenizer.FREQ)
+    text = "那你想好了再打来吧谢谢"
+    for word in ("那你想好了再打来吧", "好了再打"):
+        tokenizer.add_word(word)
+        for end in range(1, len(word) + 1):
+            dictionary.set(word[:end], tokenizer.FREQ[word[:end]])
+        assert dictionary.segment(text, log(tokenizer.total)) == jieba_spans(tokenizer, text)
+    assert dictionary.segment(text, log(tokenizer.total))[0] == (0, 9), "the phrase is one word now"
+
+
+def test_a_dictionary_grows_past_its_first_size() -> None:
+    dictionary = Dictionary({"a": 1})
+    words = [f"词{k}" for k in range(5000)]
+    for word in words:
+        dictionary.set(word, 10)
+    dictionary.set("词", 0)
+    assert dictionary.segment("词17词4999", log(5001)) == [(0, 3), (3, 8)]
+
+
+def test_dictionary_rejects_bad_tables() -> None:
+    with pytest.raises(TypeError):
+        Dictionary({1: 2})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="negative"):
+        Dictionary({"a": -1})
+    with pytest.raises(ValueError, match="negative"):
+        Dictionary({"a": 1}).set("b", -5)
+
+
+# --- Automaton: every occurrence within a turn ---------------------------------------------------------------
+
+
+def brute_force(phrases: Sequence[str], text: str, bounds: Sequence[int]) -> dict[int, list[tuple[int, int, int]]]:
+    first_id = {phrase: pid for pid, phrase in reversed(list(enumerate(phrases)))}
+    found: dict[int, list[tuple[int, int, int]]] = {}
+    for turn in range(len(bounds) - 1):
+        for start in range(bounds[turn], bounds[turn + 1]):
+            for phrase, pid in first_id.items():
+                end = start + len(phrase)
+                if phrase and end <= bounds[turn + 1] and text.startswith(phrase, start):
+                    found.setdefault(pid, []).append((turn, start, end))
+    return {pid: sorted(hits, key=lambda hit: hit[2]) for pid, hits in found.items()}
+
+
+def test_scan_finds_every_overlapping_occurrence_inside_turns() -> None:
+    rng = random.Random(5)
+    for _ in range(300):
+        alphabet = rng.choice(["ab", "abc", "不知道您", "a不b"])
+        phrases = ["".join(rng.choices(alphabet, k=rng.randint(0, 4))) for _ in range(rng.randint(1, 8))]
+        text = "".join(rng.choices(alphabet, k=rng.randint(0, 40)))
+        cuts = sorted(rng.choices(range(len(text) + 1), k=rng.randint(0, 5)))
+        bounds = [0, *cuts, len(text)]
+        assert Automaton(phrases).scan(text, bounds) == brute_force(phrases, text, bounds), (phrases, text, bounds)
+
+
+def test_scan_edge_cases() -> None:
+    automaton = Automaton(["您好", "好", "您好"])
+    assert automaton.scan("您好", [0, 2]) == {0: [(0, 0, 2)], 1: [(0, 1, 2)]}, "a repeated phrase keeps its first id"
+    assert automaton.scan("您好", [0, 1, 2]) == {1: [(1, 1, 2)]}, "not across two turns"
+    assert automaton.scan("", [0, 0]) == {}
+    assert Automaton([]).scan("您好", [0, 2]) == {}
+    assert Automaton([""]).scan("abc", [0, 3]) == {}, "an empty phrase matches nothing"
+
+
+def test_automaton_rejects_bad_input() -> None:
+    with pytest.raises(TypeError, match="sequence of str"):
+        Automaton(["ok", 3])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        Automaton(["ok"]).scan("text", ["0", "4"])  # type: ignore[list-item]
+
+
+# --- similar_turns: pairwise Jaccard of unit bigrams ---------------------------------------------------------
+
+
+def similar_by_definition(turns: Sequence[str], min_repeats: int, similarity: float) -> list[int] | None:
+    grams = [{turn[k : k + 2] for k in range(len(turn) - 1)} for turn in turns]
+
+    def alike(a: int, b: int) -> bool:
+        union = len(grams[a] | grams[b])
+        return bool(union) and len(grams[a] & grams[b]) / union >= similarity
+
+    pairs = {(a, b) for a, b in combinations(range(len(turns)), 2) if alike(a, b)}
+    for k in sorted(range(len(turns)), key=lambda k: (len(grams[k]), k)):
+        group = sorted({k, *(b for a, b in pairs if a == k), *(a for a, b in pairs if b == k)})
+        if grams[k] and len(group) >= min_repeats:
+            return group
+    return None
+
+
+def test_similar_turns_matches_the_definition() -> None:
+    rng = random.Random(9)
+    for _ in range(300):
+        turns = ["".join(rng.choices("退款没到账", k=rng.randint(0, 8))) for _ in range(rng.randint(0, 8))]
+        min_repeats, similarity = rng.randint(2, 4), rng.choice([0.3, 0.5, 0.8, 1.0])
+        expected = similar_by_definition(turns, min_repeats, similarity)
+        assert similar_turns(turns, min_repeats, similarity) == expected, (turns, min_repeats, similarity)
+
+
+def test_similar_turns_takes_word_ids_too() -> None:
+    assert similar_turns([[1, 2, 3], [9], [1, 2, 3, 4]], 2, 0.6) == [0, 2]
+    with pytest.raises(ValueError, match="below 2\\*\\*32"):
+        similar_turns([[1, 2**40]], 2, 0.5)
+    with pytest.raises(TypeError):
+        similar_turns([3.5], 2, 0.5)  # type: ignore[list-item]
+
+
+# --- Normaliser: the tables it reads -------------------------------------------------------------------------
+
+
+def tables(size: int = 0x110000) -> list[bytearray | array[int]]:
+    return [bytearray(size), array("I", bytes(4 * size)), bytearray(size), bytearray(size), bytearray(size)]
+
+
+def test_normaliser_checks_its_tables_and_reports_unknown_code_points() -> None:
+    state, single, alnum, word, clause = tables()
+    numeral = bytearray(0x110000)
+    for code in (ord("a"), ord("b")):
+        state[code], single[code], alnum[code], word[code] = 1, code, 1, 1
+    normaliser = Normaliser(state, single, alnum, word, clause, numeral, {}, lambda run: None, "", ())
+    assert normaliser.views(["ab", "a?b"], True) == {ord("?")}, "unseen code points are for the caller to learn"
+    state[ord("?")], single[ord("?")], clause[ord("?")] = 1, ord("?"), 1
+    full, match, full_starts, match_starts, breaks, *_ = normaliser.views(["ab", "a?b"], True)
+    assert (full, match, full_starts, match_starts, breaks) == ("ab\na?b", "abab", [0, 3, 7], [0, 2, 4], [3])
+    with pytest.raises(ValueError, match="must hold"):
+        Normaliser(*tables(10), numeral, {}, lambda run: None, "", ())  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        normaliser.views(["ok", None], True)  # type: ignore[list-item]
