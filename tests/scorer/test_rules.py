@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from callqa.events import Evidence, ItemResult
+from callqa.patterns import compile_pattern
 from callqa.transcripts import (
     ConversationMetrics,
     ModelInfo,
@@ -22,6 +24,7 @@ from callqa.transcripts import (
     Turn,
 )
 from scorer.rules import compile_scorecard
+from scorer.rules.conditions import Regex
 from scorer.rules.normalise import normalise, normalise_phrase, normalise_turns
 from scorer.scorecard import Scorecard
 
@@ -324,6 +327,36 @@ def test_a_regex_match_across_two_turns_counts_in_neither_and_hides_none() -> No
     assert met(across, ("agent", "ax"), ("agent", "y xy"), language="en")
     assert met(across | {"count": 2}, ("agent", "ax"), ("agent", "y xy"), ("agent", "x y"), language="en")
     assert not met(across | {"count": 3}, ("agent", "ax"), ("agent", "y xy"), ("agent", "x y"), language="en")
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"x\s*y", r"^y", r"x$", r"y*", r"(x)\s", r"\s", r"[^x]+", r"x\s*$", r"^\s*y", r"\Ax", r"y\z"]
+)
+def test_regex_finds_what_searching_each_turn_alone_finds(pattern: str) -> None:
+    """Random calls, with and without a role scope: every match, in order, is a match of searching that
+    turn's text on its own, and none is missing."""
+    rng = random.Random(pattern)
+    for role in ("any", "agent"):
+        item = {"type": "regex", "pattern": pattern, "role": role, "count": 1}
+        card = compile_scorecard(one_item_card(item, "en"))
+        for _ in range(60):
+            turns = [
+                (rng.choice(["agent", "customer"]), "".join(rng.choices("xy ,", k=rng.randint(0, 6))))
+                for _ in range(rng.randint(1, 6))
+            ]
+            doc = build(turns, language="en")
+            ctx = card.context(doc)
+            condition = card.items[0].condition
+            assert isinstance(condition, Regex)
+            selection = ctx.select(condition.scope)
+            compiled = compile_pattern("(?m)" + pattern)
+            expected = []
+            for index in selection.indices:
+                offset = ctx.norm.full_starts[index]
+                spans = [condition._span(m, offset) for m in compiled.finditer(ctx.norm.turn_full(index))]
+                if spans:
+                    expected.append((index, spans))
+            assert condition._matches(ctx, selection) == expected, (pattern, role, turns)
 
 
 def test_regex_evidence_quotes_the_original_text() -> None:

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any, Literal
 
-from callqa.events import Evidence
 from callqa.transcripts import TranscriptDocument, Turn
 from scorer.rules._native import similar_turns
 from scorer.rules.matching import MIN_WORDS_ACROSS_BREAK, SEGMENTER, Hit, PhraseShape
-from scorer.rules.metrics import Call, Measured, measure
+from scorer.rules.metrics import Call, Measured, Note, measure
 from scorer.rules.normalise import TURN_SEPARATOR, Normalised
 
 PhraseHit = tuple[int, int, int]  # phrase id, start, end
@@ -27,7 +26,7 @@ MAX_EVIDENCE = 10  # findings quoted per condition (all are counted): 40 × 您 
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """A span of a turn to quote (global offsets of a view); it becomes an `Evidence` only if reported."""
+    """A span of a turn to quote (global offsets of a view); it is quoted only if reported."""
 
     turn: int
     start: int
@@ -35,7 +34,8 @@ class Quote:
     view: Literal["match", "full", "turn"] = "match"
 
 
-Finding = Quote | Evidence
+Finding = Quote | Note
+EvidenceFields = dict[str, Any]  # keyword arguments of callqa.events.Evidence
 
 
 @dataclass(slots=True)
@@ -116,11 +116,19 @@ class Context:
 
     # --- evidence ------------------------------------------------------------------------
 
-    def evidence(self, findings: list[Finding]) -> list[Evidence]:
-        out: list[Evidence] = []
+    def evidence(self, findings: list[Finding]) -> list[EvidenceFields]:
+        """The findings as the fields of `callqa.events.Evidence` (validated with the whole evaluation)."""
+        out: list[EvidenceFields] = []
         for finding in findings:
-            if isinstance(finding, Evidence):
-                out.append(finding)
+            if isinstance(finding, Note):
+                out.append(
+                    {
+                        "turn_id": finding.turn_id,
+                        "begin_ms": finding.begin_ms,
+                        "end_ms": finding.end_ms,
+                        "text": finding.text,
+                    }
+                )
                 continue
             turn = self.turns[finding.turn]
             if finding.view == "match":
@@ -129,7 +137,7 @@ class Context:
                 text = self.norm.quote_full(finding.start, finding.end)
             else:
                 text = turn.text
-            out.append(Evidence(turn_id=turn.id, begin_ms=turn.begin_ms, end_ms=turn.end_ms, text=text))
+            out.append({"turn_id": turn.id, "begin_ms": turn.begin_ms, "end_ms": turn.end_ms, "text": text})
         return out
 
     # --- hit checks ----------------------------------------------------------------------
@@ -383,7 +391,7 @@ class Not(Compiled):
         outcome = self.child.evaluate(ctx)
         if outcome.met:
             return Outcome(False, outcome.evidence)
-        return Outcome(True, [Evidence(text=f"not found: {self.child.describe()}")])
+        return Outcome(True, [Note(f"not found: {self.child.describe()}")])
 
     def describe(self) -> str:
         return f"not ({self.child.describe()})"
@@ -433,7 +441,7 @@ class Phrases(Compiled):
         elif self.mode == "none":
             met = not hits
             if met:
-                return Outcome(True, [Evidence(text=f"not found: {self.describe()}")])
+                return Outcome(True, [Note(f"not found: {self.describe()}")])
         else:
             met = len(hits) >= self.count
         return Outcome(met, [Quote(*hit) for hit in hits[: max(self.count, MAX_EVIDENCE)]])
@@ -451,39 +459,52 @@ class Regex(Compiled):
     scope: CompiledScope
 
     def evaluate(self, ctx: Context) -> Outcome:
-        selection = ctx.select(self.scope)
-        if not selection.indices:
-            return Outcome(False)
         evidence: list[Finding] = []
         found = 0
         limit = max(self.count, MAX_EVIDENCE)
-        for index in self._candidates(ctx, selection):
-            offset = ctx.norm.full_starts[index]
-            for match in self.pattern.finditer(ctx.norm.turn_full(index)):
-                found += 1
-                if len(evidence) < limit:
-                    # RE2 has no lookaround: a first capturing group marks the part worth quoting.
-                    start, end = match.span(1) if self.pattern.groups and match.start(1) >= 0 else match.span()
-                    evidence.append(Quote(index, offset + start, offset + end, "full"))
+        for index, spans in self._matches(ctx, ctx.select(self.scope)):
+            found += len(spans)
+            evidence += [Quote(index, start, end, "full") for start, end in spans[: max(0, limit - len(evidence))]]
         return Outcome(found >= self.count, evidence)
 
-    def _candidates(self, ctx: Context, selection: Selection) -> Sequence[int]:
-        """The scoped turns that may hold a match, found with one pass over them joined by newlines.
+    def _span(self, match: Any, offset: int) -> tuple[int, int]:
+        """What to quote, in full-view offsets: the first capturing group if it took part (RE2 has no
+        lookaround, so a group marks the part worth quoting), else the whole match."""
+        start, end = match.span(1) if self.pattern.groups and match.start(1) >= 0 else match.span()
+        return offset + start, offset + end
 
-        A match within one turn is a match in the joined text too (^ and $ are line edges there), so
-        the joined pass either reports a match starting in that turn or one that runs into it from
-        an earlier turn; every turn such a match touches is a candidate, and each candidate is then
-        matched on its own (a match across the newline is not a match in either turn).
+    def _matches(self, ctx: Context, selection: Selection) -> list[tuple[int, list[tuple[int, int]]]]:
+        """Each scoped turn with matches, and their spans, as if each turn were searched on its own.
+
+        One pass over the scoped turns joined by newlines (^ and $ are line edges there) finds them: a
+        match inside one line is what searching that turn alone finds, unless a match running across a
+        newline took part of the turn; such turns are searched again on their own (a match across the
+        newline is a match in neither turn). Patterns anchored at the text's edges go turn by turn.
         """
-        if "\\A" in self.source or "\\z" in self.source:  # anchored at the text's edges: turn by turn
-            return selection.indices
-        joined, starts = ctx.joined_full(selection)
-        touched: set[int] = set()
-        for match in self.pattern.finditer(joined):
-            first = bisect_right(starts, match.start()) - 1
-            last = bisect_right(starts, max(match.end() - 1, match.start())) - 1
-            touched.update(range(first, last + 1))
-        return [selection.indices[k] for k in sorted(touched)]
+        by_turn: dict[int, list[tuple[int, int]]] = {}
+        dirty: set[int] = set()
+        if not selection.indices:
+            return []
+        if "\\A" in self.source or "\\z" in self.source:
+            dirty.update(range(len(selection.indices)))
+        else:
+            joined, starts = ctx.joined_full(selection)
+            line, next_start = 0, starts[1] if len(starts) > 1 else len(joined) + 1
+            for match in self.pattern.finditer(joined):
+                start, end = match.span()
+                if not starts[line] <= start < next_start:
+                    line = bisect_right(starts, start) - 1
+                    next_start = starts[line + 1] if line + 1 < len(starts) else len(joined) + 1
+                if end < next_start:  # within the line (an empty match may sit at its very end)
+                    index = selection.indices[line]
+                    by_turn.setdefault(line, []).append(self._span(match, ctx.norm.full_starts[index] - starts[line]))
+                else:
+                    dirty.update(range(line, bisect_right(starts, max(end - 1, start))))
+        for line in dirty:
+            index = selection.indices[line]
+            offset = ctx.norm.full_starts[index]
+            by_turn[line] = [self._span(match, offset) for match in self.pattern.finditer(ctx.norm.turn_full(index))]
+        return [(selection.indices[line], spans) for line, spans in sorted(by_turn.items()) if spans]
 
     def describe(self) -> str:
         return f"{self.scope.role}: /{self.source}/"

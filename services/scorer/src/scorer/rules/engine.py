@@ -11,10 +11,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from callqa.events import Evidence, ItemResult, ScoredItem
+from callqa.events import ItemResult, ScoredItem
 from callqa.transcripts import TranscriptDocument
 from scorer.rules.conditions import (
     AllOf,
@@ -23,6 +24,7 @@ from scorer.rules.conditions import (
     CompiledAnchor,
     CompiledScope,
     Context,
+    EvidenceFields,
     Metric,
     Not,
     Phrases,
@@ -33,6 +35,7 @@ from scorer.rules.conditions import (
 )
 from scorer.rules.lexicon import lexicon
 from scorer.rules.matching import SEGMENTER, PhraseIndex, PhraseShape, word_shape
+from scorer.rules.metrics import Note
 from scorer.rules.normalise import is_cjk_language, normalise_phrase, normalise_turns
 from scorer.scorecard import (
     AllCondition,
@@ -74,6 +77,17 @@ class CompiledItem:
     severity: Severity
     condition: Compiled
     not_applicable_when: Compiled | None
+
+    def scored(self, result: ItemResult, points: float, evidence: list[EvidenceFields]) -> dict[str, Any]:
+        """The fields of its `ScoredItem`."""
+        return {
+            "item_id": self.id,
+            "section": self.section,
+            "result": result,
+            "points": points,
+            "severity": self.severity,
+            "evidence": evidence,
+        }
 
 
 class _Compiler:
@@ -200,12 +214,12 @@ class CompiledScorecard:
 
     def evaluate(self, doc: TranscriptDocument) -> Evaluation:
         ctx = self.context(doc)
-        scored: list[ScoredItem] = []
+        scored: list[dict[str, Any]] = []  # ScoredItem fields: the evaluation is validated once, as a whole
         earned = maximum = 0.0
         auto_failed = False
         for item in self.items:
             if item.not_applicable_when is not None and item.not_applicable_when.evaluate(ctx).met:
-                scored.append(self._scored(item, ItemResult.not_applicable, 0.0, []))
+                scored.append(item.scored(ItemResult.not_applicable, 0.0, []))
                 continue
             outcome = item.condition.evaluate(ctx)
             found_is_bad = item.kind in ("deduction", "auto_fail")
@@ -213,36 +227,27 @@ class CompiledScorecard:
             points = item.points if passed and item.kind != "auto_fail" else 0.0
             evidence = ctx.evidence(outcome.evidence)
             if not passed and found_is_bad and not evidence:  # every finding must show what was found
-                evidence = [Evidence(text=f"found: {item.condition.describe()}")]
+                evidence = ctx.evidence([Note(f"found: {item.condition.describe()}")])
             if item.kind in ("requirement", "deduction"):
                 maximum += item.points
             if item.kind == "auto_fail" and not passed:
                 auto_failed = True
             earned += points
-            scored.append(self._scored(item, ItemResult.passed if passed else ItemResult.failed, points, evidence))
+            scored.append(item.scored(ItemResult.passed if passed else ItemResult.failed, points, evidence))
         if auto_failed:
             earned = 0.0
         percentage = 0.0 if auto_failed else (min(100.0, earned / maximum * 100) if maximum else 100.0)
-        return Evaluation(
-            scorecard_id=self.card.id,
-            scorecard_version=self.card.version,
-            items=scored,
-            total_points=earned,
-            max_points=maximum,
-            percentage=percentage,
-            passed=not auto_failed and percentage >= self.card.pass_threshold,
-            auto_failed=auto_failed,
-        )
-
-    @staticmethod
-    def _scored(item: CompiledItem, result: ItemResult, points: float, evidence: list[Evidence]) -> ScoredItem:
-        return ScoredItem(
-            item_id=item.id,
-            section=item.section,
-            result=result,
-            points=points,
-            severity=item.severity,
-            evidence=evidence,
+        return Evaluation.model_validate(
+            {
+                "scorecard_id": self.card.id,
+                "scorecard_version": self.card.version,
+                "items": scored,
+                "total_points": earned,
+                "max_points": maximum,
+                "percentage": percentage,
+                "passed": not auto_failed and percentage >= self.card.pass_threshold,
+                "auto_failed": auto_failed,
+            }
         )
 
 

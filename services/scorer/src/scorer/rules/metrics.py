@@ -5,14 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from callqa.events import Evidence
 from callqa.transcripts import Span, TranscriptDocument, Turn
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A finding told in words (the fields of `callqa.events.Evidence`, without its validation cost)."""
+
+    text: str
+    turn_id: str | None = None
+    begin_ms: int | None = None
+    end_ms: int | None = None
 
 
 @dataclass(slots=True)
 class Measured:
     value: float | None  # None: the transcript does not have this metric (e.g. no speech rate without speech)
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: list[Note] = field(default_factory=list)
 
 
 def clock(ms: int) -> str:
@@ -45,7 +54,7 @@ class Call:
 def _turn_count(role: str | None) -> Callable[[Call], Measured]:
     def measure(call: Call) -> Measured:
         count = len(call.spoken(role))
-        return Measured(count, [Evidence(text=f"{count} {role or 'speaker'} turns")])
+        return Measured(count, [Note(text=f"{count} {role or 'speaker'} turns")])
 
     return measure
 
@@ -57,7 +66,7 @@ def _interruptions(role: str) -> Callable[[Call], Measured]:
         count = max(len(overlaps), call.metrics.interruptions.get(role, 0))
         turns = [t for t in call.doc.turns if t.role == role] if overlaps else []
         evidence = [
-            Evidence(
+            Note(
                 turn_id=_turn_starting(turns, o.begin_ms),
                 begin_ms=o.begin_ms,
                 end_ms=o.end_ms,
@@ -66,7 +75,7 @@ def _interruptions(role: str) -> Callable[[Call], Measured]:
             for o in overlaps
         ]
         if count > len(overlaps) or not evidence:
-            evidence.append(Evidence(text=f"{role} interrupted {count} times"))
+            evidence.append(Note(text=f"{role} interrupted {count} times"))
         return Measured(count, evidence)
 
     return measure
@@ -77,34 +86,34 @@ def _turn_starting(turns: list[Turn], at_ms: int) -> str | None:
     return candidates[-1].id if candidates else None
 
 
-def _non_talk_evidence(span: Span) -> Evidence:
+def _non_talk_evidence(span: Span) -> Note:
     text = f"non-talk {span.duration_ms / 1000:.1f} s at {clock(span.begin_ms)}"
-    return Evidence(begin_ms=span.begin_ms, end_ms=span.end_ms, text=text)
+    return Note(begin_ms=span.begin_ms, end_ms=span.end_ms, text=text)
 
 
 def _max_non_talk(call: Call) -> Measured:
     spans = call.metrics.non_talk
     if not spans:
-        return Measured(0, [Evidence(text="no non-talk instance")])
+        return Measured(0, [Note(text="no non-talk instance")])
     longest = max(spans, key=lambda s: s.duration_ms)
     return Measured(longest.duration_ms, [_non_talk_evidence(longest)])
 
 
 def _non_talk_count(call: Call) -> Measured:
     spans = call.metrics.non_talk
-    return Measured(len(spans), [_non_talk_evidence(s) for s in spans] or [Evidence(text="no non-talk instance")])
+    return Measured(len(spans), [_non_talk_evidence(s) for s in spans] or [Note(text="no non-talk instance")])
 
 
 def _non_talk_ms(call: Call) -> Measured:
     total = call.metrics.non_talk_time_ms
-    return Measured(total, [Evidence(text=f"non-talk {total / 1000:.1f} s in total")])
+    return Measured(total, [Note(text=f"non-talk {total / 1000:.1f} s in total")])
 
 
 def _talk_ratio(role: str) -> Callable[[Call], Measured]:
     def measure(call: Call) -> Measured:
         metrics = call.metrics.roles.get(role)
         ratio = metrics.talk_ratio if metrics else 0.0
-        return Measured(ratio, [Evidence(text=f"{role} talk ratio {ratio:.0%}")])
+        return Measured(ratio, [Note(text=f"{role} talk ratio {ratio:.0%}")])
 
     return measure
 
@@ -113,10 +122,10 @@ def _speech_rate(role: str) -> Callable[[Call], Measured]:
     def measure(call: Call) -> Measured:
         metrics = call.metrics.roles.get(role)
         if metrics is None or metrics.speech_rate is None:
-            return Measured(None, [Evidence(text=f"no {role} speech rate")])
+            return Measured(None, [Note(text=f"no {role} speech rate")])
         unit = "chars/min" if metrics.speech_rate_unit == "chars_per_min" else "words/min"
         text = f"{role} speech rate {metrics.speech_rate:.0f} {unit} over {metrics.talk_time_ms / 1000:.1f} s voiced"
-        return Measured(metrics.speech_rate, [Evidence(text=text)])
+        return Measured(metrics.speech_rate, [Note(text=text)])
 
     return measure
 
@@ -125,7 +134,7 @@ def _voiced(role: str) -> Callable[[Call], Measured]:
     def measure(call: Call) -> Measured:
         metrics = call.metrics.roles.get(role)
         voiced = metrics.talk_time_ms if metrics else 0
-        return Measured(voiced, [Evidence(text=f"{role} voiced {voiced / 1000:.1f} s")])
+        return Measured(voiced, [Note(text=f"{role} voiced {voiced / 1000:.1f} s")])
 
     return measure
 
@@ -134,19 +143,19 @@ def _first_response(call: Call) -> Measured:
     """The agent's first turn after the customer's first turn, from the end of that customer turn."""
     customer = next(iter(call.spoken("customer")), None)
     if customer is None:
-        return Measured(None, [Evidence(text="the customer never speaks")])
+        return Measured(None, [Note(text="the customer never speaks")])
     recorded = next((r for r in call.metrics.response_latencies if r.customer_turn_id == customer.id), None)
     if recorded is not None:
         agent_turn_id, latency = recorded.agent_turn_id, recorded.latency_ms
     else:
         agent = next((t for t in call.spoken("agent") if t.begin_ms > customer.begin_ms), None)
         if agent is None:
-            return Measured(None, [Evidence(turn_id=customer.id, text="the agent never answers the customer")])
+            return Measured(None, [Note(turn_id=customer.id, text="the agent never answers the customer")])
         agent_turn_id, latency = agent.id, agent.begin_ms - customer.end_ms
     return Measured(
         latency,
         [
-            Evidence(
+            Note(
                 turn_id=agent_turn_id,
                 begin_ms=customer.end_ms,
                 end_ms=customer.end_ms + max(0, latency),
@@ -165,8 +174,8 @@ def _mean_latency(call: Call) -> Measured:
     if value is None and (values := _latencies(call)):
         value = round(sum(values) / len(values))
     if value is None:
-        return Measured(None, [Evidence(text="no response latencies")])
-    return Measured(value, [Evidence(text=f"mean response latency {value / 1000:.1f} s")])
+        return Measured(None, [Note(text="no response latencies")])
+    return Measured(value, [Note(text=f"mean response latency {value / 1000:.1f} s")])
 
 
 def _max_latency(call: Call) -> Measured:
@@ -174,13 +183,13 @@ def _max_latency(call: Call) -> Measured:
     if value is None and (values := _latencies(call)):
         value = max(values)
     if value is None:
-        return Measured(None, [Evidence(text="no response latencies")])
-    return Measured(value, [Evidence(text=f"longest response latency {value / 1000:.1f} s")])
+        return Measured(None, [Note(text="no response latencies")])
+    return Measured(value, [Note(text=f"longest response latency {value / 1000:.1f} s")])
 
 
 def _duration(call: Call) -> Measured:
     value = call.doc.duration_ms or call.metrics.duration_ms
-    return Measured(value, [Evidence(text=f"call {clock(value)} long")])
+    return Measured(value, [Note(text=f"call {clock(value)} long")])
 
 
 METRICS: dict[str, Callable[[Call], Measured]] = {
