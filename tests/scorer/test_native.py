@@ -108,23 +108,69 @@ def test_scan_finds_every_overlapping_occurrence_inside_turns() -> None:
         text = "".join(rng.choices(alphabet, k=rng.randint(0, 40)))
         cuts = sorted(rng.choices(range(len(text) + 1), k=rng.randint(0, 5)))
         bounds = [0, *cuts, len(text)]
-        assert Automaton(phrases).scan(text, bounds) == brute_force(phrases, text, bounds), (phrases, text, bounds)
+        found = {pid: [hit[:3] for hit in hits] for pid, hits in Automaton(phrases).scan(text, bounds).items()}
+        assert found == brute_force(phrases, text, bounds), (phrases, text, bounds)
 
 
 def test_scan_edge_cases() -> None:
     automaton = Automaton(["您好", "好", "您好"])
-    assert automaton.scan("您好", [0, 2]) == {0: [(0, 0, 2)], 1: [(0, 1, 2)]}, "a repeated phrase keeps its first id"
-    assert automaton.scan("您好", [0, 1, 2]) == {1: [(1, 1, 2)]}, "not across two turns"
+    assert automaton.scan("您好", [0, 2]) == {0: [(0, 0, 2, 3)], 1: [(0, 1, 2, 1)]}, "a repeated phrase keeps its id"
+    assert automaton.scan("您好", [0, 1, 2]) == {1: [(1, 1, 2, 3)]}, "not across two turns"
     assert automaton.scan("", [0, 0]) == {}
     assert Automaton([]).scan("您好", [0, 2]) == {}
     assert Automaton([""]).scan("abc", [0, 3]) == {}, "an empty phrase matches nothing"
 
 
+WHOLE, ALIGNED = 1, 2
+
+
+def test_scan_flags_word_boundaries_at_spaces_or_from_jiebas_cut(tokenizer: jieba.Tokenizer) -> None:
+    words = Automaton(["know", "now", "dont know"])
+    assert words.scan("i dont know", [0, 11]) == {
+        2: [(0, 2, 11, WHOLE | ALIGNED)],
+        0: [(0, 7, 11, WHOLE | ALIGNED)],
+        1: [(0, 8, 11, WHOLE)],
+    }
+    dictionary, logtotal = Dictionary(tokenizer.FREQ), log(tokenizer.total)
+    chinese = Automaton(["不知道", "道理"])
+    assert chinese.scan("不知道理", [0, 4], (), dictionary, logtotal) == {
+        0: [(0, 0, 3, WHOLE)],  # 不知/道理: not a word of its own here
+        1: [(0, 2, 4, WHOLE | ALIGNED)],
+    }
+    assert chinese.scan("我不知道", [0, 4], (), dictionary, logtotal) == {0: [(0, 1, 4, WHOLE | ALIGNED)]}
+
+
+def test_scan_flags_a_phrase_split_by_a_clause_break_unless_at_a_joint() -> None:
+    text, bounds, breaks = "那你想好了再打来吧", [0, 9], [5]  # 那你想好了，再打来吧
+    assert Automaton([text]).scan(text, bounds, breaks) == {0: [(0, 0, 9, ALIGNED)]}
+    assert Automaton([text], [[2, 5]]).scan(text, bounds, breaks) == {0: [(0, 0, 9, WHOLE | ALIGNED)]}
+    assert Automaton([text], [[2, 4]]).scan(text, bounds, breaks) == {0: [(0, 0, 9, ALIGNED)]}
+    assert Automaton(["不知道"], [None]).scan("不知道", [0, 3], [1])[0] == [(0, 0, 3, ALIGNED)], "不，知道"
+
+
+def test_shapes_add_the_inner_boundaries_of_a_phrase_cut_out_whole() -> None:
+    dictionary = Dictionary({"感": 0, "感谢": 10, "感谢您": 0, "感谢您的": 0, "感谢您的来": 0, "感谢您的来电": 5})
+    automaton = Automaton(["感谢"])
+    assert automaton.scan("感谢您的来电", [0, 6], (), dictionary, log(15)) == {0: [(0, 0, 2, WHOLE)]}
+    dictionary.set_shape("感谢您的来电", [2, 3, 4])
+    assert automaton.scan("感谢您的来电", [0, 6], (), dictionary, log(15)) == {0: [(0, 0, 2, WHOLE | ALIGNED)]}
+    with pytest.raises(ValueError, match="inside the phrase"):
+        dictionary.set_shape("感谢", [2])
+
+
 def test_automaton_rejects_bad_input() -> None:
     with pytest.raises(TypeError, match="sequence of str"):
         Automaton(["ok", 3])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="one entry per phrase"):
+        Automaton(["ok", "no"], [None])
     with pytest.raises(TypeError):
         Automaton(["ok"]).scan("text", ["0", "4"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="ascending"):
+        Automaton(["ok"]).scan("text", [0, 9])
+    with pytest.raises(ValueError, match="ascending"):
+        Automaton(["ok"]).scan("text", [0, 4], [3, 1])
+    with pytest.raises(TypeError, match="Dictionary"):
+        Automaton(["ok"]).scan("text", [0, 4], [], {"ok": 1}, 0.0)  # type: ignore[arg-type]
 
 
 # --- similar_turns: pairwise Jaccard of unit bigrams ---------------------------------------------------------

@@ -18,6 +18,365 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* --- Dictionary --------------------------------------------------------------------------------- */
+
+/* jieba's frequency table in C: every key (a word, or a prefix of one with count 0) in an open-addressing
+ * table keyed by an FNV-1a hash of its code points, which extends by one character at a time, so growing
+ * a fragment costs one probe per character and no Python object. A second table holds the word
+ * structure of scorecard phrases (their inner word boundaries), which count as boundaries wherever
+ * such a phrase is cut out whole. */
+typedef struct {
+    uint64_t hash; /* 0: empty slot */
+    int64_t value; /* a word's count; a shape's position in `inner` */
+    uint32_t offset; /* of the key's code points in `chars` */
+    uint32_t length;
+} KeyEntry;
+
+typedef struct {
+    KeyEntry *entries;
+    size_t mask, used; /* slots - 1; keys held (at most half the slots) */
+} KeyTable;
+
+typedef struct {
+    PyObject_HEAD
+    KeyTable words, shapes;
+    Py_UCS4 *chars; /* the keys of both tables */
+    size_t used_chars, chars_capacity;
+    int32_t *inner; /* per shape: how many offsets, then the offsets */
+    size_t used_inner, inner_capacity;
+} Dictionary;
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+static inline uint64_t fnv_step(uint64_t hash, Py_UCS4 cp) {
+    hash = (hash ^ cp) * FNV_PRIME;
+    return hash ? hash : 1; /* 0 marks an empty slot */
+}
+
+static uint64_t fnv_hash(const Py_UCS4 *text, Py_ssize_t length) {
+    uint64_t hash = FNV_OFFSET;
+    for (Py_ssize_t k = 0; k < length; k++) hash = fnv_step(hash, text[k]);
+    return hash;
+}
+
+static inline size_t hash_slot(uint64_t hash, size_t mask) { return (size_t)(hash ^ (hash >> 31)) & mask; }
+
+static int table_alloc(KeyTable *table, size_t keys) {
+    size_t slots = 16;
+    while (slots < 2 * keys + 2) slots <<= 1;
+    table->entries = PyMem_Calloc(slots, sizeof(KeyEntry));
+    if (table->entries == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    table->mask = slots - 1;
+    table->used = 0;
+    return 0;
+}
+
+/* The entry for `text` (whose hash is given), or NULL. */
+static KeyEntry *table_find(const KeyTable *table, const Py_UCS4 *pool, uint64_t hash, const Py_UCS4 *text,
+                            Py_ssize_t length) {
+    for (size_t i = hash_slot(hash, table->mask);; i = (i + 1) & table->mask) {
+        KeyEntry *entry = &table->entries[i];
+        if (entry->hash == 0) return NULL;
+        if (entry->hash == hash && entry->length == (uint32_t)length &&
+            memcmp(pool + entry->offset, text, (size_t)length * sizeof(Py_UCS4)) == 0)
+            return entry;
+    }
+}
+
+static void table_place(KeyTable *table, KeyEntry entry) {
+    size_t i = hash_slot(entry.hash, table->mask);
+    while (table->entries[i].hash != 0) i = (i + 1) & table->mask;
+    table->entries[i] = entry;
+    table->used++;
+}
+
+/* Room for one more key: at most half the slots are used. */
+static int table_reserve(KeyTable *table) {
+    if (2 * (table->used + 1) <= table->mask + 1) return 0;
+    KeyTable grown;
+    if (table_alloc(&grown, 2 * table->used + 2) < 0) return -1;
+    for (size_t k = 0; k <= table->mask; k++)
+        if (table->entries[k].hash != 0) table_place(&grown, table->entries[k]);
+    PyMem_Free(table->entries);
+    *table = grown;
+    return 0;
+}
+
+/* Copy a key's code points into the pool; its offset there. */
+static int64_t pool_add(Dictionary *self, const Py_UCS4 *text, Py_ssize_t length) {
+    if (self->used_chars + (size_t)length > UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "dictionary too large");
+        return -1;
+    }
+    if (self->used_chars + (size_t)length > self->chars_capacity) {
+        size_t capacity = 2 * self->chars_capacity + (size_t)length;
+        Py_UCS4 *pool = PyMem_Realloc(self->chars, capacity * sizeof(Py_UCS4));
+        if (pool == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        self->chars = pool;
+        self->chars_capacity = capacity;
+    }
+    memcpy(self->chars + self->used_chars, text, (size_t)length * sizeof(Py_UCS4));
+    self->used_chars += (size_t)length;
+    return (int64_t)(self->used_chars - (size_t)length);
+}
+
+/* Set the value of a key in one of the tables, adding the key if it is new. */
+static int dictionary_put(Dictionary *self, KeyTable *table, PyObject *key, int64_t value) {
+    Py_UCS4 *chars = PyUnicode_AsUCS4Copy(key);
+    if (chars == NULL) return -1;
+    Py_ssize_t length = PyUnicode_GET_LENGTH(key);
+    uint64_t hash = fnv_hash(chars, length);
+    KeyEntry *entry = table_find(table, self->chars, hash, chars, length);
+    int64_t offset = 0;
+    if (entry != NULL)
+        entry->value = value;
+    else if (table_reserve(table) < 0 || (offset = pool_add(self, chars, length)) < 0) {
+        PyMem_Free(chars);
+        return -1;
+    } else
+        table_place(table, (KeyEntry){hash, value, (uint32_t)offset, (uint32_t)length});
+    PyMem_Free(chars);
+    return 0;
+}
+
+static void dictionary_dealloc(Dictionary *self) {
+    PyTypeObject *type = Py_TYPE(self);
+    PyMem_Free(self->words.entries);
+    PyMem_Free(self->shapes.entries);
+    PyMem_Free(self->chars);
+    PyMem_Free(self->inner);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static int dictionary_init(Dictionary *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"freq", NULL};
+    PyObject *freq;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!", keywords, &PyDict_Type, &freq)) return -1;
+    if (self->words.entries != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Dictionary is already initialised");
+        return -1;
+    }
+    size_t total_chars = 0;
+    PyObject *key, *value;
+    Py_ssize_t position = 0;
+    while (PyDict_Next(freq, &position, &key, &value)) {
+        if (!PyUnicode_Check(key)) {
+            PyErr_SetString(PyExc_TypeError, "freq keys must be str");
+            return -1;
+        }
+        total_chars += (size_t)PyUnicode_GET_LENGTH(key);
+    }
+    if (table_alloc(&self->words, (size_t)PyDict_GET_SIZE(freq)) < 0 || table_alloc(&self->shapes, 64) < 0) return -1;
+    self->chars = PyMem_Calloc(total_chars + 1, sizeof(Py_UCS4));
+    if (self->chars == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->chars_capacity = total_chars + 1;
+    position = 0;
+    while (PyDict_Next(freq, &position, &key, &value)) {
+        int64_t count = PyLong_AsLongLong(value);
+        if (count == -1 && PyErr_Occurred()) return -1;
+        if (count < 0) {
+            PyErr_SetString(PyExc_ValueError, "freq counts must not be negative");
+            return -1;
+        }
+        Py_ssize_t length = PyUnicode_GET_LENGTH(key);
+        Py_UCS4 *chars = self->chars + self->used_chars;
+        if (PyUnicode_AsUCS4(key, chars, length, 0) == NULL) return -1;
+        table_place(&self->words, (KeyEntry){fnv_hash(chars, length), count, (uint32_t)self->used_chars, (uint32_t)length});
+        self->used_chars += (size_t)length;
+    }
+    return 0;
+}
+
+static int dictionary_ready(Dictionary *self) {
+    if (self->words.entries != NULL) return 0;
+    PyErr_SetString(PyExc_RuntimeError, "Dictionary is not initialised");
+    return -1;
+}
+
+/* Add a key or change its count (as jieba's add_word changes FREQ). */
+static PyObject *dictionary_set(Dictionary *self, PyObject *args) {
+    PyObject *key;
+    long long count;
+    if (!PyArg_ParseTuple(args, "UL", &key, &count) || dictionary_ready(self) < 0) return NULL;
+    if (count < 0) {
+        PyErr_SetString(PyExc_ValueError, "counts must not be negative");
+        return NULL;
+    }
+    if (dictionary_put(self, &self->words, key, count) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* Record where the words of a phrase meet (offsets inside it), for when it is cut out whole. */
+static PyObject *dictionary_set_shape(Dictionary *self, PyObject *args) {
+    PyObject *key, *offsets_arg;
+    if (!PyArg_ParseTuple(args, "UO", &key, &offsets_arg) || dictionary_ready(self) < 0) return NULL;
+    PyObject *offsets = PySequence_Fast(offsets_arg, "inner offsets must be a sequence of int");
+    if (offsets == NULL) return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(offsets);
+    if (self->used_inner + (size_t)count + 1 > self->inner_capacity) {
+        size_t capacity = 2 * self->inner_capacity + (size_t)count + 1;
+        int32_t *inner = PyMem_Realloc(self->inner, capacity * sizeof(int32_t));
+        if (inner == NULL) {
+            Py_DECREF(offsets);
+            return PyErr_NoMemory();
+        }
+        self->inner = inner;
+        self->inner_capacity = capacity;
+    }
+    int32_t *run = self->inner + self->used_inner;
+    run[0] = (int32_t)count;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        long offset = PyLong_AsLong(PySequence_Fast_GET_ITEM(offsets, i));
+        if (offset == -1 && PyErr_Occurred()) {
+            Py_DECREF(offsets);
+            return NULL;
+        }
+        if (offset <= 0 || offset >= PyUnicode_GET_LENGTH(key)) {
+            Py_DECREF(offsets);
+            PyErr_SetString(PyExc_ValueError, "inner offsets must lie inside the phrase");
+            return NULL;
+        }
+        run[i + 1] = (int32_t)offset;
+    }
+    Py_DECREF(offsets);
+    if (dictionary_put(self, &self->shapes, key, (int64_t)self->used_inner) < 0) return NULL;
+    self->used_inner += (size_t)count + 1;
+    Py_RETURN_NONE;
+}
+
+/* jieba's `get_DAG` + `calc` with HMM off, in one right-to-left pass: the words starting at a position
+ * are found by growing a fragment while it is a key. Ties go to the longer word, as in jieba. Then, like
+ * jieba's cut, a run of single ASCII letters/digits stays one token (1017, app). Fills `ends` with each
+ * token's end, in order; returns how many tokens. `work` holds size + 1 doubles. */
+static Py_ssize_t dictionary_cut(const Dictionary *self, const Py_UCS4 *text, Py_ssize_t size, double logtotal,
+                                 Py_ssize_t *ends, double *work) {
+    double *score = work;
+    Py_ssize_t *word_end = ends; /* the route, before it becomes the tokens */
+    score[size] = 0.0;
+    for (Py_ssize_t start = size - 1; start >= 0; start--) {
+        int found = 0;
+        double best = 0.0;
+        uint64_t hash = FNV_OFFSET;
+        word_end[start] = start + 1;
+        for (Py_ssize_t end = start + 1; end <= size; end++) {
+            hash = fnv_step(hash, text[end - 1]);
+            const KeyEntry *entry = table_find(&self->words, self->chars, hash, text + start, end - start);
+            if (entry == NULL) break;
+            if (entry->value) {
+                double candidate = log((double)entry->value) - logtotal + score[end];
+                if (!found || candidate >= best) {
+                    best = candidate;
+                    word_end[start] = end;
+                    found = 1;
+                }
+            }
+        }
+        score[start] = found ? best : -logtotal + score[start + 1];
+    }
+    Py_ssize_t tokens = 0, start = 0;
+    int glue = 0;
+    while (start < size) {
+        Py_ssize_t end = word_end[start];
+        int ascii_char = end - start == 1 && text[start] < 128 && Py_UNICODE_ISALNUM(text[start]);
+        if (ascii_char && glue)
+            ends[tokens - 1] = end; /* tokens - 1 <= start: the route there is already read */
+        else
+            ends[tokens++] = end;
+        glue = ascii_char;
+        start = end;
+    }
+    return tokens;
+}
+
+/* Mark the word boundaries of a clause: 1 at each (0, token ends, the inner boundaries of a token
+ * that is a phrase with a known shape), 2 elsewhere. `ends` holds size + 1 entries, `work` size + 1. */
+static void dictionary_mark_boundaries(const Dictionary *self, const Py_UCS4 *clause, Py_ssize_t size,
+                                       double logtotal, uint8_t *marks, Py_ssize_t *ends, double *work) {
+    for (Py_ssize_t i = 1; i < size; i++) marks[i] = 2;
+    marks[0] = marks[size] = 1;
+    Py_ssize_t tokens = dictionary_cut(self, clause, size, logtotal, ends, work), start = 0;
+    for (Py_ssize_t t = 0; t < tokens; t++) {
+        Py_ssize_t end = ends[t];
+        marks[end] = 1;
+        if (end - start > 1) {
+            const KeyEntry *shape =
+                table_find(&self->shapes, self->chars, fnv_hash(clause + start, end - start), clause + start, end - start);
+            if (shape != NULL) {
+                const int32_t *run = self->inner + shape->value;
+                for (int32_t k = 1; k <= run[0]; k++) marks[start + run[k]] = 1;
+            }
+        }
+        start = end;
+    }
+}
+
+static PyObject *dictionary_segment(Dictionary *self, PyObject *args) {
+    PyObject *text_arg;
+    double logtotal;
+    if (!PyArg_ParseTuple(args, "Ud", &text_arg, &logtotal) || dictionary_ready(self) < 0) return NULL;
+    Py_UCS4 *text = PyUnicode_AsUCS4Copy(text_arg);
+    if (text == NULL) return NULL;
+    Py_ssize_t size = PyUnicode_GET_LENGTH(text_arg);
+    double *work = PyMem_Calloc((size_t)size + 1, sizeof(double));
+    Py_ssize_t *ends = PyMem_Calloc((size_t)size + 1, sizeof(Py_ssize_t));
+    PyObject *tokens = NULL;
+    if (work == NULL || ends == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t count = dictionary_cut(self, text, size, logtotal, ends, work);
+    if ((tokens = PyList_New(count)) == NULL) goto done;
+    for (Py_ssize_t t = 0, start = 0; t < count; start = ends[t], t++) {
+        PyObject *token = Py_BuildValue("(nn)", start, ends[t]);
+        if (token == NULL) {
+            Py_CLEAR(tokens);
+            goto done;
+        }
+        PyList_SET_ITEM(tokens, t, token);
+    }
+done:
+    PyMem_Free(text);
+    PyMem_Free(work);
+    PyMem_Free(ends);
+    return tokens;
+}
+
+static PyMethodDef dictionary_methods[] = {
+    {"set", (PyCFunction)dictionary_set, METH_VARARGS, "set(key, count): add a key or change its count."},
+    {"set_shape", (PyCFunction)dictionary_set_shape, METH_VARARGS,
+     "set_shape(phrase, inner): where the words of a phrase meet, boundaries wherever it is cut out whole."},
+    {"segment", (PyCFunction)dictionary_segment, METH_VARARGS,
+     "segment(text, logtotal) -> [(start, end), ...]: jieba's dictionary-only cut of text."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot dictionary_slots[] = {
+    {Py_tp_doc, "Dictionary(freq): a copy of jieba's frequency table (word or prefix -> count)."},
+    {Py_tp_init, dictionary_init},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_dealloc, dictionary_dealloc},
+    {Py_tp_methods, dictionary_methods},
+    {0, NULL},
+};
+
+static PyType_Spec dictionary_spec = {
+    .name = "scorer.rules._native.Dictionary",
+    .basicsize = sizeof(Dictionary),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = dictionary_slots,
+};
+
 /* --- Automaton ---------------------------------------------------------------------------------- */
 
 /* Trie edges live in one open-addressing hash table keyed by (node, code point). */
@@ -60,6 +419,9 @@ typedef struct {
     int32_t *pid;       /* the phrase that ends at this node, or -1 */
     int32_t *length;    /* depth of the node: the phrase's length */
     int32_t *next_out;  /* the next node on the fail chain where a phrase ends, or -1 */
+    Py_ssize_t phrases;
+    int32_t *joints;    /* per phrase: where `joints_at` starts, or -1 if no clause break may fall inside */
+    int32_t *joints_at; /* per phrase with joints: how many, then the offsets where a break may fall */
 } Automaton;
 
 static void automaton_free_arrays(Automaton *self) {
@@ -69,9 +431,12 @@ static void automaton_free_arrays(Automaton *self) {
     PyMem_Free(self->pid);
     PyMem_Free(self->length);
     PyMem_Free(self->next_out);
+    PyMem_Free(self->joints);
+    PyMem_Free(self->joints_at);
     memset(&self->edges, 0, sizeof(self->edges));
-    self->fail = self->pid = self->length = self->next_out = NULL;
+    self->fail = self->pid = self->length = self->next_out = self->joints = self->joints_at = NULL;
     self->nodes = 0;
+    self->phrases = 0;
 }
 
 static void automaton_dealloc(Automaton *self) {
@@ -81,10 +446,64 @@ static void automaton_dealloc(Automaton *self) {
     Py_DECREF(type);
 }
 
+/* Where a clause break may fall inside each phrase (None: nowhere). */
+static int automaton_set_joints(Automaton *self, PyObject *joints_arg, Py_ssize_t phrases) {
+    self->phrases = phrases;
+    self->joints = PyMem_Calloc((size_t)phrases + 1, sizeof(int32_t));
+    if (self->joints == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < phrases; i++) self->joints[i] = -1;
+    if (joints_arg == Py_None) return 0;
+    PyObject *joints = PySequence_Fast(joints_arg, "joints must be a sequence");
+    if (joints == NULL) return -1;
+    if (PySequence_Fast_GET_SIZE(joints) != phrases) {
+        Py_DECREF(joints);
+        PyErr_SetString(PyExc_ValueError, "joints must have one entry per phrase");
+        return -1;
+    }
+    size_t used = 0, capacity = 0;
+    for (Py_ssize_t i = 0; i < phrases; i++) {
+        PyObject *entry = PySequence_Fast_GET_ITEM(joints, i);
+        if (entry == Py_None) continue;
+        PyObject *offsets = PySequence_Fast(entry, "joints must hold None or sequences of int");
+        if (offsets == NULL) goto fail;
+        Py_ssize_t count = PySequence_Fast_GET_SIZE(offsets);
+        if (used + (size_t)count + 1 > capacity) {
+            capacity = 2 * capacity + (size_t)count + 1;
+            int32_t *grown = PyMem_Realloc(self->joints_at, capacity * sizeof(int32_t));
+            if (grown == NULL) {
+                Py_DECREF(offsets);
+                PyErr_NoMemory();
+                goto fail;
+            }
+            self->joints_at = grown;
+        }
+        self->joints[i] = (int32_t)used;
+        self->joints_at[used] = (int32_t)count;
+        for (Py_ssize_t k = 0; k < count; k++) {
+            long offset = PyLong_AsLong(PySequence_Fast_GET_ITEM(offsets, k));
+            if (offset == -1 && PyErr_Occurred()) {
+                Py_DECREF(offsets);
+                goto fail;
+            }
+            self->joints_at[used + 1 + (size_t)k] = (int32_t)offset;
+        }
+        used += (size_t)count + 1;
+        Py_DECREF(offsets);
+    }
+    Py_DECREF(joints);
+    return 0;
+fail:
+    Py_DECREF(joints);
+    return -1;
+}
+
 static int automaton_init(Automaton *self, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"phrases", NULL};
-    PyObject *phrases;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O", keywords, &phrases)) return -1;
+    static char *keywords[] = {"phrases", "joints", NULL};
+    PyObject *phrases, *joints = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O", keywords, &phrases, &joints)) return -1;
     PyObject *seq = PySequence_Fast(phrases, "phrases must be a sequence of str");
     if (seq == NULL) return -1;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
@@ -153,6 +572,13 @@ static int automaton_init(Automaton *self, PyObject *args, PyObject *kwargs) {
     }
     Py_DECREF(seq);
     self->nodes = nodes;
+    if (automaton_set_joints(self, joints, count) < 0) {
+        PyMem_Free(parent_of);
+        PyMem_Free(char_of);
+        PyMem_Free(order);
+        automaton_free_arrays(self);
+        return -1;
+    }
     /* breadth first = by depth: counting sort of the nodes by length */
     int32_t depth_max = 0;
     for (int32_t n = 0; n < nodes; n++)
@@ -210,7 +636,7 @@ static Py_ssize_t turn_of(const Py_ssize_t *bounds, Py_ssize_t count, Py_ssize_t
     return low;
 }
 
-static int append_hit(PyObject *hits, int32_t pid, Py_ssize_t turn, Py_ssize_t start, Py_ssize_t end) {
+static int append_hit(PyObject *hits, int32_t pid, Py_ssize_t turn, Py_ssize_t start, Py_ssize_t end, int flags) {
     PyObject *key = PyLong_FromLong(pid);
     if (key == NULL) return -1;
     PyObject *found = PyDict_GetItemWithError(hits, key);
@@ -223,72 +649,183 @@ static int append_hit(PyObject *hits, int32_t pid, Py_ssize_t turn, Py_ssize_t s
         Py_DECREF(found); /* the dict holds it */
     }
     Py_DECREF(key);
-    PyObject *hit = Py_BuildValue("(nnn)", turn, start, end);
+    PyObject *hit = Py_BuildValue("(nnni)", turn, start, end, flags);
     if (hit == NULL) return -1;
     int failed = PyList_Append(found, hit);
     Py_DECREF(hit);
     return failed;
 }
 
-static PyObject *automaton_scan(Automaton *self, PyObject *args) {
-    PyObject *text, *bounds_arg;
-    if (!PyArg_ParseTuple(args, "UO", &text, &bounds_arg)) return NULL;
-    PyObject *bounds_seq = PySequence_Fast(bounds_arg, "bounds must be a sequence of int");
-    if (bounds_seq == NULL) return NULL;
-    Py_ssize_t nbounds = PySequence_Fast_GET_SIZE(bounds_seq);
-    Py_ssize_t size = PyUnicode_GET_LENGTH(text);
+/* The first index of sorted `values` holding more than `value`. */
+static Py_ssize_t upper_bound(const Py_ssize_t *values, Py_ssize_t count, Py_ssize_t value) {
+    Py_ssize_t low = 0, high = count;
+    while (low < high) {
+        Py_ssize_t middle = (low + high) / 2;
+        if (values[middle] <= value)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return low;
+}
+
+/* One call's match view, as the scan checks hits against it. */
+typedef struct {
+    const Py_UCS4 *text;
+    const Py_ssize_t *bounds; /* turn starts, then the end */
+    const Py_ssize_t *breaks; /* clause breaks, sorted */
+    Py_ssize_t turns, nbreaks;
+    const Dictionary *dictionary; /* CJK: word boundaries from jieba's cut; NULL: at spaces */
+    double logtotal;
+    uint8_t *marks;   /* per position: 0 not known yet, 1 a word boundary, 2 not one */
+    Py_ssize_t *ends; /* scratch for a clause's cut */
+    double *work;
+} View;
+
+#define HIT_WHOLE 1   /* no clause break inside, or only where the phrase's words meet */
+#define HIT_ALIGNED 2 /* starts and ends on word boundaries */
+
+static int is_whole(const Automaton *self, const View *view, int32_t pid, Py_ssize_t start, Py_ssize_t end) {
+    Py_ssize_t k = upper_bound(view->breaks, view->nbreaks, start);
+    if (end - start < 2 || k >= view->nbreaks || view->breaks[k] >= end) return 1;
+    if (self->joints[pid] < 0) return 0;
+    const int32_t *joints = self->joints_at + self->joints[pid];
+    for (; k < view->nbreaks && view->breaks[k] < end; k++) {
+        int32_t offset = (int32_t)(view->breaks[k] - start), j = 1;
+        while (j <= joints[0] && joints[j] != offset) j++;
+        if (j > joints[0]) return 0;
+    }
+    return 1;
+}
+
+static int is_boundary(View *view, Py_ssize_t turn, Py_ssize_t position) {
+    Py_ssize_t low = view->bounds[turn], high = view->bounds[turn + 1];
+    if (position <= low || position >= high) return 1;
+    if (view->dictionary == NULL) return view->text[position - 1] == ' ' || view->text[position] == ' ';
+    if (view->marks[position] == 0) { /* cut the clause around it */
+        Py_ssize_t k = upper_bound(view->breaks, view->nbreaks, position);
+        if (k > 0 && view->breaks[k - 1] == position) return 1;
+        Py_ssize_t clause_start = k > 0 && view->breaks[k - 1] > low ? view->breaks[k - 1] : low;
+        Py_ssize_t clause_end = k < view->nbreaks && view->breaks[k] < high ? view->breaks[k] : high;
+        dictionary_mark_boundaries(view->dictionary, view->text + clause_start, clause_end - clause_start,
+                                   view->logtotal, view->marks + clause_start, view->ends, view->work);
+    }
+    return view->marks[position] == 1;
+}
+
+static Py_ssize_t *read_positions(PyObject *arg, Py_ssize_t *count, const char *what) {
+    PyObject *seq = PySequence_Fast(arg, what);
+    if (seq == NULL) return NULL;
+    *count = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t *values = PyMem_Calloc((size_t)*count + 1, sizeof(Py_ssize_t));
+    if (values == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < *count; i++) {
+        values[i] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, i));
+        if (values[i] == -1 && PyErr_Occurred()) {
+            PyMem_Free(values);
+            Py_DECREF(seq);
+            return NULL;
+        }
+    }
+    Py_DECREF(seq);
+    return values;
+}
+
+static PyObject *automaton_scan(Automaton *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"text", "bounds", "breaks", "dictionary", "logtotal", NULL};
+    PyObject *text_arg, *bounds_arg, *breaks_arg = NULL, *dictionary = Py_None;
+    View view = {0};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "UO|OOd", keywords, &text_arg, &bounds_arg, &breaks_arg,
+                                     &dictionary, &view.logtotal))
+        return NULL;
+    if (dictionary != Py_None) {
+        if (Py_TYPE(dictionary)->tp_dealloc != (destructor)dictionary_dealloc) { /* a Dictionary of any instance */
+            PyErr_SetString(PyExc_TypeError, "dictionary must be a Dictionary or None");
+            return NULL;
+        }
+        if (dictionary_ready((Dictionary *)dictionary) < 0) return NULL;
+        view.dictionary = (Dictionary *)dictionary;
+    }
+    Py_ssize_t size = PyUnicode_GET_LENGTH(text_arg), nbounds = 0;
     PyObject *hits = PyDict_New();
-    Py_ssize_t *bounds = PyMem_Calloc((size_t)nbounds + 1, sizeof(Py_ssize_t));
-    if (hits == NULL || bounds == NULL) goto fail;
+    Py_ssize_t *bounds = read_positions(bounds_arg, &nbounds, "bounds must be a sequence of int");
+    Py_ssize_t *breaks = breaks_arg == NULL ? PyMem_Calloc(1, sizeof(Py_ssize_t))
+                                            : read_positions(breaks_arg, &view.nbreaks, "breaks must be a sequence of int");
+    Py_UCS4 *text = PyUnicode_AsUCS4Copy(text_arg);
+    view.marks = PyMem_Calloc((size_t)size + 1, 1);
+    view.ends = PyMem_Calloc((size_t)size + 1, sizeof(Py_ssize_t));
+    view.work = PyMem_Calloc((size_t)size + 1, sizeof(double));
+    if (hits == NULL || bounds == NULL || breaks == NULL || text == NULL || !view.marks || !view.ends || !view.work) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto fail;
+    }
     for (Py_ssize_t i = 0; i < nbounds; i++) {
-        bounds[i] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(bounds_seq, i));
-        if (bounds[i] == -1 && PyErr_Occurred()) goto fail;
-    }
-    if (nbounds < 2 || self->nodes <= 1) {
-        PyMem_Free(bounds);
-        Py_DECREF(bounds_seq);
-        return hits;
-    }
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    int32_t state = 0;
-    Py_ssize_t turn = 0, turns = nbounds - 1;
-    for (Py_ssize_t i = 0; i < size; i++) {
-        Py_UCS4 cp = PyUnicode_READ(kind, data, i);
-        for (;;) {
-            int32_t next = edge_get(&self->edges, state, cp);
-            if (next >= 0) {
-                state = next;
-                break;
-            }
-            if (state == 0) break;
-            state = self->fail[state];
-        }
-        int32_t node = self->pid[state] >= 0 ? state : self->next_out[state];
-        for (; node >= 0; node = self->next_out[node]) {
-            Py_ssize_t end = i + 1, start = end - self->length[node];
-            if (start < bounds[turn] || start >= bounds[turn + 1]) {
-                if (start < bounds[0] || start >= bounds[turns]) continue;
-                turn = turn_of(bounds, turns, start);
-            }
-            if (end > bounds[turn + 1]) continue; /* across two turns */
-            if (append_hit(hits, self->pid[node], turn, start, end) < 0) goto fail;
+        if (bounds[i] < 0 || bounds[i] > size || (i && bounds[i] < bounds[i - 1])) {
+            PyErr_SetString(PyExc_ValueError, "bounds must be ascending offsets of the text");
+            goto fail;
         }
     }
-    PyMem_Free(bounds);
-    Py_DECREF(bounds_seq);
-    return hits;
+    for (Py_ssize_t i = 0; i < view.nbreaks; i++) {
+        if (breaks[i] < 0 || breaks[i] > size || (i && breaks[i] < breaks[i - 1])) {
+            PyErr_SetString(PyExc_ValueError, "breaks must be ascending offsets of the text");
+            goto fail;
+        }
+    }
+    view.text = text;
+    view.bounds = bounds;
+    view.breaks = breaks;
+    view.turns = nbounds - 1;
+    if (nbounds >= 2 && self->nodes > 1) {
+        int32_t state = 0;
+        Py_ssize_t turn = 0, turns = nbounds - 1;
+        for (Py_ssize_t i = 0; i < size; i++) {
+            Py_UCS4 cp = text[i];
+            for (;;) {
+                int32_t next = edge_get(&self->edges, state, cp);
+                if (next >= 0) {
+                    state = next;
+                    break;
+                }
+                if (state == 0) break;
+                state = self->fail[state];
+            }
+            int32_t node = self->pid[state] >= 0 ? state : self->next_out[state];
+            for (; node >= 0; node = self->next_out[node]) {
+                Py_ssize_t end = i + 1, start = end - self->length[node];
+                if (start < bounds[turn] || start >= bounds[turn + 1]) {
+                    if (start < bounds[0] || start >= bounds[turns]) continue;
+                    turn = turn_of(bounds, turns, start);
+                }
+                if (end > bounds[turn + 1]) continue; /* across two turns */
+                int32_t pid = self->pid[node];
+                int flags = (is_whole(self, &view, pid, start, end) ? HIT_WHOLE : 0) |
+                            (is_boundary(&view, turn, start) && is_boundary(&view, turn, end) ? HIT_ALIGNED : 0);
+                if (append_hit(hits, pid, turn, start, end, flags) < 0) goto fail;
+            }
+        }
+    }
+    goto done;
 fail:
+    Py_CLEAR(hits);
+done:
     PyMem_Free(bounds);
-    Py_DECREF(bounds_seq);
-    Py_XDECREF(hits);
-    return NULL;
+    PyMem_Free(breaks);
+    PyMem_Free(text);
+    PyMem_Free(view.marks);
+    PyMem_Free(view.ends);
+    PyMem_Free(view.work);
+    return hits;
 }
 
 static PyMethodDef automaton_methods[] = {
-    {"scan", (PyCFunction)automaton_scan, METH_VARARGS,
-     "scan(text, bounds) -> {phrase id: [(turn, start, end), ...]}: every occurrence of every phrase that lies "
-     "within one turn [bounds[t], bounds[t + 1]), by phrase id, in order of end."},
+    {"scan", (PyCFunction)(void (*)(void))automaton_scan, METH_VARARGS | METH_KEYWORDS,
+     "scan(text, bounds, breaks=(), dictionary=None, logtotal=0.0) -> {phrase id: [(turn, start, end, flags), ...]}: "
+     "every occurrence of every phrase that lies within one turn [bounds[t], bounds[t + 1]), by phrase id, in order "
+     "of end; flags: 1 whole (no clause break inside but at its joints), 2 aligned with word boundaries."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -306,273 +843,6 @@ static PyType_Spec automaton_spec = {
     .basicsize = sizeof(Automaton),
     .flags = Py_TPFLAGS_DEFAULT,
     .slots = automaton_slots,
-};
-
-/* --- Dictionary --------------------------------------------------------------------------------- */
-
-/* jieba's frequency table in C: every key (a word, or a prefix of one with count 0) in an open-addressing
- * table keyed by an FNV-1a hash of its code points, which extends by one character at a time, so growing
- * a fragment costs one probe per character and no Python object. */
-typedef struct {
-    uint64_t hash; /* 0: empty slot */
-    int64_t count;
-    uint32_t offset; /* of the key's code points in `chars` */
-    uint32_t length;
-} DictionaryEntry;
-
-typedef struct {
-    PyObject_HEAD
-    DictionaryEntry *entries;
-    size_t mask, used; /* slots - 1; keys held (at most half the slots) */
-    Py_UCS4 *chars;
-    size_t used_chars, chars_capacity;
-} Dictionary;
-
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
-
-static inline uint64_t fnv_step(uint64_t hash, Py_UCS4 cp) {
-    hash = (hash ^ cp) * FNV_PRIME;
-    return hash ? hash : 1; /* 0 marks an empty slot */
-}
-
-static inline size_t hash_slot(uint64_t hash, size_t mask) { return (size_t)(hash ^ (hash >> 31)) & mask; }
-
-/* The entry for text[start:end] (whose hash is given), or NULL. */
-static const DictionaryEntry *dictionary_find(const Dictionary *self, uint64_t hash, const Py_UCS4 *text,
-                                              Py_ssize_t length) {
-    for (size_t i = hash_slot(hash, self->mask);; i = (i + 1) & self->mask) {
-        const DictionaryEntry *entry = &self->entries[i];
-        if (entry->hash == 0) return NULL;
-        if (entry->hash == hash && entry->length == (uint32_t)length &&
-            memcmp(self->chars + entry->offset, text, (size_t)length * sizeof(Py_UCS4)) == 0)
-            return entry;
-    }
-}
-
-static void dictionary_dealloc(Dictionary *self) {
-    PyTypeObject *type = Py_TYPE(self);
-    PyMem_Free(self->entries);
-    PyMem_Free(self->chars);
-    type->tp_free((PyObject *)self);
-    Py_DECREF(type);
-}
-
-static int dictionary_init(Dictionary *self, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"freq", NULL};
-    PyObject *freq;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!", keywords, &PyDict_Type, &freq)) return -1;
-    if (self->entries != NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "Dictionary is already initialised");
-        return -1;
-    }
-    size_t keys = (size_t)PyDict_GET_SIZE(freq), slots = 16, total_chars = 0;
-    while (slots < 2 * keys) slots <<= 1;
-    PyObject *key, *value;
-    Py_ssize_t position = 0;
-    while (PyDict_Next(freq, &position, &key, &value)) {
-        if (!PyUnicode_Check(key)) {
-            PyErr_SetString(PyExc_TypeError, "freq keys must be str");
-            return -1;
-        }
-        total_chars += (size_t)PyUnicode_GET_LENGTH(key);
-    }
-    if (total_chars > UINT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "dictionary too large");
-        return -1;
-    }
-    self->entries = PyMem_Calloc(slots, sizeof(DictionaryEntry));
-    self->chars = PyMem_Calloc(total_chars + 1, sizeof(Py_UCS4));
-    if (self->entries == NULL || self->chars == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    self->mask = slots - 1;
-    self->used = keys;
-    self->chars_capacity = total_chars + 1;
-    position = 0;
-    while (PyDict_Next(freq, &position, &key, &value)) {
-        int64_t count = PyLong_AsLongLong(value);
-        if (count == -1 && PyErr_Occurred()) return -1;
-        if (count < 0) {
-            PyErr_SetString(PyExc_ValueError, "freq counts must not be negative");
-            return -1;
-        }
-        Py_ssize_t length = PyUnicode_GET_LENGTH(key);
-        Py_UCS4 *chars = self->chars + self->used_chars;
-        if (PyUnicode_AsUCS4(key, chars, length, 0) == NULL) return -1;
-        uint64_t hash = FNV_OFFSET;
-        for (Py_ssize_t k = 0; k < length; k++) hash = fnv_step(hash, chars[k]);
-        size_t i = hash_slot(hash, self->mask);
-        while (self->entries[i].hash != 0) i = (i + 1) & self->mask;
-        self->entries[i] = (DictionaryEntry){hash, count, (uint32_t)self->used_chars, (uint32_t)length};
-        self->used_chars += (size_t)length;
-    }
-    return 0;
-}
-
-static int dictionary_grow(Dictionary *self) {
-    size_t slots = 2 * (self->mask + 1);
-    DictionaryEntry *entries = PyMem_Calloc(slots, sizeof(DictionaryEntry));
-    if (entries == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (size_t k = 0; k <= self->mask; k++) {
-        if (self->entries[k].hash == 0) continue;
-        size_t i = hash_slot(self->entries[k].hash, slots - 1);
-        while (entries[i].hash != 0) i = (i + 1) & (slots - 1);
-        entries[i] = self->entries[k];
-    }
-    PyMem_Free(self->entries);
-    self->entries = entries;
-    self->mask = slots - 1;
-    return 0;
-}
-
-/* Add a key or change its count (as jieba's add_word changes FREQ). */
-static PyObject *dictionary_set(Dictionary *self, PyObject *args) {
-    PyObject *key;
-    long long count;
-    if (!PyArg_ParseTuple(args, "UL", &key, &count)) return NULL;
-    if (self->entries == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "Dictionary is not initialised");
-        return NULL;
-    }
-    if (count < 0) {
-        PyErr_SetString(PyExc_ValueError, "counts must not be negative");
-        return NULL;
-    }
-    Py_UCS4 *chars = PyUnicode_AsUCS4Copy(key);
-    if (chars == NULL) return NULL;
-    Py_ssize_t length = PyUnicode_GET_LENGTH(key);
-    uint64_t hash = FNV_OFFSET;
-    for (Py_ssize_t k = 0; k < length; k++) hash = fnv_step(hash, chars[k]);
-    DictionaryEntry *entry = (DictionaryEntry *)dictionary_find(self, hash, chars, length);
-    if (entry != NULL) {
-        entry->count = count;
-        PyMem_Free(chars);
-        Py_RETURN_NONE;
-    }
-    if (self->used_chars + (size_t)length > UINT32_MAX) {
-        PyMem_Free(chars);
-        PyErr_SetString(PyExc_ValueError, "dictionary too large");
-        return NULL;
-    }
-    if (self->used_chars + (size_t)length > self->chars_capacity) {
-        size_t capacity = 2 * self->chars_capacity + (size_t)length;
-        Py_UCS4 *pool = PyMem_Realloc(self->chars, capacity * sizeof(Py_UCS4));
-        if (pool == NULL) {
-            PyMem_Free(chars);
-            return PyErr_NoMemory();
-        }
-        self->chars = pool;
-        self->chars_capacity = capacity;
-    }
-    if (2 * (self->used + 1) > self->mask + 1 && dictionary_grow(self) < 0) {
-        PyMem_Free(chars);
-        return NULL;
-    }
-    memcpy(self->chars + self->used_chars, chars, (size_t)length * sizeof(Py_UCS4));
-    PyMem_Free(chars);
-    size_t i = hash_slot(hash, self->mask);
-    while (self->entries[i].hash != 0) i = (i + 1) & self->mask;
-    self->entries[i] = (DictionaryEntry){hash, count, (uint32_t)self->used_chars, (uint32_t)length};
-    self->used_chars += (size_t)length;
-    self->used++;
-    Py_RETURN_NONE;
-}
-
-/* jieba's `get_DAG` + `calc` with HMM off, in one right-to-left pass: the words starting at a position
- * are found by growing a fragment while it is a key. Ties go to the longer word, as in jieba. */
-static PyObject *dictionary_segment(Dictionary *self, PyObject *args) {
-    PyObject *text_arg;
-    double logtotal;
-    if (!PyArg_ParseTuple(args, "Ud", &text_arg, &logtotal)) return NULL;
-    if (self->entries == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "Dictionary is not initialised");
-        return NULL;
-    }
-    Py_UCS4 *text = PyUnicode_AsUCS4Copy(text_arg);
-    if (text == NULL) return NULL;
-    Py_ssize_t size = PyUnicode_GET_LENGTH(text_arg);
-    double *score = PyMem_Calloc((size_t)size + 1, sizeof(double));
-    Py_ssize_t *word_end = PyMem_Calloc((size_t)size + 1, sizeof(Py_ssize_t));
-    PyObject *tokens = NULL;
-    if (score == NULL || word_end == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (Py_ssize_t start = size - 1; start >= 0; start--) {
-        int found = 0;
-        double best = 0.0;
-        uint64_t hash = FNV_OFFSET;
-        word_end[start] = start + 1;
-        for (Py_ssize_t end = start + 1; end <= size; end++) {
-            hash = fnv_step(hash, text[end - 1]);
-            const DictionaryEntry *entry = dictionary_find(self, hash, text + start, end - start);
-            if (entry == NULL) break;
-            if (entry->count) {
-                double candidate = log((double)entry->count) - logtotal + score[end];
-                if (!found || candidate >= best) {
-                    best = candidate;
-                    word_end[start] = end;
-                    found = 1;
-                }
-            }
-        }
-        score[start] = found ? best : -logtotal + score[start + 1];
-    }
-    /* Like jieba's cut: a run of single ASCII letters/digits stays one token (1017, app). */
-    tokens = PyList_New(0);
-    if (tokens == NULL) goto done;
-    Py_ssize_t start = 0, glued_start = -1;
-    while (start < size) {
-        Py_ssize_t end = word_end[start];
-        int ascii_char = end - start == 1 && text[start] < 128 && Py_UNICODE_ISALNUM(text[start]);
-        PyObject *token = Py_BuildValue("(nn)", ascii_char && glued_start >= 0 ? glued_start : start, end);
-        if (token == NULL) goto fail;
-        if (ascii_char && glued_start >= 0) {
-            if (PyList_SetItem(tokens, PyList_GET_SIZE(tokens) - 1, token) < 0) goto fail;
-        } else {
-            int failed = PyList_Append(tokens, token);
-            Py_DECREF(token);
-            if (failed) goto fail;
-            glued_start = ascii_char ? start : -1;
-        }
-        start = end;
-    }
-    goto done;
-fail:
-    Py_CLEAR(tokens);
-done:
-    PyMem_Free(text);
-    PyMem_Free(score);
-    PyMem_Free(word_end);
-    return tokens;
-}
-
-static PyMethodDef dictionary_methods[] = {
-    {"set", (PyCFunction)dictionary_set, METH_VARARGS, "set(key, count): add a key or change its count."},
-    {"segment", (PyCFunction)dictionary_segment, METH_VARARGS,
-     "segment(text, logtotal) -> [(start, end), ...]: jieba's dictionary-only cut of text."},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyType_Slot dictionary_slots[] = {
-    {Py_tp_doc, "Dictionary(freq): a snapshot of jieba's frequency table (word or prefix -> count)."},
-    {Py_tp_init, dictionary_init},
-    {Py_tp_new, PyType_GenericNew},
-    {Py_tp_dealloc, dictionary_dealloc},
-    {Py_tp_methods, dictionary_methods},
-    {0, NULL},
-};
-
-static PyType_Spec dictionary_spec = {
-    .name = "scorer.rules._native.Dictionary",
-    .basicsize = sizeof(Dictionary),
-    .flags = Py_TPFLAGS_DEFAULT,
-    .slots = dictionary_slots,
 };
 
 /* --- similar_turns ------------------------------------------------------------------------------ */

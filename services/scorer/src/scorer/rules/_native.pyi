@@ -4,12 +4,22 @@ from array import array
 from collections.abc import Callable, Sequence
 
 class Automaton:
-    """All phrases in one Aho-Corasick automaton; a phrase's id is its index (empty phrases never match)."""
+    """All phrases in one Aho-Corasick automaton; a phrase's id is its index (empty phrases never match).
+    `joints`, one entry per phrase: the offsets inside it where a clause break may fall, or None."""
 
-    def __init__(self, phrases: Sequence[str]) -> None: ...
-    def scan(self, text: str, bounds: Sequence[int]) -> dict[int, list[tuple[int, int, int]]]:
+    def __init__(self, phrases: Sequence[str], joints: Sequence[Sequence[int] | None] | None = None) -> None: ...
+    def scan(
+        self,
+        text: str,
+        bounds: Sequence[int],
+        breaks: Sequence[int] = (),
+        dictionary: Dictionary | None = None,
+        logtotal: float = 0.0,
+    ) -> dict[int, list[tuple[int, int, int, int]]]:
         """Every occurrence of every phrase that lies within one turn `[bounds[t], bounds[t + 1])`, as
-        (turn, start, end), by phrase id, in order of end."""
+        (turn, start, end, flags), by phrase id, in order of end. Flags: 1 whole (no clause break of
+        `breaks` inside but at the phrase's joints), 2 aligned (starts and ends on word boundaries: from
+        `dictionary`'s cut of the clause around it, else where the text has spaces)."""
 
 class Dictionary:
     """A copy of jieba's frequency table (`FREQ`: each word, and each prefix of a word with count 0)."""
@@ -17,6 +27,8 @@ class Dictionary:
     def __init__(self, freq: dict[str, int]) -> None: ...
     def set(self, key: str, count: int) -> None:
         """Add a key or change its count, as jieba's `add_word` changes `FREQ`."""
+    def set_shape(self, phrase: str, inner: Sequence[int]) -> None:
+        """Where the words of a phrase meet: word boundaries wherever the phrase is cut out whole."""
     def segment(self, text: str, logtotal: float) -> list[tuple[int, int]]:
         """jieba's dictionary-only cut of `text` as (start, end) per word, given `log(total)`; a run of
         single ASCII letters/digits is one word."""

@@ -16,11 +16,11 @@ from typing import Any, Literal
 
 from callqa.transcripts import TranscriptDocument, Turn
 from scorer.rules._native import similar_turns
-from scorer.rules.matching import MIN_WORDS_ACROSS_BREAK, SEGMENTER, Hit, PhraseShape
+from scorer.rules.matching import ALIGNED, WHOLE, Hit, RawHit
 from scorer.rules.metrics import Call, Measured, Note, measure
 from scorer.rules.normalise import TURN_SEPARATOR, Normalised
 
-PhraseHit = tuple[int, int, int]  # phrase id, start, end
+Span = tuple[int, int]  # start, end in a view
 MAX_EVIDENCE = 10  # findings quoted per condition (all are counted): 40 × 您 prove no more than 10 do
 
 
@@ -81,8 +81,7 @@ class Context:
         self,
         doc: TranscriptDocument,
         norm: Normalised,
-        hits: dict[int, list[Hit]],
-        shapes: Sequence[PhraseShape],
+        hits: dict[int, list[RawHit]],
         cjk: bool,
     ) -> None:
         self.doc = doc
@@ -92,7 +91,6 @@ class Context:
         self.bounds = norm.match_starts
         self.breaks = norm.breaks
         self.hits = hits
-        self.shapes = shapes
         self.cjk = cjk
         agent: list[int] = []
         customer: list[int] = []
@@ -106,7 +104,6 @@ class Context:
         self._selections: dict[CompiledScope, Selection] = {}
         self._metrics: dict[str, Measured] = {}
         self._units: list[str] | list[list[int]] | None = None
-        self._clause_bounds: dict[int, set[int]] = {}  # clause start -> jieba bounds
         self._joined: dict[tuple[int, ...], tuple[str, list[int]]] = {}
         self.call = Call(doc)
         talk = self.call.spoken()
@@ -142,36 +139,10 @@ class Context:
 
     # --- hit checks ----------------------------------------------------------------------
 
-    def is_hit(self, pid: int, turn: int, start: int, end: int, word_boundary: bool) -> bool:
-        if end - start > 1 and self.breaks:
-            breaks = self.breaks
-            first = bisect_right(breaks, start)
-            if first < len(breaks) and breaks[first] < end:  # a clause break inside the hit
-                shape = self.shapes[pid]
-                if shape.words < MIN_WORDS_ACROSS_BREAK:
-                    return False
-                if any(b - start not in shape.inner for b in breaks[first : bisect_left(breaks, end)]):
-                    return False
-        return not word_boundary or (self._boundary(turn, start) and self._boundary(turn, end))
-
-    def _boundary(self, turn: int, position: int) -> bool:
-        low, high = self.bounds[turn], self.bounds[turn + 1]
-        if position <= low or position >= high:
-            return True
-        text = self.text
-        if not self.cjk:
-            return text[position - 1] == " " or text[position] == " "
-        breaks = self.breaks
-        k = bisect_right(breaks, position)
-        if k and breaks[k - 1] == position:
-            return True
-        clause_start = max(breaks[k - 1], low) if k else low
-        bounds = self._clause_bounds.get(clause_start)
-        if bounds is None:
-            clause_end = min(breaks[k], high) if k < len(breaks) else high
-            bounds = SEGMENTER.boundaries(text[clause_start:clause_end])
-            self._clause_bounds[clause_start] = bounds
-        return position - clause_start in bounds
+    @staticmethod
+    def required(word_boundary: bool) -> int:
+        """The flags a raw hit needs to count (see `matching`)."""
+        return WHOLE | ALIGNED if word_boundary else WHOLE
 
     def _at_break(self, position: int) -> bool:
         breaks = self.breaks
@@ -288,8 +259,8 @@ class Context:
         found = {
             turn
             for pid in anchor.pids
-            for turn, start, end in self.hits.get(pid, ())
-            if turn in members and self.is_hit(pid, turn, start, end, True)
+            for turn, _, _, flags in self.hits.get(pid, ())
+            if turn in members and flags & (WHOLE | ALIGNED) == WHOLE | ALIGNED
         }
         return sorted(found)
 
@@ -411,23 +382,20 @@ class Phrases(Compiled):
 
     def found(self, ctx: Context) -> list[list[Hit]]:
         members = ctx.select(self.scope).members
-        raw, word_boundary, exclude_after, negations = ctx.hits, self.word_boundary, self.exclude_after, self.negations
+        raw, exclude_after, negations = ctx.hits, self.exclude_after, self.negations
+        required = ctx.required(self.word_boundary)
         per_group: list[list[Hit]] = []
         for group in self.groups:
             hits: list[Hit] = []
             for pid in group:
-                for hit in raw.get(pid, ()):
-                    turn, start, end = hit
-                    if turn not in members:
-                        continue
-                    # A single character without word boundaries is a hit as it stands (您, 请).
-                    if (word_boundary or end - start > 1) and not ctx.is_hit(pid, turn, start, end, word_boundary):
+                for turn, start, end, flags in raw.get(pid, ()):
+                    if turn not in members or flags & required != required:
                         continue
                     if exclude_after and ctx.followed_by(turn, end, exclude_after):
                         continue
                     if negations and ctx.negated(turn, start, end, negations, self.negation_window):
                         continue
-                    hits.append(hit)
+                    hits.append((turn, start, end))
             per_group.append(hits)
         return per_group
 
@@ -522,12 +490,13 @@ class Proximity(Compiled):
     negation_window: int
     scope: CompiledScope
 
-    def _by_turn(self, ctx: Context, pids: tuple[int, ...], members: frozenset[int]) -> dict[int, list[PhraseHit]]:
-        out: dict[int, list[PhraseHit]] = {}
+    def _by_turn(self, ctx: Context, pids: tuple[int, ...], members: frozenset[int]) -> dict[int, list[Span]]:
+        required = ctx.required(self.word_boundary)
+        out: dict[int, list[Span]] = {}
         for pid in pids:
-            for turn, start, end in ctx.hits.get(pid, ()):
-                if turn in members:
-                    out.setdefault(turn, []).append((pid, start, end))
+            for turn, start, end, flags in ctx.hits.get(pid, ()):
+                if turn in members and flags & required == required:
+                    out.setdefault(turn, []).append((start, end))
         return out
 
     def evaluate(self, ctx: Context) -> Outcome:
@@ -540,13 +509,11 @@ class Proximity(Compiled):
         for turn in sorted(seconds):
             lefts = [
                 (s, e)
-                for pid, s, e in firsts[turn]
-                if ctx.is_hit(pid, turn, s, e, self.word_boundary)
-                and not (self.negations and ctx.negated(turn, s, e, self.negations, self.negation_window))
+                for s, e in firsts[turn]
+                if not (self.negations and ctx.negated(turn, s, e, self.negations, self.negation_window))
             ]
-            rights = [(s, e) for pid, s, e in seconds[turn] if ctx.is_hit(pid, turn, s, e, self.word_boundary)]
             for s1, e1 in sorted(set(lefts)):
-                for s2, e2 in sorted(set(rights)):
+                for s2, e2 in sorted(set(seconds[turn])):
                     if self.ordered and s2 < e1:
                         continue
                     gap = ctx.gap(e1, s2) if s2 >= s1 else ctx.gap(e2, s1)

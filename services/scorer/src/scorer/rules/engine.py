@@ -200,17 +200,17 @@ class CompiledScorecard:
             for section, item in card.all_items()
         ]
         phrases = list(compiler.phrases)
-        self.shapes: list[PhraseShape]
+        shapes: list[PhraseShape]
         if self.cjk:
             SEGMENTER.register(phrases)
-            self.shapes = [SEGMENTER.shape(p) for p in phrases]
+            shapes = [SEGMENTER.shape(p) for p in phrases]
         else:
-            self.shapes = [word_shape(p) for p in phrases]
-        self.index = PhraseIndex(phrases)
+            shapes = [word_shape(p) for p in phrases]
+        self.index = PhraseIndex(phrases, shapes, self.cjk)
 
     def context(self, doc: TranscriptDocument) -> Context:
         norm = normalise_turns([turn.text for turn in doc.turns], self.cjk)
-        return Context(doc, norm, self.index.scan(norm), self.shapes, self.cjk)
+        return Context(doc, norm, self.index.scan(norm), self.cjk)
 
     def evaluate(self, doc: TranscriptDocument) -> Evaluation:
         ctx = self.context(doc)

@@ -1,18 +1,21 @@
-"""Finding phrases: one Aho-Corasick pass per call, then cheap checks on each raw hit.
+"""Finding phrases: one Aho-Corasick pass per call, which also checks each raw hit (in C, `_native`).
 
-A raw hit is a substring match in the match view. It becomes a *hit* when
+A raw hit is a substring match in the match view. The scan flags whether
 
-- it starts and ends on a word boundary: jieba tokens for Chinese (so 不知道 does not fire inside
-  不知道理 = 不知/道理, nor 保证 inside 保证金), spaces for space-delimited languages;
-- it does not straddle a clause break, unless the phrase has at least three words and the break
+
+- it starts and ends on a word boundary (ALIGNED): jieba tokens for Chinese (so 不知道 does not fire
+  inside 不知道理 = 不知/道理, nor 保证 inside 保证金), spaces for space-delimited languages;
+- it is WHOLE: it does not straddle a clause break, unless the phrase has at least three words and the break
   falls between two of them: ASR may put a comma into a scripted sentence (那你想好了，再打来吧),
   but a comma inside a word or a two-word expression changes the meaning (不，知道 is not 不知道;
   不，清楚 is not 不清楚).
 
+A condition takes the raw hits whose flags it needs (word-boundary checks can be turned off per rule).
+
 Scorecard phrases are added to jieba's dictionary so that they are cut out whole; their own word
 structure (taken before they are added) still counts as boundaries, so a shorter phrase inside a
-longer one (感谢 in 感谢您的来电) can match too. jieba's route runs lazily, per clause, only where a
-raw hit needs checking, in C (`_native.Dictionary`) on a copy of jieba's frequency table.
+longer one (感谢 in 感谢您的来电) can match too. jieba's route runs only for the clauses that hold a raw
+hit, on a C copy of jieba's frequency table (`_native.Dictionary`).
 """
 
 from __future__ import annotations
@@ -57,6 +60,10 @@ class Segmenter:
         self._lock = threading.RLock()
         self._shapes: dict[str, PhraseShape] = {}
 
+    def dictionary(self) -> tuple[Dictionary, float]:
+        """The C copy of the dictionary, and log(total), for the automaton's word-boundary checks."""
+        return self._jieba()[1], self._logtotal
+
     def _jieba(self) -> tuple[Any, Dictionary]:
         if self._tokenizer is None or self._dictionary is None:
             with self._lock:
@@ -91,8 +98,9 @@ class Segmenter:
             if sub is not None and word != phrase:
                 inner.update(start + offset for offset in sub.inner)
         words = max(len(tokens), len(inner) + 1)
-        shape = PhraseShape(words, frozenset(inner))
-        self._shapes.setdefault(phrase, shape)
+        shape = self._shapes.setdefault(phrase, PhraseShape(words, frozenset(inner)))
+        if shape.inner:  # where the phrase is cut out whole, its inner word boundaries still count
+            self._jieba()[1].set_shape(phrase, sorted(shape.inner))
         return shape
 
     def register(self, phrases: Iterable[str]) -> None:
@@ -109,31 +117,29 @@ class Segmenter:
                         dictionary.set(phrase[:end], tokenizer.FREQ[phrase[:end]])
                     self._logtotal = log(tokenizer.total)
 
-    def boundaries(self, clause: str) -> set[int]:
-        """Offsets in `clause` where a word starts or ends (0 and len included)."""
-        found = {0}
-        shapes = self._shapes
-        for start, end in self._tokens(clause):
-            found.add(end)
-            sub = shapes.get(clause[start:end]) if end - start > 1 else None
-            if sub is not None:
-                found.update(start + offset for offset in sub.inner)
-        return found
-
 
 SEGMENTER = Segmenter()
 
 
 Hit = tuple[int, int, int]  # turn index, start, end: a span of a transcript's match view (global offsets)
+RawHit = tuple[int, int, int, int]  # the same, and what the scan found out about it:
+WHOLE = 1  # no clause break inside, or only between words of a phrase of MIN_WORDS_ACROSS_BREAK words or more
+ALIGNED = 2  # starts and ends on word boundaries
 
 
 class PhraseIndex:
     """All normalised phrases of a scorecard in one automaton; a phrase id is its list index."""
 
-    def __init__(self, phrases: Sequence[str]) -> None:
-        self._automaton = Automaton(phrases)
+    def __init__(self, phrases: Sequence[str], shapes: Sequence[PhraseShape], cjk: bool) -> None:
+        joints = [sorted(shape.inner) if shape.words >= MIN_WORDS_ACROSS_BREAK else None for shape in shapes]
+        self._automaton = Automaton(phrases, joints)
+        self._cjk = cjk
 
-    def scan(self, norm: Normalised) -> dict[int, list[Hit]]:
+    def scan(self, norm: Normalised) -> dict[int, list[RawHit]]:
         """Every occurrence of every phrase within a turn, overlapping ones included, by phrase id, in
-        text order: one pass of the automaton over the whole match view."""
-        return self._automaton.scan(norm.match, norm.match_starts)
+        text order, with its WHOLE and ALIGNED flags: one pass of the automaton over the whole match view
+        (jieba's cut runs only for the clauses that hold an occurrence)."""
+        if self._cjk:
+            dictionary, logtotal = SEGMENTER.dictionary()
+            return self._automaton.scan(norm.match, norm.match_starts, norm.breaks, dictionary, logtotal)
+        return self._automaton.scan(norm.match, norm.match_starts, norm.breaks)
