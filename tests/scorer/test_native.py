@@ -138,6 +138,14 @@ def test_scan_flags_word_boundaries_at_spaces_or_from_jiebas_cut(tokenizer: jieb
         1: [(0, 2, 4, WHOLE | ALIGNED)],
     }
     assert chinese.scan("我不知道", [0, 4], (), dictionary, logtotal) == {0: [(0, 1, 4, WHOLE | ALIGNED)]}
+    unchecked = Automaton(["不知道", "道理"], None, [False, True])
+    assert unchecked.scan("不知道理", [0, 4], (), dictionary, logtotal) == {
+        0: [(0, 0, 3, WHOLE)],
+        1: [(0, 2, 4, WHOLE | ALIGNED)],
+    }, "word boundaries are checked only for the phrases that ask for it"
+    assert Automaton(["不知道"], None, [False]).scan("我不知道", [0, 4], (), dictionary, logtotal) == {
+        0: [(0, 1, 4, WHOLE)]
+    }
 
 
 def test_scan_flags_a_phrase_split_by_a_clause_break_unless_at_a_joint() -> None:
@@ -163,6 +171,8 @@ def test_automaton_rejects_bad_input() -> None:
         Automaton(["ok", 3])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="one entry per phrase"):
         Automaton(["ok", "no"], [None])
+    with pytest.raises(ValueError, match="one entry per phrase"):
+        Automaton(["ok", "no"], None, [True])
     with pytest.raises(TypeError):
         Automaton(["ok"]).scan("text", ["0", "4"])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="ascending"):

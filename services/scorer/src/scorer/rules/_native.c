@@ -422,6 +422,7 @@ typedef struct {
     Py_ssize_t phrases;
     int32_t *joints;    /* per phrase: where `joints_at` starts, or -1 if no clause break may fall inside */
     int32_t *joints_at; /* per phrase with joints: how many, then the offsets where a break may fall */
+    uint8_t *aligned;   /* per phrase: check its word boundaries */
 } Automaton;
 
 static void automaton_free_arrays(Automaton *self) {
@@ -433,6 +434,8 @@ static void automaton_free_arrays(Automaton *self) {
     PyMem_Free(self->next_out);
     PyMem_Free(self->joints);
     PyMem_Free(self->joints_at);
+    PyMem_Free(self->aligned);
+    self->aligned = NULL;
     memset(&self->edges, 0, sizeof(self->edges));
     self->fail = self->pid = self->length = self->next_out = self->joints = self->joints_at = NULL;
     self->nodes = 0;
@@ -500,10 +503,40 @@ fail:
     return -1;
 }
 
+/* Which phrases to check for word boundaries (None: all). */
+static int automaton_set_aligned(Automaton *self, PyObject *aligned_arg, Py_ssize_t phrases) {
+    self->aligned = PyMem_Calloc((size_t)phrases + 1, 1);
+    if (self->aligned == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (aligned_arg == Py_None) {
+        memset(self->aligned, 1, (size_t)phrases);
+        return 0;
+    }
+    PyObject *aligned = PySequence_Fast(aligned_arg, "aligned must be a sequence of bool");
+    if (aligned == NULL) return -1;
+    if (PySequence_Fast_GET_SIZE(aligned) != phrases) {
+        Py_DECREF(aligned);
+        PyErr_SetString(PyExc_ValueError, "aligned must have one entry per phrase");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < phrases; i++) {
+        int truth = PyObject_IsTrue(PySequence_Fast_GET_ITEM(aligned, i));
+        if (truth < 0) {
+            Py_DECREF(aligned);
+            return -1;
+        }
+        self->aligned[i] = (uint8_t)truth;
+    }
+    Py_DECREF(aligned);
+    return 0;
+}
+
 static int automaton_init(Automaton *self, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"phrases", "joints", NULL};
-    PyObject *phrases, *joints = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O", keywords, &phrases, &joints)) return -1;
+    static char *keywords[] = {"phrases", "joints", "aligned", NULL};
+    PyObject *phrases, *joints = Py_None, *aligned = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OO", keywords, &phrases, &joints, &aligned)) return -1;
     PyObject *seq = PySequence_Fast(phrases, "phrases must be a sequence of str");
     if (seq == NULL) return -1;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
@@ -572,7 +605,7 @@ static int automaton_init(Automaton *self, PyObject *args, PyObject *kwargs) {
     }
     Py_DECREF(seq);
     self->nodes = nodes;
-    if (automaton_set_joints(self, joints, count) < 0) {
+    if (automaton_set_joints(self, joints, count) < 0 || automaton_set_aligned(self, aligned, count) < 0) {
         PyMem_Free(parent_of);
         PyMem_Free(char_of);
         PyMem_Free(order);
@@ -802,8 +835,9 @@ static PyObject *automaton_scan(Automaton *self, PyObject *args, PyObject *kwarg
                 }
                 if (end > bounds[turn + 1]) continue; /* across two turns */
                 int32_t pid = self->pid[node];
-                int flags = (is_whole(self, &view, pid, start, end) ? HIT_WHOLE : 0) |
-                            (is_boundary(&view, turn, start) && is_boundary(&view, turn, end) ? HIT_ALIGNED : 0);
+                int flags = is_whole(self, &view, pid, start, end) ? HIT_WHOLE : 0;
+                if (self->aligned[pid] && is_boundary(&view, turn, start) && is_boundary(&view, turn, end))
+                    flags |= HIT_ALIGNED;
                 if (append_hit(hits, pid, turn, start, end, flags) < 0) goto fail;
             }
         }

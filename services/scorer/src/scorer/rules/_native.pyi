@@ -5,9 +5,15 @@ from collections.abc import Callable, Sequence
 
 class Automaton:
     """All phrases in one Aho-Corasick automaton; a phrase's id is its index (empty phrases never match).
-    `joints`, one entry per phrase: the offsets inside it where a clause break may fall, or None."""
+    Per phrase, `joints`: the offsets inside it where a clause break may fall, or None; `aligned`:
+    whether to check its word boundaries (by default, all are checked)."""
 
-    def __init__(self, phrases: Sequence[str], joints: Sequence[Sequence[int] | None] | None = None) -> None: ...
+    def __init__(
+        self,
+        phrases: Sequence[str],
+        joints: Sequence[Sequence[int] | None] | None = None,
+        aligned: Sequence[bool] | None = None,
+    ) -> None: ...
     def scan(
         self,
         text: str,
@@ -19,7 +25,8 @@ class Automaton:
         """Every occurrence of every phrase that lies within one turn `[bounds[t], bounds[t + 1])`, as
         (turn, start, end, flags), by phrase id, in order of end. Flags: 1 whole (no clause break of
         `breaks` inside but at the phrase's joints), 2 aligned (starts and ends on word boundaries: from
-        `dictionary`'s cut of the clause around it, else where the text has spaces)."""
+        `dictionary`'s cut of the clause around it, else where the text has spaces; never set for a
+        phrase not to be checked)."""
 
 class Dictionary:
     """A copy of jieba's frequency table (`FREQ`: each word, and each prefix of a word with count 0)."""

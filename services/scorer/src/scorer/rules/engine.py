@@ -94,9 +94,13 @@ class _Compiler:
     def __init__(self, cjk: bool) -> None:
         self.cjk = cjk
         self.phrases: dict[str, int] = {}  # normalised phrase -> phrase id
+        self.aligned: set[int] = set()  # phrases some rule wants on word boundaries
 
-    def pid(self, phrase: str) -> int:
-        return self.phrases.setdefault(normalise_phrase(phrase, self.cjk), len(self.phrases))
+    def pid(self, phrase: str, word_boundary: bool) -> int:
+        pid = self.phrases.setdefault(normalise_phrase(phrase, self.cjk), len(self.phrases))
+        if word_boundary:
+            self.aligned.add(pid)
+        return pid
 
     def texts(self, phrases: list[str]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(normalise_phrase(p, self.cjk) for p in phrases))
@@ -105,7 +109,7 @@ class _Compiler:
         def anchor(spec: Anchor | None) -> CompiledAnchor | None:
             if spec is None:
                 return None
-            pids = tuple(dict.fromkeys(self.pid(p) for p in spec.phrases))
+            pids = tuple(dict.fromkeys(self.pid(p, True) for p in spec.phrases))
             return CompiledAnchor(pids, spec.role, spec.within_turns)
 
         return CompiledScope(
@@ -129,7 +133,9 @@ class _Compiler:
         if isinstance(spec, PhrasesCondition):
             return Phrases(
                 groups=[
-                    tuple(dict.fromkeys(self.pid(p) for p in [phrase, *spec.synonyms.get(phrase, [])]))
+                    tuple(
+                        dict.fromkeys(self.pid(p, spec.word_boundary) for p in [phrase, *spec.synonyms.get(phrase, [])])
+                    )
                     for phrase in spec.phrases
                 ],
                 labels=list(spec.phrases),
@@ -146,8 +152,8 @@ class _Compiler:
             return Regex(pattern, spec.pattern, spec.count, self.scope(spec.role, spec.scope))
         if isinstance(spec, ProximityCondition):
             return Proximity(
-                first=tuple(dict.fromkeys(self.pid(p) for p in spec.first)),
-                second=tuple(dict.fromkeys(self.pid(p) for p in spec.second)),
+                first=tuple(dict.fromkeys(self.pid(p, spec.word_boundary) for p in spec.first)),
+                second=tuple(dict.fromkeys(self.pid(p, spec.word_boundary) for p in spec.second)),
                 labels=(list(spec.first), list(spec.second)),
                 within=spec.within,
                 ordered=spec.order == "first_then_second",
@@ -163,7 +169,7 @@ class _Compiler:
         if isinstance(spec, SentimentCondition):
             words = list(lexicon(self.cjk, spec.polarity))
             finder = Phrases(
-                groups=[(self.pid(w),) for w in words],
+                groups=[(self.pid(w, True),) for w in words],
                 labels=words,
                 mode="any",
                 count=1,
@@ -206,7 +212,7 @@ class CompiledScorecard:
             shapes = [SEGMENTER.shape(p) for p in phrases]
         else:
             shapes = [word_shape(p) for p in phrases]
-        self.index = PhraseIndex(phrases, shapes, self.cjk)
+        self.index = PhraseIndex(phrases, shapes, [pid in compiler.aligned for pid in range(len(phrases))], self.cjk)
 
     def context(self, doc: TranscriptDocument) -> Context:
         norm = normalise_turns([turn.text for turn in doc.turns], self.cjk)

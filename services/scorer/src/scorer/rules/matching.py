@@ -124,15 +124,19 @@ SEGMENTER = Segmenter()
 Hit = tuple[int, int, int]  # turn index, start, end: a span of a transcript's match view (global offsets)
 RawHit = tuple[int, int, int, int]  # the same, and what the scan found out about it:
 WHOLE = 1  # no clause break inside, or only between words of a phrase of MIN_WORDS_ACROSS_BREAK words or more
-ALIGNED = 2  # starts and ends on word boundaries
+ALIGNED = 2  # starts and ends on word boundaries (checked only for the phrases a rule wants aligned)
 
 
 class PhraseIndex:
     """All normalised phrases of a scorecard in one automaton; a phrase id is its list index."""
 
-    def __init__(self, phrases: Sequence[str], shapes: Sequence[PhraseShape], cjk: bool) -> None:
+    def __init__(
+        self, phrases: Sequence[str], shapes: Sequence[PhraseShape], aligned: Sequence[bool], cjk: bool
+    ) -> None:
+        """`aligned`: per phrase, whether any rule wants it on word boundaries (only those are checked:
+        a clause is cut only if a hit needs it)."""
         joints = [sorted(shape.inner) if shape.words >= MIN_WORDS_ACROSS_BREAK else None for shape in shapes]
-        self._automaton = Automaton(phrases, joints)
+        self._automaton = Automaton(phrases, joints, aligned)
         self._cjk = cjk
 
     def scan(self, norm: Normalised) -> dict[int, list[RawHit]]:
