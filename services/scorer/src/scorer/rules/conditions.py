@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from callqa.transcripts import TranscriptDocument, Turn
 from scorer.rules._native import similar_turns
@@ -24,8 +24,7 @@ Span = tuple[int, int]  # start, end in a view
 MAX_EVIDENCE = 10  # findings quoted per condition (all are counted): 40 × 您 prove no more than 10 do
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
+class Quote(NamedTuple):
     """A span of a turn to quote (global offsets of a view); it is quoted only if reported."""
 
     turn: int
@@ -102,14 +101,30 @@ class Context:
         everyone = list(range(len(self.turns)))
         self.role_turns: dict[str, list[int]] = {"any": everyone, "agent": agent, "customer": customer}
         self._selections: dict[CompiledScope, Selection] = {}
+        self._outcomes: dict[int, Outcome] = {}
         self._metrics: dict[str, Measured] = {}
-        self._units: list[str] | list[list[int]] | None = None
+        self._units: dict[int, str | list[int]] = {}
+        self._vocabulary: dict[str, int] = {}
         self._joined: dict[tuple[int, ...], tuple[str, list[int]]] = {}
+        self._window: tuple[int, int, int] | None = None
         self.call = Call(doc)
-        talk = self.call.spoken()
-        self.call_end_ms = doc.duration_ms or max((t.end_ms for t in self.turns), default=0)
-        self.speech_start_ms = min((t.begin_ms for t in talk), default=0)
-        self.speech_end_ms = max((t.end_ms for t in talk), default=self.call_end_ms)
+
+    def window(self) -> tuple[int, int, int]:
+        """When speech starts and ends, and when the call ends (ms), for scopes in seconds."""
+        if self._window is None:
+            talk = self.call.spoken()
+            call_end_ms = self.doc.duration_ms or max((t.end_ms for t in self.turns), default=0)
+            speech_start_ms = min((t.begin_ms for t in talk), default=0)
+            self._window = speech_start_ms, max((t.end_ms for t in talk), default=call_end_ms), call_end_ms
+        return self._window
+
+    def outcome(self, condition: Compiled) -> Outcome:
+        """The condition's outcome on this transcript, evaluated once however many items share it (the
+        same precondition on every item, say)."""
+        known = self._outcomes.get(id(condition))
+        if known is None:
+            known = self._outcomes[id(condition)] = condition.evaluate(self)
+        return known
 
     # --- evidence ------------------------------------------------------------------------
 
@@ -224,8 +239,9 @@ class Context:
             last = set(pool[-scope.last_turns :])
             keep = [i for i in keep if i in last]
         if scope.first_seconds is not None or scope.last_seconds is not None:
-            start_ms = self.speech_start_ms if scope.from_speech else 0
-            end_ms = self.speech_end_ms if scope.from_speech else self.call_end_ms
+            speech_start_ms, speech_end_ms, call_end_ms = self.window()
+            start_ms = speech_start_ms if scope.from_speech else 0
+            end_ms = speech_end_ms if scope.from_speech else call_end_ms
             if scope.first_seconds is not None:
                 limit = scope.first_seconds * 1000
                 keep = [i for i in keep if self.turns[i].begin_ms - start_ms <= limit]
@@ -273,18 +289,18 @@ class Context:
             self._metrics[name] = measured
         return measured
 
-    def units(self) -> list[str] | list[list[int]]:
-        """Each turn's match view as units: its characters (CJK) or its words' ids."""
-        if self._units is None:
+    def units(self, turn: int) -> str | list[int]:
+        """A turn's match view as units: its characters (CJK) or its words' ids."""
+        units = self._units.get(turn)
+        if units is None:
+            text = self.norm.turn_match(turn)
             if self.cjk:
-                self._units = [self.norm.turn_match(turn) for turn in range(len(self.turns))]
+                units = text
             else:
-                vocabulary: dict[str, int] = {}
-                self._units = [
-                    [vocabulary.setdefault(word, len(vocabulary)) for word in self.norm.turn_match(turn).split()]
-                    for turn in range(len(self.turns))
-                ]
-        return self._units
+                vocabulary = self._vocabulary
+                units = [vocabulary.setdefault(word, len(vocabulary)) for word in text.split()]
+            self._units[turn] = units
+        return units
 
 
 def non_overlapping(hits: list[Hit]) -> list[Hit]:
@@ -568,11 +584,10 @@ class Repetition(Compiled):
     def evaluate(self, ctx: Context) -> Outcome:
         """Some turn with at least `min_repeats - 1` others whose unit bigrams have a Jaccard similarity
         of at least `similarity` with its own (smallest turn first, then in call order)."""
-        units = ctx.units()
-        members = [turn for turn in ctx.role_turns[self.role] if len(units[turn]) >= self.min_length]
+        members = [turn for turn in ctx.role_turns[self.role] if len(ctx.units(turn)) >= self.min_length]
         if len(members) < self.min_repeats:
             return Outcome(False)
-        group = similar_turns([units[turn] for turn in members], self.min_repeats, self.similarity)
+        group = similar_turns([ctx.units(turn) for turn in members], self.min_repeats, self.similarity)
         if group is None:
             return Outcome(False)
         return Outcome(True, [Quote(members[k], 0, 0, "turn") for k in group])

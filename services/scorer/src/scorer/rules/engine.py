@@ -95,6 +95,7 @@ class _Compiler:
         self.cjk = cjk
         self.phrases: dict[str, int] = {}  # normalised phrase -> phrase id
         self.aligned: set[int] = set()  # phrases some rule wants on word boundaries
+        self.compiled: dict[str, Compiled] = {}
 
     def pid(self, phrase: str, word_boundary: bool) -> int:
         pid = self.phrases.setdefault(normalise_phrase(phrase, self.cjk), len(self.phrases))
@@ -124,6 +125,14 @@ class _Compiler:
         )
 
     def condition(self, spec: Condition) -> Compiled:
+        """The compiled condition; identical specs share one (a context evaluates it once per call)."""
+        key = spec.model_dump_json()
+        compiled = self.compiled.get(key)
+        if compiled is None:
+            compiled = self.compiled[key] = self._condition(spec)
+        return compiled
+
+    def _condition(self, spec: Condition) -> Compiled:
         if isinstance(spec, AllCondition):
             return AllOf([self.condition(c) for c in spec.conditions])
         if isinstance(spec, AnyCondition):
@@ -224,10 +233,10 @@ class CompiledScorecard:
         earned = maximum = 0.0
         auto_failed = False
         for item in self.items:
-            if item.not_applicable_when is not None and item.not_applicable_when.evaluate(ctx).met:
+            if item.not_applicable_when is not None and ctx.outcome(item.not_applicable_when).met:
                 scored.append(item.scored(ItemResult.not_applicable, 0.0, []))
                 continue
-            outcome = item.condition.evaluate(ctx)
+            outcome = ctx.outcome(item.condition)
             found_is_bad = item.kind in ("deduction", "auto_fail")
             passed = outcome.met != found_is_bad
             points = item.points if passed and item.kind != "auto_fail" else 0.0

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from callqa.transcripts import Span, TranscriptDocument, Turn
 
 
-@dataclass(frozen=True, slots=True)
-class Note:
+class Note(NamedTuple):
     """A finding told in words (the fields of `callqa.events.Evidence`, without its validation cost)."""
 
     text: str
