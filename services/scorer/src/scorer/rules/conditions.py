@@ -52,7 +52,7 @@ class CompiledAnchor:
 
 @dataclass(frozen=True, slots=True)
 class CompiledScope:
-    """Hashable, so the turns it selects are computed once per transcript however many rules share it."""
+    """Hashable, so that a compiled scorecard keeps one object per distinct scope."""
 
     role: str
     first_turns: int | None = None
@@ -91,23 +91,15 @@ class Context:
         self.breaks = norm.breaks
         self.hits = hits
         self.cjk = cjk
-        agent: list[int] = []
-        customer: list[int] = []
-        for index, turn in enumerate(self.turns):
-            if turn.role == "agent":
-                agent.append(index)
-            elif turn.role == "customer":
-                customer.append(index)
-        everyone = list(range(len(self.turns)))
-        self.role_turns: dict[str, list[int]] = {"any": everyone, "agent": agent, "customer": customer}
-        self._selections: dict[CompiledScope, Selection] = {}
+        self.call = Call(doc)
+        self.role_turns: dict[str, list[int]] = {"any": list(range(len(self.turns))), **self.call.roles}
+        self._selections: dict[int, Selection] = {}
         self._outcomes: dict[int, Outcome] = {}
         self._metrics: dict[str, Measured] = {}
         self._units: dict[int, str | list[int]] = {}
         self._vocabulary: dict[str, int] = {}
         self._joined: dict[tuple[int, ...], tuple[str, list[int]]] = {}
         self._window: tuple[int, int, int] | None = None
-        self.call = Call(doc)
 
     def window(self) -> tuple[int, int, int]:
         """When speech starts and ends, and when the call ends (ms), for scopes in seconds."""
@@ -131,6 +123,13 @@ class Context:
     def evidence(self, findings: list[Finding]) -> list[EvidenceFields]:
         """The findings as the fields of `callqa.events.Evidence` (validated with the whole evaluation)."""
         out: list[EvidenceFields] = []
+        norm = self.norm
+        to_full, original, origin_starts, origin_ends = (
+            norm.match_to_full,
+            norm.original,
+            norm.origin_starts,
+            norm.origin_ends,
+        )
         for finding in findings:
             if isinstance(finding, Note):
                 out.append(
@@ -143,8 +142,9 @@ class Context:
                 )
                 continue
             turn = self.turns[finding.turn]
-            if finding.view == "match":
-                text = self.norm.quote_match(finding.start, finding.end)
+            if finding.view == "match":  # quote_match, inlined: most evidence is phrase hits
+                start, end = to_full[finding.start], to_full[finding.end - 1] + 1
+                text = original[origin_starts[start] : origin_ends[end - 1]]
             elif finding.view == "full":
                 text = self.norm.quote_full(finding.start, finding.end)
             else:
@@ -224,10 +224,11 @@ class Context:
     # --- turn selection ------------------------------------------------------------------
 
     def select(self, scope: CompiledScope) -> Selection:
-        chosen = self._selections.get(scope)
+        """The turns a scope selects, worked out once per scope object (a compiled scorecard has one
+        object per distinct scope; identity is cheaper to look up than a scope's value)."""
+        chosen = self._selections.get(id(scope))
         if chosen is None:
-            chosen = self._select(scope)
-            self._selections[scope] = chosen
+            chosen = self._selections[id(scope)] = self._select(scope)
         return chosen
 
     def _select(self, scope: CompiledScope) -> Selection:
@@ -305,6 +306,8 @@ class Context:
 
 def non_overlapping(hits: list[Hit]) -> list[Hit]:
     """Leftmost-longest hits that do not overlap (感谢 and 感谢您 at one place count once)."""
+    if len(hits) < 2:
+        return hits
     kept: list[Hit] = []
     for hit in sorted(hits, key=lambda h: (h[1], -h[2])):
         if kept and hit[1] < kept[-1][2]:

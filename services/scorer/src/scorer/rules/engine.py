@@ -96,6 +96,7 @@ class _Compiler:
         self.phrases: dict[str, int] = {}  # normalised phrase -> phrase id
         self.aligned: set[int] = set()  # phrases some rule wants on word boundaries
         self.compiled: dict[str, Compiled] = {}
+        self.scopes: dict[CompiledScope, CompiledScope] = {}
 
     def pid(self, phrase: str, word_boundary: bool) -> int:
         pid = self.phrases.setdefault(normalise_phrase(phrase, self.cjk), len(self.phrases))
@@ -113,7 +114,7 @@ class _Compiler:
             pids = tuple(dict.fromkeys(self.pid(p, True) for p in spec.phrases))
             return CompiledAnchor(pids, spec.role, spec.within_turns)
 
-        return CompiledScope(
+        compiled = CompiledScope(
             role=role,
             first_turns=scope.first_turns,
             last_turns=scope.last_turns,
@@ -123,6 +124,7 @@ class _Compiler:
             before_anchor=anchor(scope.before_anchor),
             after_anchor=anchor(scope.after_anchor),
         )
+        return self.scopes.setdefault(compiled, compiled)  # one object per distinct scope
 
     def condition(self, spec: Condition) -> Compiled:
         """The compiled condition; identical specs share one (a context evaluates it once per call)."""

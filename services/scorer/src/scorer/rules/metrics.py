@@ -29,25 +29,33 @@ def clock(ms: int) -> str:
     return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
 
-def spoken(turns: list[Turn], role: str | None = None) -> list[Turn]:
-    return [t for t in turns if (role is None or t.role == role) and t.text and not t.text.isspace()]
-
-
 class Call:
-    """A transcript as the metrics read it: its spoken turns, by role, are worked out once."""
+    """A transcript as the metrics and rules read it: which turns each role has, and which of them hold
+    speech, worked out in one pass."""
 
-    __slots__ = ("_spoken", "doc", "metrics")
+    __slots__ = ("_spoken", "doc", "metrics", "roles", "turns")
 
     def __init__(self, doc: TranscriptDocument) -> None:
         self.doc = doc
         self.metrics = doc.metrics
-        self._spoken: dict[str | None, list[Turn]] = {}
+        self.turns = doc.turns
+        self.roles: dict[str, list[int]] = {"agent": [], "customer": []}  # turn indices by role
+        spoken: list[Turn] = []
+        for index, turn in enumerate(self.turns):
+            self.roles.setdefault(turn.role, []).append(index)
+            text = turn.text
+            if text and not text.isspace():
+                spoken.append(turn)
+        self._spoken: dict[str | None, list[Turn]] = {None: spoken}
+
+    def of(self, role: str) -> list[Turn]:
+        return [self.turns[index] for index in self.roles.get(role, ())]
 
     def spoken(self, role: str | None = None) -> list[Turn]:
+        """The turns that hold speech (of one role, or of anyone)."""
         turns = self._spoken.get(role)
         if turns is None:
-            turns = spoken(self.doc.turns) if role is None else [t for t in self.spoken() if t.role == role]
-            self._spoken[role] = turns
+            turns = self._spoken[role] = [t for t in self._spoken[None] if t.role == role]
         return turns
 
 
@@ -64,7 +72,7 @@ def _interruptions(role: str) -> Callable[[Call], Measured]:
         overlaps = [o for o in call.metrics.overlaps if o.interrupter == role and o.interrupted != role]
         # Both fields describe the same fact; a producer that fills only one of them still counts.
         count = max(len(overlaps), call.metrics.interruptions.get(role, 0))
-        turns = [t for t in call.doc.turns if t.role == role] if overlaps else []
+        turns = call.of(role) if overlaps else []
         evidence = [
             Note(
                 turn_id=_turn_starting(turns, o.begin_ms),
