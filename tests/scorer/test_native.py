@@ -13,7 +13,7 @@ from math import log
 import jieba
 import pytest
 
-from scorer.rules._native import Automaton, Dictionary, Normaliser, similar_turns
+from scorer.rules._native import Automaton, Dictionary, Normaliser, non_overlapping, select_hits, similar_turns
 from tests.scorer.dataset import load_all
 
 # --- Dictionary: jieba's dictionary-only cut -----------------------------------------------------------------
@@ -181,6 +181,63 @@ def test_automaton_rejects_bad_input() -> None:
         Automaton(["ok"]).scan("text", [0, 4], [3, 1])
     with pytest.raises(TypeError, match="Dictionary"):
         Automaton(["ok"]).scan("text", [0, 4], [], {"ok": 1}, 0.0)  # type: ignore[arg-type]
+
+
+# --- select_hits / non_overlapping: what a phrase rule takes from the raw hits -------------------------------
+
+
+def random_hits(rng: random.Random) -> dict[int, list[tuple[int, int, int, int]]]:
+    hits: dict[int, list[tuple[int, int, int, int]]] = {}
+    for pid in range(rng.randint(0, 6)):
+        ends = sorted(rng.choices(range(1, 30), k=rng.randint(0, 5)))
+        length = rng.randint(1, 4)
+        hits[pid] = [(end // 8, max(0, end - length), end, rng.randint(0, 3)) for end in ends]
+    return hits
+
+
+def test_select_hits_keeps_member_turns_with_the_required_flags() -> None:
+    rng = random.Random(3)
+    for _ in range(300):
+        hits = random_hits(rng)
+        groups = [tuple(rng.sample(range(8), rng.randint(0, 3))) for _ in range(rng.randint(0, 4))]
+        members = bytes(rng.choice([0, 1]) for _ in range(rng.randint(0, 5)))
+        required = rng.choice([1, 3])
+        expected = [
+            [
+                (turn, start, end)
+                for pid in group
+                for turn, start, end, flags in hits.get(pid, [])
+                if turn < len(members) and members[turn] and flags & required == required
+            ]
+            for group in groups
+        ]
+        assert select_hits(hits, groups, members, required) == expected
+
+
+def test_non_overlapping_is_leftmost_longest() -> None:
+    rng = random.Random(4)
+    for _ in range(300):
+        groups = [
+            [(0, start, start + rng.randint(1, 4)) for start in sorted(rng.choices(range(20), k=rng.randint(0, 5)))]
+            for _ in range(rng.randint(0, 3))
+        ]
+        kept: list[tuple[int, int, int]] = []
+        for hit in sorted((hit for group in groups for hit in group), key=lambda h: (h[1], -h[2])):
+            if not kept or hit[1] >= kept[-1][2]:
+                kept.append(hit)
+        assert non_overlapping(groups) == kept
+    assert non_overlapping([[(0, 0, 2)], [(0, 0, 3), (0, 2, 4)]]) == [(0, 0, 3)], "感谢 and 感谢您 count once"
+
+
+def test_hit_selection_rejects_bad_input() -> None:
+    with pytest.raises(TypeError, match="tuple of 4"):
+        select_hits({0: [(0, 1, 2)]}, [(0,)], b"\x01", 1)  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="lists"):
+        select_hits({0: (0, 1, 2, 3)}, [(0,)], b"\x01", 1)  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="lists of hits"):
+        non_overlapping([(0, 1, 2)])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="tuple of 3"):
+        non_overlapping([[(0, 1)]])  # type: ignore[list-item]
 
 
 # --- similar_turns: pairwise Jaccard of unit bigrams ---------------------------------------------------------

@@ -879,6 +879,139 @@ static PyType_Spec automaton_spec = {
     .slots = automaton_slots,
 };
 
+/* --- hit selection ------------------------------------------------------------------------------ */
+
+/* Read a raw hit (turn, start, end, flags) or a hit (turn, start, end). */
+static int read_hit(PyObject *hit, Py_ssize_t fields, Py_ssize_t *values) {
+    if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) < fields) {
+        PyErr_Format(PyExc_TypeError, "a hit must be a tuple of %zd ints", fields);
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < fields; k++) {
+        values[k] = PyLong_AsSsize_t(PyTuple_GET_ITEM(hit, k));
+        if (values[k] == -1 && PyErr_Occurred()) return -1;
+    }
+    return 0;
+}
+
+/* Per group of phrase ids, the raw hits of its phrases that lie in a member turn and carry the required
+ * flags, as (turn, start, end): a phrase's hits in order, phrase after phrase. */
+static PyObject *select_hits(PyObject *module, PyObject *args) {
+    PyObject *hits, *groups_arg;
+    Py_buffer members;
+    long required;
+    if (!PyArg_ParseTuple(args, "O!Oy*l", &PyDict_Type, &hits, &groups_arg, &members, &required)) return NULL;
+    const uint8_t *member = members.buf;
+    PyObject *groups = PySequence_Fast(groups_arg, "groups must be a sequence of sequences of phrase ids");
+    PyObject *result = NULL;
+    if (groups == NULL) goto done;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(groups);
+    if ((result = PyList_New(count)) == NULL) goto done;
+    for (Py_ssize_t g = 0; g < count; g++) {
+        PyObject *selected = PyList_New(0);
+        if (selected == NULL) goto fail;
+        PyList_SET_ITEM(result, g, selected);
+        PyObject *pids = PySequence_Fast(PySequence_Fast_GET_ITEM(groups, g), "a group must be a sequence of ids");
+        if (pids == NULL) goto fail;
+        for (Py_ssize_t p = 0; p < PySequence_Fast_GET_SIZE(pids); p++) {
+            PyObject *found = PyDict_GetItemWithError(hits, PySequence_Fast_GET_ITEM(pids, p));
+            if (found == NULL) {
+                if (PyErr_Occurred()) {
+                    Py_DECREF(pids);
+                    goto fail;
+                }
+                continue;
+            }
+            if (!PyList_Check(found)) {
+                Py_DECREF(pids);
+                PyErr_SetString(PyExc_TypeError, "hits must map phrase ids to lists");
+                goto fail;
+            }
+            for (Py_ssize_t h = 0; h < PyList_GET_SIZE(found); h++) {
+                Py_ssize_t v[4];
+                if (read_hit(PyList_GET_ITEM(found, h), 4, v) < 0) {
+                    Py_DECREF(pids);
+                    goto fail;
+                }
+                if (v[0] < 0 || v[0] >= members.len || !member[v[0]] || (v[3] & required) != required) continue;
+                PyObject *hit = Py_BuildValue("(nnn)", v[0], v[1], v[2]);
+                if (hit == NULL || PyList_Append(selected, hit) < 0) {
+                    Py_XDECREF(hit);
+                    Py_DECREF(pids);
+                    goto fail;
+                }
+                Py_DECREF(hit);
+            }
+        }
+        Py_DECREF(pids);
+    }
+    goto done;
+fail:
+    Py_CLEAR(result);
+done:
+    Py_XDECREF(groups);
+    PyBuffer_Release(&members);
+    return result;
+}
+
+typedef struct {
+    Py_ssize_t start, end, order;
+    PyObject *hit;
+} Placed;
+
+static int compare_placed(const void *a, const void *b) {
+    const Placed *x = a, *y = b;
+    if (x->start != y->start) return (x->start > y->start) - (x->start < y->start);
+    if (x->end != y->end) return (x->end < y->end) - (x->end > y->end); /* longer first */
+    return (x->order > y->order) - (x->order < y->order);
+}
+
+/* The hits of all groups, leftmost-longest, without overlaps (感谢 and 感谢您 at one place count once). */
+static PyObject *non_overlapping(PyObject *module, PyObject *groups_arg) {
+    PyObject *groups = PySequence_Fast(groups_arg, "groups must be a sequence of lists of hits");
+    if (groups == NULL) return NULL;
+    Py_ssize_t total = 0, count = PySequence_Fast_GET_SIZE(groups);
+    for (Py_ssize_t g = 0; g < count; g++) {
+        PyObject *group = PySequence_Fast_GET_ITEM(groups, g);
+        if (!PyList_Check(group)) {
+            Py_DECREF(groups);
+            PyErr_SetString(PyExc_TypeError, "groups must be a sequence of lists of hits");
+            return NULL;
+        }
+        total += PyList_GET_SIZE(group);
+    }
+    Placed *placed = PyMem_Calloc((size_t)total + 1, sizeof(Placed));
+    PyObject *kept = NULL;
+    if (placed == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t n = 0;
+    for (Py_ssize_t g = 0; g < count; g++) {
+        PyObject *group = PySequence_Fast_GET_ITEM(groups, g);
+        for (Py_ssize_t h = 0; h < PyList_GET_SIZE(group); h++, n++) {
+            Py_ssize_t v[3];
+            if (read_hit(PyList_GET_ITEM(group, h), 3, v) < 0) goto done;
+            placed[n] = (Placed){v[1], v[2], n, PyList_GET_ITEM(group, h)};
+        }
+    }
+    qsort(placed, (size_t)total, sizeof(Placed), compare_placed);
+    if ((kept = PyList_New(0)) == NULL) goto done;
+    Py_ssize_t last_end = PY_SSIZE_T_MIN;
+    for (Py_ssize_t k = 0; k < total; k++) {
+        if (PyList_GET_SIZE(kept) && placed[k].start < last_end) continue;
+        if (PyList_Append(kept, placed[k].hit) < 0) {
+            Py_CLEAR(kept);
+            goto done;
+        }
+        last_end = placed[k].end;
+    }
+done:
+    PyMem_Free(placed);
+    Py_DECREF(groups);
+    return kept;
+}
+
 /* --- similar_turns ------------------------------------------------------------------------------ */
 
 static int compare_u64(const void *a, const void *b) {
@@ -1401,6 +1534,12 @@ static PyType_Spec normaliser_spec = {
 /* --- module ------------------------------------------------------------------------------------- */
 
 static PyMethodDef native_functions[] = {
+    {"select_hits", select_hits, METH_VARARGS,
+     "select_hits(hits, groups, members, required) -> [[(turn, start, end), ...] per group]: the raw hits of each "
+     "group's phrases in member turns (members[turn] != 0) that carry the required flags."},
+    {"non_overlapping", non_overlapping, METH_O,
+     "non_overlapping(groups) -> [(turn, start, end), ...]: the hits of all groups, leftmost-longest, without "
+     "overlaps."},
     {"similar_turns", similar_turns, METH_VARARGS,
      "similar_turns(turns, min_repeats, similarity) -> [index, ...] | None: the first turn (fewest bigrams first) "
      "that at least min_repeats - 1 others resemble, with them."},

@@ -67,3 +67,13 @@ def similar_turns(turns: Sequence[str | Sequence[int]], min_repeats: int, simila
     """The first turn (fewest distinct unit bigrams first, then in order) that at least `min_repeats - 1`
     others resemble (Jaccard similarity of distinct bigrams >= `similarity`), with those others: their
     indices, ascending. A turn is a str (a unit per character) or unit ids below 2**32."""
+
+def select_hits(
+    hits: dict[int, list[tuple[int, int, int, int]]], groups: Sequence[Sequence[int]], members: bytes, required: int
+) -> list[list[tuple[int, int, int]]]:
+    """Per group of phrase ids, the raw hits of its phrases in member turns (`members[turn]` non-zero)
+    that carry all `required` flags, as (turn, start, end): a phrase's hits in order, phrase after phrase."""
+
+def non_overlapping(groups: Sequence[list[tuple[int, int, int]]]) -> list[tuple[int, int, int]]:
+    """The hits of all groups sorted by start, longer first, keeping each that does not overlap the last
+    one kept (leftmost-longest; equal hits keep the first given)."""

@@ -15,7 +15,7 @@ from itertools import accumulate
 from typing import Any, Literal, NamedTuple
 
 from callqa.transcripts import TranscriptDocument, Turn
-from scorer.rules._native import similar_turns
+from scorer.rules._native import non_overlapping, select_hits, similar_turns
 from scorer.rules.matching import ALIGNED, WHOLE, Hit, RawHit
 from scorer.rules.metrics import Call, Measured, Note, measure
 from scorer.rules.normalise import TURN_SEPARATOR, Normalised
@@ -67,7 +67,7 @@ class CompiledScope:
 @dataclass(frozen=True, slots=True)
 class Selection:
     indices: tuple[int, ...]
-    members: frozenset[int]
+    mask: bytes  # 1 for each selected turn, by turn index
 
 
 class Context:
@@ -257,7 +257,10 @@ class Context:
             anchors = self._anchor_turns(scope.before_anchor)
             within = scope.before_anchor.within_turns
             keep = [i for i in keep if any(a > i and (within is None or a - i <= within) for a in anchors)]
-        return Selection(tuple(keep), frozenset(keep))
+        mask = bytearray(len(self.turns))
+        for index in keep:
+            mask[index] = 1
+        return Selection(tuple(keep), bytes(mask))
 
     def joined_full(self, selection: Selection) -> tuple[str, list[int]]:
         """The full views of the selected turns, one line each, and where each line starts."""
@@ -302,18 +305,6 @@ class Context:
                 units = [vocabulary.setdefault(word, len(vocabulary)) for word in text.split()]
             self._units[turn] = units
         return units
-
-
-def non_overlapping(hits: list[Hit]) -> list[Hit]:
-    """Leftmost-longest hits that do not overlap (感谢 and 感谢您 at one place count once)."""
-    if len(hits) < 2:
-        return hits
-    kept: list[Hit] = []
-    for hit in sorted(hits, key=lambda h: (h[1], -h[2])):
-        if kept and hit[1] < kept[-1][2]:
-            continue
-        kept.append(hit)
-    return kept
 
 
 def _merged(groups: Iterable[list[Finding]]) -> list[Finding]:
@@ -400,27 +391,21 @@ class Phrases(Compiled):
     scope: CompiledScope
 
     def found(self, ctx: Context) -> list[list[Hit]]:
-        members = ctx.select(self.scope).members
-        raw, exclude_after, negations = ctx.hits, self.exclude_after, self.negations
-        required = ctx.required(self.word_boundary)
-        per_group: list[list[Hit]] = []
-        for group in self.groups:
-            hits: list[Hit] = []
-            for pid in group:
-                for turn, start, end, flags in raw.get(pid, ()):
-                    if turn not in members or flags & required != required:
-                        continue
-                    if exclude_after and ctx.followed_by(turn, end, exclude_after):
-                        continue
-                    if negations and ctx.negated(turn, start, end, negations, self.negation_window):
-                        continue
-                    hits.append((turn, start, end))
-            per_group.append(hits)
-        return per_group
+        """Per phrase (with its synonyms), its hits in the scoped turns."""
+        mask = ctx.select(self.scope).mask
+        per_group = select_hits(ctx.hits, self.groups, mask, ctx.required(self.word_boundary))
+        if not (self.exclude_after or self.negations):
+            return per_group
+        return [[hit for hit in group if not self._excluded(ctx, *hit)] for group in per_group]
+
+    def _excluded(self, ctx: Context, turn: int, start: int, end: int) -> bool:
+        if self.exclude_after and ctx.followed_by(turn, end, self.exclude_after):
+            return True
+        return bool(self.negations) and ctx.negated(turn, start, end, self.negations, self.negation_window)
 
     def evaluate(self, ctx: Context) -> Outcome:
         per_group = self.found(ctx)
-        hits = non_overlapping([hit for group in per_group for hit in group])
+        hits = non_overlapping(per_group)
         if self.mode == "any":
             met = bool(hits)
         elif self.mode == "all":
@@ -509,21 +494,20 @@ class Proximity(Compiled):
     negation_window: int
     scope: CompiledScope
 
-    def _by_turn(self, ctx: Context, pids: tuple[int, ...], members: frozenset[int]) -> dict[int, list[Span]]:
-        required = ctx.required(self.word_boundary)
+    def _by_turn(self, ctx: Context, pids: tuple[int, ...], mask: bytes) -> dict[int, list[Span]]:
         out: dict[int, list[Span]] = {}
-        for pid in pids:
-            for turn, start, end, flags in ctx.hits.get(pid, ()):
-                if turn in members and flags & required == required:
-                    out.setdefault(turn, []).append((start, end))
+        for turn, start, end in select_hits(ctx.hits, (pids,), mask, ctx.required(self.word_boundary))[0]:
+            out.setdefault(turn, []).append((start, end))
         return out
 
     def evaluate(self, ctx: Context) -> Outcome:
-        members = ctx.select(self.scope).members
-        firsts = self._by_turn(ctx, self.first, members)
+        firsts = self._by_turn(ctx, self.first, ctx.select(self.scope).mask)
         if not firsts:
             return Outcome(False)
-        seconds = self._by_turn(ctx, self.second, frozenset(firsts))
+        with_firsts = bytearray(len(ctx.turns))
+        for turn in firsts:
+            with_firsts[turn] = 1
+        seconds = self._by_turn(ctx, self.second, bytes(with_firsts))
         evidence: list[Finding] = []
         for turn in sorted(seconds):
             lefts = [
@@ -606,7 +590,7 @@ class Sentiment(Compiled):
     min_hits: int
 
     def evaluate(self, ctx: Context) -> Outcome:
-        hits = non_overlapping([hit for group in self.words.found(ctx) for hit in group])
+        hits = non_overlapping(self.words.found(ctx))
         return Outcome(len(hits) >= self.min_hits, [Quote(*hit) for hit in hits[:MAX_EVIDENCE]])
 
     def describe(self) -> str:
