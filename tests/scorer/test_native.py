@@ -261,7 +261,8 @@ def similar_by_definition(turns: Sequence[str], min_repeats: int, similarity: fl
 def test_similar_turns_matches_the_definition() -> None:
     rng = random.Random(9)
     for _ in range(300):
-        turns = ["".join(rng.choices("退款没到账", k=rng.randint(0, 8))) for _ in range(rng.randint(0, 8))]
+        lengths = [rng.choice([rng.randint(0, 8), rng.randint(40, 80)]) for _ in range(rng.randint(0, 8))]
+        turns = ["".join(rng.choices("退款没到账了吗", k=length)) for length in lengths]
         min_repeats, similarity = rng.randint(2, 4), rng.choice([0.3, 0.5, 0.8, 1.0])
         expected = similar_by_definition(turns, min_repeats, similarity)
         assert similar_turns(turns, min_repeats, similarity) == expected, (turns, min_repeats, similarity)

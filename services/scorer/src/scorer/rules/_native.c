@@ -1064,7 +1064,15 @@ static Py_ssize_t read_units(PyObject *turn, uint64_t **out) {
 static Py_ssize_t distinct_bigrams(uint64_t *units, Py_ssize_t size) {
     if (size < 2) return 0;
     for (Py_ssize_t i = 0; i + 1 < size; i++) units[i] = units[i] << 32 | units[i + 1];
-    qsort(units, (size_t)size - 1, sizeof(uint64_t), compare_u64);
+    if (size <= 48) { /* a turn's few bigrams: insertion sort beats qsort's calls */
+        for (Py_ssize_t i = 1; i + 1 < size; i++) {
+            uint64_t value = units[i];
+            Py_ssize_t j = i;
+            for (; j > 0 && units[j - 1] > value; j--) units[j] = units[j - 1];
+            units[j] = value;
+        }
+    } else
+        qsort(units, (size_t)size - 1, sizeof(uint64_t), compare_u64);
     Py_ssize_t distinct = 1;
     for (Py_ssize_t i = 1; i + 1 < size; i++)
         if (units[i] != units[distinct - 1]) units[distinct++] = units[i];
@@ -1127,6 +1135,9 @@ static PyObject *similar_turns(PyObject *module, PyObject *args) {
     }
     for (Py_ssize_t a = 0; a < count; a++) {
         for (Py_ssize_t b = a + 1; b < count; b++) {
+            /* shared <= the smaller size, so the similarity is at most smaller / larger: skip hopeless pairs */
+            Py_ssize_t smaller = sizes[a] < sizes[b] ? sizes[a] : sizes[b], larger = sizes[a] ^ sizes[b] ^ smaller;
+            if ((double)smaller / (double)larger < similarity) continue;
             double shared = (double)shared_count(bigrams[a], sizes[a], bigrams[b], sizes[b]);
             double ratio = shared / ((double)sizes[a] + (double)sizes[b] - shared); /* NaN for 0 / 0: not similar */
             if (ratio >= similarity) similar[a * count + b] = similar[b * count + a] = 1;

@@ -99,16 +99,6 @@ class Context:
         self._units: dict[int, str | list[int]] = {}
         self._vocabulary: dict[str, int] = {}
         self._joined: dict[tuple[int, ...], tuple[str, list[int]]] = {}
-        self._window: tuple[int, int, int] | None = None
-
-    def window(self) -> tuple[int, int, int]:
-        """When speech starts and ends, and when the call ends (ms), for scopes in seconds."""
-        if self._window is None:
-            talk = self.call.spoken()
-            call_end_ms = self.doc.duration_ms or max((t.end_ms for t in self.turns), default=0)
-            speech_start_ms = min((t.begin_ms for t in talk), default=0)
-            self._window = speech_start_ms, max((t.end_ms for t in talk), default=call_end_ms), call_end_ms
-        return self._window
 
     def outcome(self, condition: Compiled) -> Outcome:
         """The condition's outcome on this transcript, evaluated once however many items share it (the
@@ -240,9 +230,9 @@ class Context:
             last = set(pool[-scope.last_turns :])
             keep = [i for i in keep if i in last]
         if scope.first_seconds is not None or scope.last_seconds is not None:
-            speech_start_ms, speech_end_ms, call_end_ms = self.window()
-            start_ms = speech_start_ms if scope.from_speech else 0
-            end_ms = speech_end_ms if scope.from_speech else call_end_ms
+            call = self.call
+            start_ms = call.speech_start_ms if scope.from_speech else 0
+            end_ms = call.speech_end_ms if scope.from_speech else call.end_ms
             if scope.first_seconds is not None:
                 limit = scope.first_seconds * 1000
                 keep = [i for i in keep if self.turns[i].begin_ms - start_ms <= limit]

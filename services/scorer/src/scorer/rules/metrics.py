@@ -33,7 +33,7 @@ class Call:
     """A transcript as the metrics and rules read it: which turns each role has, and which of them hold
     speech, worked out in one pass."""
 
-    __slots__ = ("_spoken", "doc", "metrics", "roles", "turns")
+    __slots__ = ("_spoken", "doc", "end_ms", "metrics", "roles", "speech_end_ms", "speech_start_ms", "turns")
 
     def __init__(self, doc: TranscriptDocument) -> None:
         self.doc = doc
@@ -41,12 +41,17 @@ class Call:
         self.turns = doc.turns
         self.roles: dict[str, list[int]] = {"agent": [], "customer": []}  # turn indices by role
         spoken: list[Turn] = []
+        last_end = 0
         for index, turn in enumerate(self.turns):
             self.roles.setdefault(turn.role, []).append(index)
+            last_end = max(last_end, turn.end_ms)
             text = turn.text
             if text and not text.isspace():
                 spoken.append(turn)
         self._spoken: dict[str | None, list[Turn]] = {None: spoken}
+        self.end_ms = doc.duration_ms or last_end
+        self.speech_start_ms = min((t.begin_ms for t in spoken), default=0)
+        self.speech_end_ms = max((t.end_ms for t in spoken), default=self.end_ms)
 
     def of(self, role: str) -> list[Turn]:
         return [self.turns[index] for index in self.roles.get(role, ())]
