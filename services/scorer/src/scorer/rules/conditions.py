@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
 from typing import Any, Literal, NamedTuple
 
 from callqa.transcripts import TranscriptDocument, Turn
 from scorer.rules._native import non_overlapping, select_hits, similar_turns
 from scorer.rules.matching import ALIGNED, WHOLE, Hit, RawHit
 from scorer.rules.metrics import Call, Measured, Note, measure
-from scorer.rules.normalise import TURN_SEPARATOR, Normalised
+from scorer.rules.normalise import Normalised
 
 Span = tuple[int, int]  # start, end in a view
 MAX_EVIDENCE = 10  # findings quoted per condition (all are counted): 40 × 您 prove no more than 10 do
@@ -98,7 +97,7 @@ class Context:
         self._metrics: dict[str, Measured] = {}
         self._units: dict[int, str | list[int]] = {}
         self._vocabulary: dict[str, int] = {}
-        self._joined: dict[tuple[int, ...], tuple[str, list[int]]] = {}
+        self._full_utf8: tuple[bytes, list[int]] | None = None
 
     def outcome(self, condition: Compiled) -> Outcome:
         """The condition's outcome on this transcript, evaluated once however many items share it (the
@@ -252,17 +251,15 @@ class Context:
             mask[index] = 1
         return Selection(tuple(keep), bytes(mask))
 
-    def joined_full(self, selection: Selection) -> tuple[str, list[int]]:
-        """The full views of the selected turns, one line each, and where each line starts."""
-        if len(selection.indices) == len(self.turns):
-            return self.norm.full, self.norm.full_starts[:-1]
-        joined = self._joined.get(selection.indices)
-        if joined is None:
-            lines = [self.norm.turn_full(i) for i in selection.indices]
-            starts = list(accumulate((len(line) + 1 for line in lines[:-1]), initial=0))
-            joined = TURN_SEPARATOR.join(lines), starts
-            self._joined[selection.indices] = joined
-        return joined
+    def full_utf8(self) -> tuple[bytes, list[int]]:
+        """The full view in UTF-8 (what RE2 reads without converting), and where each turn's line starts."""
+        if self._full_utf8 is None:
+            data = self.norm.full.encode()
+            starts = [0]
+            for _ in range(len(self.norm.full_starts) - 2):
+                starts.append(data.index(b"\n", starts[-1]) + 1)  # a full view's only newlines join turns
+            self._full_utf8 = data, starts
+        return self._full_utf8
 
     def _anchor_turns(self, anchor: CompiledAnchor) -> list[int]:
         members = set(self.role_turns[anchor.role])
@@ -429,44 +426,65 @@ class Regex(Compiled):
             evidence += [Quote(index, start, end, "full") for start, end in spans[: max(0, limit - len(evidence))]]
         return Outcome(found >= self.count, evidence)
 
-    def _span(self, match: Any, offset: int) -> tuple[int, int]:
-        """What to quote, in full-view offsets: the first capturing group if it took part (RE2 has no
-        lookaround, so a group marks the part worth quoting), else the whole match."""
-        start, end = match.span(1) if self.pattern.groups and match.start(1) >= 0 else match.span()
-        return offset + start, offset + end
+    def finditer(self, text: str | bytes) -> Iterator[Any]:
+        """The pattern's matches, each once: the re2 module can report an empty match twice (when a
+        search that started before it is followed by one that starts at it), and on UTF-8 it steps over
+        bytes, so it also reports empty matches inside a character."""
+        last = None
+        for match in self.pattern.finditer(text):
+            span = match.span()
+            if span[0] == span[1]:
+                if span == last:
+                    continue
+                if isinstance(text, bytes) and span[0] < len(text) and 0x80 <= text[span[0]] < 0xC0:
+                    continue
+            last = span
+            yield match
+
+    def _span(self, match: Any) -> tuple[int, int]:
+        """What to quote: the first capturing group if it took part (RE2 has no lookaround, so a group
+        marks the part worth quoting), else the whole match."""
+        span: tuple[int, int] = match.span(1) if self.pattern.groups and match.start(1) >= 0 else match.span()
+        return span
 
     def _matches(self, ctx: Context, selection: Selection) -> list[tuple[int, list[tuple[int, int]]]]:
-        """Each scoped turn with matches, and their spans, as if each turn were searched on its own.
+        """Each scoped turn with matches, and their spans (full-view offsets), as if each turn were
+        searched on its own.
 
-        One pass over the scoped turns joined by newlines (^ and $ are line edges there) finds them: a
-        match inside one line is what searching that turn alone finds, unless a match running across a
-        newline took part of the turn; such turns are searched again on their own (a match across the
-        newline is a match in neither turn). Patterns anchored at the text's edges go turn by turn.
+        One pass over the whole call (the full view's UTF-8, turns on lines of their own: ^ and $ are
+        line edges) finds them: a match inside one line is what searching that turn alone finds, unless
+        a match running across a newline took part of the turn; such turns are searched again on their
+        own (a match across the newline is a match in neither turn). Patterns anchored at the text's
+        edges go turn by turn.
         """
-        by_turn: dict[int, list[tuple[int, int]]] = {}
-        dirty: set[int] = set()
         if not selection.indices:
             return []
+        by_turn: dict[int, list[tuple[int, int]]] = {}
+        dirty: set[int] = set()
+        mask = selection.mask
         if "\\A" in self.source or "\\z" in self.source:
-            dirty.update(range(len(selection.indices)))
+            dirty.update(selection.indices)
         else:
-            joined, starts = ctx.joined_full(selection)
-            line, next_start = 0, starts[1] if len(starts) > 1 else len(joined) + 1
-            for match in self.pattern.finditer(joined):
+            data, starts = ctx.full_utf8()
+            line, next_start = 0, starts[1] if len(starts) > 1 else len(data) + 1
+            for match in self.finditer(data):
                 start, end = match.span()
                 if not starts[line] <= start < next_start:
                     line = bisect_right(starts, start) - 1
-                    next_start = starts[line + 1] if line + 1 < len(starts) else len(joined) + 1
-                if end < next_start:  # within the line (an empty match may sit at its very end)
-                    index = selection.indices[line]
-                    by_turn.setdefault(line, []).append(self._span(match, ctx.norm.full_starts[index] - starts[line]))
-                else:
+                    next_start = starts[line + 1] if line + 1 < len(starts) else len(data) + 1
+                if end >= next_start:  # across a newline
                     dirty.update(range(line, bisect_right(starts, max(end - 1, start))))
-        for line in dirty:
-            index = selection.indices[line]
-            offset = ctx.norm.full_starts[index]
-            by_turn[line] = [self._span(match, offset) for match in self.pattern.finditer(ctx.norm.turn_full(index))]
-        return [(selection.indices[line], spans) for line, spans in sorted(by_turn.items()) if spans]
+                elif mask[line]:  # within the line (an empty match may sit at its very end)
+                    line_start, offset = starts[line], ctx.norm.full_starts[line]
+                    a, b = self._span(match)
+                    span = offset + len(data[line_start:a].decode()), offset + len(data[line_start:b].decode())
+                    by_turn.setdefault(line, []).append(span)
+        for index in dirty:
+            if mask[index]:
+                offset = ctx.norm.full_starts[index]
+                found = self.finditer(ctx.norm.turn_full(index))
+                by_turn[index] = [(offset + a, offset + b) for a, b in map(self._span, found)]
+        return [(index, spans) for index, spans in sorted(by_turn.items()) if spans]
 
     def describe(self) -> str:
         return f"{self.scope.role}: /{self.source}/"
