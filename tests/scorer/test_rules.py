@@ -174,6 +174,7 @@ def test_a_transcript_normalised_at_once_equals_its_turns_normalised_one_by_one(
     """The engine normalises all turns of a call in one pass, with global offsets; each turn's views,
     clause breaks and quotes must be what normalising that turn alone gives."""
     whole = normalise_turns(EDGE_TURNS, cjk)
+    assert whole.utf8_starts == [len(whole.full[:start].encode()) for start in whole.full_starts[:-1]]
     for index, text in enumerate(EDGE_TURNS):
         alone = normalise(text, cjk)
         assert whole.turn_full(index) == alone.full, text

@@ -1484,13 +1484,20 @@ static PyObject *normaliser_views(Normaliser *self, PyObject *args) {
     }
     Chars mapped = {0}, full = {0}, match = {0};
     PyObject *breaks = PyList_New(0), *full_starts = PyList_New(0), *match_starts = PyList_New(0), *result = NULL;
-    if (breaks == NULL || full_starts == NULL || match_starts == NULL) goto done;
+    PyObject *utf8_starts = PyList_New(0);
+    if (breaks == NULL || full_starts == NULL || match_starts == NULL || utf8_starts == NULL) goto done;
     if (map_turns(self, seq, &mapped) < 0 || convert_numerals(self, &mapped, &full) < 0) goto done;
     if ((cjk ? match_view_cjk : match_view_words)(self, &full, &match, breaks) < 0) goto done;
     /* where each turn starts in either view (one more entry than turns: the ends) */
-    if (append_index(full_starts, 0) < 0) goto done;
-    for (Py_ssize_t i = 0; i < full.size; i++)
-        if (full.chars[i] == TURN_SEPARATOR && append_index(full_starts, i + 1) < 0) goto done;
+    /* ... and, for regexes, where each turn's line starts in the full view's UTF-8 */
+    if (append_index(full_starts, 0) < 0 || append_index(utf8_starts, 0) < 0) goto done;
+    Py_ssize_t utf8_size = 0;
+    for (Py_ssize_t i = 0; i < full.size; i++) {
+        Py_UCS4 c = full.chars[i];
+        utf8_size += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+        if (c == TURN_SEPARATOR && (append_index(full_starts, i + 1) < 0 || append_index(utf8_starts, utf8_size) < 0))
+            goto done;
+    }
     if (append_index(full_starts, full.size + 1) < 0) goto done;
     Py_ssize_t m = 0;
     for (Py_ssize_t t = 0; t + 1 < PyList_GET_SIZE(full_starts); t++) {
@@ -1500,10 +1507,10 @@ static PyObject *normaliser_views(Normaliser *self, PyObject *args) {
     }
     if (append_index(match_starts, match.size) < 0) goto done;
     result = Py_BuildValue(
-        "(NNOOONNN)", PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, full.size ? full.chars : (Py_UCS4 *)"", full.size),
+        "(NNOOONNNO)", PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, full.size ? full.chars : (Py_UCS4 *)"", full.size),
         PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, match.size ? match.chars : (Py_UCS4 *)"", match.size),
         full_starts, match_starts, breaks, int64_bytes(match.from, match.size), int64_bytes(full.from, full.size),
-        int64_bytes(full.to, full.size));
+        int64_bytes(full.to, full.size), utf8_starts);
 done:
     chars_free(&mapped);
     chars_free(&full);
@@ -1511,6 +1518,7 @@ done:
     Py_XDECREF(breaks);
     Py_XDECREF(full_starts);
     Py_XDECREF(match_starts);
+    Py_XDECREF(utf8_starts);
     Py_DECREF(seq);
     return result;
 fail_early:
@@ -1522,7 +1530,7 @@ fail_early:
 static PyMethodDef normaliser_methods[] = {
     {"views", (PyCFunction)normaliser_views, METH_VARARGS,
      "views(texts, cjk) -> (full, match, full_starts, match_starts, breaks, match_to_full, origin_starts, "
-     "origin_ends), or the set of code points the tables do not know yet."},
+     "origin_ends, utf8_starts), or the set of code points the tables do not know yet."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -59,9 +59,10 @@ class Normaliser:
     ) -> None: ...
     def views(
         self, texts: Sequence[str], cjk: bool
-    ) -> tuple[str, str, list[int], list[int], list[int], bytes, bytes, bytes] | set[int]:
-        """(full, match, full_starts, match_starts, breaks, match_to_full, origin_starts, origin_ends),
-        the last three as native int64 arrays; or the code points whose state is 0 (to learn first)."""
+    ) -> tuple[str, str, list[int], list[int], list[int], bytes, bytes, bytes, list[int]] | set[int]:
+        """(full, match, full_starts, match_starts, breaks, match_to_full, origin_starts, origin_ends,
+        utf8_starts): match_to_full and the origins as native int64 arrays, utf8_starts where each turn
+        starts in the full view's UTF-8; or the code points whose state is 0 (to learn first)."""
 
 def similar_turns(turns: Sequence[str | Sequence[int]], min_repeats: int, similarity: float) -> list[int] | None:
     """The first turn (fewest distinct unit bigrams first, then in order) that at least `min_repeats - 1`

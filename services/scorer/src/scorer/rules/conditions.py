@@ -97,7 +97,7 @@ class Context:
         self._metrics: dict[str, Measured] = {}
         self._units: dict[int, str | list[int]] = {}
         self._vocabulary: dict[str, int] = {}
-        self._full_utf8: tuple[bytes, list[int]] | None = None
+        self._full_utf8: bytes | None = None
 
     def outcome(self, condition: Compiled) -> Outcome:
         """The condition's outcome on this transcript, evaluated once however many items share it (the
@@ -251,14 +251,10 @@ class Context:
             mask[index] = 1
         return Selection(tuple(keep), bytes(mask))
 
-    def full_utf8(self) -> tuple[bytes, list[int]]:
-        """The full view in UTF-8 (what RE2 reads without converting), and where each turn's line starts."""
+    def full_utf8(self) -> bytes:
+        """The full view in UTF-8, what RE2 reads without converting (turns start at `norm.utf8_starts`)."""
         if self._full_utf8 is None:
-            data = self.norm.full.encode()
-            starts = [0]
-            for _ in range(len(self.norm.full_starts) - 2):
-                starts.append(data.index(b"\n", starts[-1]) + 1)  # a full view's only newlines join turns
-            self._full_utf8 = data, starts
+            self._full_utf8 = self.norm.full.encode()
         return self._full_utf8
 
     def _anchor_turns(self, anchor: CompiledAnchor) -> list[int]:
@@ -465,7 +461,7 @@ class Regex(Compiled):
         if "\\A" in self.source or "\\z" in self.source:
             dirty.update(selection.indices)
         else:
-            data, starts = ctx.full_utf8()
+            data, starts = ctx.full_utf8(), ctx.norm.utf8_starts
             line, next_start = 0, starts[1] if len(starts) > 1 else len(data) + 1
             for match in self.finditer(data):
                 start, end = match.span()

@@ -166,6 +166,7 @@ class Normalised:
     match_to_full: Sequence[int]  # full-view offset of each match-view character
     origin_starts: Sequence[int]  # the span of the original text behind each full-view character:
     origin_ends: Sequence[int]  # a digit of 1017 stands for all of 一零一七
+    utf8_starts: list[int]  # where each turn starts in the full view's UTF-8 (what RE2 reads)
 
     def turn_full(self, turn: int) -> str:
         return self.full[self.full_starts[turn] : self.full_starts[turn + 1] - 1]
@@ -205,7 +206,7 @@ def normalise_turns(texts: Sequence[str], cjk: bool) -> Normalised:
     while isinstance(views, set):  # code points never seen before
         _CODES.learn(views)
         views = _NORMALISER.views(texts, cjk)
-    full, match, full_starts, match_starts, breaks, match_to_full, origin_starts, origin_ends = views
+    full, match, full_starts, match_starts, breaks, match_to_full, origin_starts, origin_ends, utf8_starts = views
     return Normalised(
         TURN_SEPARATOR.join(texts),
         full,
@@ -216,6 +217,7 @@ def normalise_turns(texts: Sequence[str], cjk: bool) -> Normalised:
         memoryview(match_to_full).cast("q"),
         memoryview(origin_starts).cast("q"),
         memoryview(origin_ends).cast("q"),
+        utf8_starts,
     )
 
 
