@@ -76,6 +76,14 @@ def test_a_dictionary_grows_past_its_first_size() -> None:
     assert dictionary.segment("词17词4999", log(5001)) == [(0, 3), (3, 8)]
 
 
+def test_characters_beyond_the_direct_array_are_keys_too() -> None:
+    far, near = "\U00031350", "\U0002a6d6"  # CJK extension G (kept in the hash table) and B (the array)
+    dictionary = Dictionary({far: 5, far + near: 0, far + near + far: 50, near: 5})
+    assert dictionary.segment(far + near + far + near, log(60)) == [(0, 3), (3, 4)]
+    dictionary.set(far + far, 1000)
+    assert dictionary.segment(far + far + near, log(1060)) == [(0, 2), (2, 3)]
+
+
 def test_dictionary_rejects_bad_tables() -> None:
     with pytest.raises(TypeError):
         Dictionary({1: 2})  # type: ignore[dict-item]
@@ -83,6 +91,8 @@ def test_dictionary_rejects_bad_tables() -> None:
         Dictionary({"a": -1})
     with pytest.raises(ValueError, match="negative"):
         Dictionary({"a": 1}).set("b", -5)
+    with pytest.raises(ValueError, match="2\\*\\*32"):
+        Dictionary({"a": 1}).set("ab", 2**32)
 
 
 # --- Automaton: every occurrence within a turn ---------------------------------------------------------------

@@ -22,23 +22,29 @@
 
 /* jieba's frequency table in C: every key (a word, or a prefix of one with count 0) in an open-addressing
  * table keyed by an FNV-1a hash of its code points, which extends by one character at a time, so growing
- * a fragment costs one probe per character and no Python object. A second table holds the word
- * structure of scorecard phrases (their inner word boundaries), which count as boundaries wherever
- * such a phrase is cut out whole. */
+ * a fragment costs one probe per character and no Python object. Single characters, a probe at every
+ * position of every clause, are looked up in an array by code point instead. The table is kept small
+ * (16-byte entries, at most 3/4 full) because a call's clauses probe it all over: its cache misses are
+ * most of the time jieba's cut takes. A second table holds the word structure of scorecard phrases
+ * (their inner word boundaries), which count as boundaries wherever such a phrase is cut out whole. */
 typedef struct {
-    uint64_t hash; /* 0: empty slot */
-    int64_t value; /* a word's count; a shape's position in `inner` */
+    uint32_t tag;    /* the hash's high half, never 0; 0 marks an empty slot */
+    uint32_t value;  /* a word's count; a shape's position in `inner` */
     uint32_t offset; /* of the key's code points in `chars` */
     uint32_t length;
 } KeyEntry;
 
 typedef struct {
     KeyEntry *entries;
-    size_t mask, used; /* slots - 1; keys held (at most half the slots) */
+    size_t mask, used; /* slots - 1; keys held (at most 3/4 of the slots) */
 } KeyTable;
+
+#define SINGLES 0x30000   /* code points with a place in `singles`: the BMP and CJK extension B */
+#define ABSENT UINT32_MAX /* in `singles`: not a key (so a count must be below it) */
 
 typedef struct {
     PyObject_HEAD
+    uint32_t *singles; /* count of each one-character key below SINGLES, by code point */
     KeyTable words, shapes;
     Py_UCS4 *chars; /* the keys of both tables */
     size_t used_chars, chars_capacity;
@@ -49,10 +55,7 @@ typedef struct {
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME 0x100000001b3ULL
 
-static inline uint64_t fnv_step(uint64_t hash, Py_UCS4 cp) {
-    hash = (hash ^ cp) * FNV_PRIME;
-    return hash ? hash : 1; /* 0 marks an empty slot */
-}
+static inline uint64_t fnv_step(uint64_t hash, Py_UCS4 cp) { return (hash ^ cp) * FNV_PRIME; }
 
 static uint64_t fnv_hash(const Py_UCS4 *text, Py_ssize_t length) {
     uint64_t hash = FNV_OFFSET;
@@ -60,11 +63,12 @@ static uint64_t fnv_hash(const Py_UCS4 *text, Py_ssize_t length) {
     return hash;
 }
 
-static inline size_t hash_slot(uint64_t hash, size_t mask) { return (size_t)(hash ^ (hash >> 31)) & mask; }
+static inline size_t hash_slot(uint64_t hash, size_t mask) { return (size_t)(hash ^ (hash >> 29)) & mask; }
+static inline uint32_t hash_tag(uint64_t hash) { return (uint32_t)(hash >> 32) | 1u; }
 
 static int table_alloc(KeyTable *table, size_t keys) {
     size_t slots = 16;
-    while (slots < 2 * keys + 2) slots <<= 1;
+    while (3 * slots < 4 * keys + 4) slots <<= 1;
     table->entries = PyMem_Calloc(slots, sizeof(KeyEntry));
     if (table->entries == NULL) {
         PyErr_NoMemory();
@@ -78,29 +82,36 @@ static int table_alloc(KeyTable *table, size_t keys) {
 /* The entry for `text` (whose hash is given), or NULL. */
 static KeyEntry *table_find(const KeyTable *table, const Py_UCS4 *pool, uint64_t hash, const Py_UCS4 *text,
                             Py_ssize_t length) {
+    uint32_t tag = hash_tag(hash);
     for (size_t i = hash_slot(hash, table->mask);; i = (i + 1) & table->mask) {
         KeyEntry *entry = &table->entries[i];
-        if (entry->hash == 0) return NULL;
-        if (entry->hash == hash && entry->length == (uint32_t)length &&
-            memcmp(pool + entry->offset, text, (size_t)length * sizeof(Py_UCS4)) == 0)
-            return entry;
+        if (entry->tag == 0) return NULL;
+        if (entry->tag == tag && entry->length == (uint32_t)length) {
+            const Py_UCS4 *key = pool + entry->offset;
+            Py_ssize_t k = 0;
+            while (k < length && key[k] == text[k]) k++;
+            if (k == length) return entry;
+        }
     }
 }
 
-static void table_place(KeyTable *table, KeyEntry entry) {
-    size_t i = hash_slot(entry.hash, table->mask);
-    while (table->entries[i].hash != 0) i = (i + 1) & table->mask;
+static void table_place(KeyTable *table, uint64_t hash, KeyEntry entry) {
+    size_t i = hash_slot(hash, table->mask);
+    while (table->entries[i].tag != 0) i = (i + 1) & table->mask;
+    entry.tag = hash_tag(hash);
     table->entries[i] = entry;
     table->used++;
 }
 
-/* Room for one more key: at most half the slots are used. */
-static int table_reserve(KeyTable *table) {
-    if (2 * (table->used + 1) <= table->mask + 1) return 0;
+/* Room for one more key: at most 3/4 of the slots are used. */
+static int table_reserve(KeyTable *table, const Py_UCS4 *pool) {
+    if (4 * (table->used + 1) <= 3 * (table->mask + 1)) return 0;
     KeyTable grown;
     if (table_alloc(&grown, 2 * table->used + 2) < 0) return -1;
-    for (size_t k = 0; k <= table->mask; k++)
-        if (table->entries[k].hash != 0) table_place(&grown, table->entries[k]);
+    for (size_t k = 0; k <= table->mask; k++) {
+        const KeyEntry *entry = &table->entries[k];
+        if (entry->tag != 0) table_place(&grown, fnv_hash(pool + entry->offset, entry->length), *entry);
+    }
     PyMem_Free(table->entries);
     *table = grown;
     return 0;
@@ -127,27 +138,45 @@ static int64_t pool_add(Dictionary *self, const Py_UCS4 *text, Py_ssize_t length
     return (int64_t)(self->used_chars - (size_t)length);
 }
 
-/* Set the value of a key in one of the tables, adding the key if it is new. */
-static int dictionary_put(Dictionary *self, KeyTable *table, PyObject *key, int64_t value) {
+/* A count or inner position as stored: below ABSENT. */
+static int stored_value(long long value, uint32_t *out) {
+    if (value < 0 || value >= (long long)ABSENT) {
+        PyErr_SetString(PyExc_ValueError, "counts must not be negative nor reach 2**32 - 1");
+        return -1;
+    }
+    *out = (uint32_t)value;
+    return 0;
+}
+
+/* Set the value of a key in one of the tables (words: or the single-character array), adding the key if
+ * it is new. */
+static int dictionary_put(Dictionary *self, KeyTable *table, PyObject *key, long long value_arg) {
+    uint32_t value;
+    if (stored_value(value_arg, &value) < 0) return -1;
+    Py_ssize_t length = PyUnicode_GET_LENGTH(key);
+    if (table == &self->words && length == 1 && PyUnicode_READ_CHAR(key, 0) < SINGLES) {
+        self->singles[PyUnicode_READ_CHAR(key, 0)] = value;
+        return 0;
+    }
     Py_UCS4 *chars = PyUnicode_AsUCS4Copy(key);
     if (chars == NULL) return -1;
-    Py_ssize_t length = PyUnicode_GET_LENGTH(key);
     uint64_t hash = fnv_hash(chars, length);
     KeyEntry *entry = table_find(table, self->chars, hash, chars, length);
     int64_t offset = 0;
+    int failed = 0;
     if (entry != NULL)
         entry->value = value;
-    else if (table_reserve(table) < 0 || (offset = pool_add(self, chars, length)) < 0) {
-        PyMem_Free(chars);
-        return -1;
-    } else
-        table_place(table, (KeyEntry){hash, value, (uint32_t)offset, (uint32_t)length});
+    else if (table_reserve(table, self->chars) < 0 || (offset = pool_add(self, chars, length)) < 0)
+        failed = -1;
+    else
+        table_place(table, hash, (KeyEntry){0, value, (uint32_t)offset, (uint32_t)length});
     PyMem_Free(chars);
-    return 0;
+    return failed;
 }
 
 static void dictionary_dealloc(Dictionary *self) {
     PyTypeObject *type = Py_TYPE(self);
+    PyMem_Free(self->singles);
     PyMem_Free(self->words.entries);
     PyMem_Free(self->shapes.entries);
     PyMem_Free(self->chars);
@@ -164,7 +193,7 @@ static int dictionary_init(Dictionary *self, PyObject *args, PyObject *kwargs) {
         PyErr_SetString(PyExc_RuntimeError, "Dictionary is already initialised");
         return -1;
     }
-    size_t total_chars = 0;
+    size_t total_chars = 0, longer = 0;
     PyObject *key, *value;
     Py_ssize_t position = 0;
     while (PyDict_Next(freq, &position, &key, &value)) {
@@ -173,27 +202,22 @@ static int dictionary_init(Dictionary *self, PyObject *args, PyObject *kwargs) {
             return -1;
         }
         total_chars += (size_t)PyUnicode_GET_LENGTH(key);
+        longer += PyUnicode_GET_LENGTH(key) > 1;
     }
-    if (table_alloc(&self->words, (size_t)PyDict_GET_SIZE(freq)) < 0 || table_alloc(&self->shapes, 64) < 0) return -1;
+    self->singles = PyMem_Malloc(SINGLES * sizeof(uint32_t));
     self->chars = PyMem_Calloc(total_chars + 1, sizeof(Py_UCS4));
-    if (self->chars == NULL) {
+    if (self->singles == NULL || self->chars == NULL) {
         PyErr_NoMemory();
         return -1;
     }
+    memset(self->singles, 0xFF, SINGLES * sizeof(uint32_t)); /* ABSENT everywhere */
     self->chars_capacity = total_chars + 1;
+    if (table_alloc(&self->words, longer + 16) < 0 || table_alloc(&self->shapes, 64) < 0) return -1;
     position = 0;
     while (PyDict_Next(freq, &position, &key, &value)) {
-        int64_t count = PyLong_AsLongLong(value);
+        long long count = PyLong_AsLongLong(value);
         if (count == -1 && PyErr_Occurred()) return -1;
-        if (count < 0) {
-            PyErr_SetString(PyExc_ValueError, "freq counts must not be negative");
-            return -1;
-        }
-        Py_ssize_t length = PyUnicode_GET_LENGTH(key);
-        Py_UCS4 *chars = self->chars + self->used_chars;
-        if (PyUnicode_AsUCS4(key, chars, length, 0) == NULL) return -1;
-        table_place(&self->words, (KeyEntry){fnv_hash(chars, length), count, (uint32_t)self->used_chars, (uint32_t)length});
-        self->used_chars += (size_t)length;
+        if (dictionary_put(self, &self->words, key, count) < 0) return -1;
     }
     return 0;
 }
@@ -209,10 +233,6 @@ static PyObject *dictionary_set(Dictionary *self, PyObject *args) {
     PyObject *key;
     long long count;
     if (!PyArg_ParseTuple(args, "UL", &key, &count) || dictionary_ready(self) < 0) return NULL;
-    if (count < 0) {
-        PyErr_SetString(PyExc_ValueError, "counts must not be negative");
-        return NULL;
-    }
     if (dictionary_put(self, &self->words, key, count) < 0) return NULL;
     Py_RETURN_NONE;
 }
@@ -250,7 +270,7 @@ static PyObject *dictionary_set_shape(Dictionary *self, PyObject *args) {
         run[i + 1] = (int32_t)offset;
     }
     Py_DECREF(offsets);
-    if (dictionary_put(self, &self->shapes, key, (int64_t)self->used_inner) < 0) return NULL;
+    if (dictionary_put(self, &self->shapes, key, (long long)self->used_inner) < 0) return NULL;
     self->used_inner += (size_t)count + 1;
     Py_RETURN_NONE;
 }
@@ -271,10 +291,17 @@ static Py_ssize_t dictionary_cut(const Dictionary *self, const Py_UCS4 *text, Py
         word_end[start] = start + 1;
         for (Py_ssize_t end = start + 1; end <= size; end++) {
             hash = fnv_step(hash, text[end - 1]);
-            const KeyEntry *entry = table_find(&self->words, self->chars, hash, text + start, end - start);
-            if (entry == NULL) break;
-            if (entry->value) {
-                double candidate = log((double)entry->value) - logtotal + score[end];
+            uint32_t count;
+            if (end - start == 1 && text[start] < SINGLES) {
+                count = self->singles[text[start]];
+                if (count == ABSENT) break;
+            } else {
+                const KeyEntry *entry = table_find(&self->words, self->chars, hash, text + start, end - start);
+                if (entry == NULL) break;
+                count = entry->value;
+            }
+            if (count) {
+                double candidate = log((double)count) - logtotal + score[end];
                 if (!found || candidate >= best) {
                     best = candidate;
                     word_end[start] = end;
