@@ -18,15 +18,18 @@ Side by side on the same ~5-minute transcripts and the same scorecard (default-z
   the next but memos of pure functions (per-code-point tables, numeral conversions), so the
   benchmark's reuse of a small pool of sentences (see below) flatters neither side.
 
-The transcripts (`--transcripts`, default 10) are built from the labelled dialogues of
+The transcripts (`--transcripts`, default 100) are built from the labelled dialogues of
 `tests/scorer/data/`: one dialogue's opening and closing around the middle turns of other randomly
 chosen dialogues, 60-75 turns and about five minutes each, with realistic metrics (a hold silence,
 a few interruptions by either side). Timing runs single-threaded in this one process (OMP_NUM_THREADS=1;
 `--cpu N` also pins it to CPU N). The two sides alternate, one pass through the transcripts each,
 for `--seconds`: evaluations/s is the median over a side's passes, and the speed-up the median of the
-back-to-back ratios (robust to a shared machine's load drifting).
+back-to-back ratios (robust to a shared machine's load drifting). A pass of 100 calls lets each side
+run warm, as a worker scoring a stream of calls does; with few transcripts (`--transcripts 10`) every
+pass starts with caches the other side has just flushed, which costs the engine more (its figures for
+both are in docs/benchmarks.md).
 
-    ./run bench score                         default-zh, 10 transcripts
+    ./run bench score                         default-zh, 100 transcripts
     ./run bench score --language en           default-en
     ./run bench score --json out.json         also write the figures as JSON
 """
@@ -570,7 +573,7 @@ def machine() -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--language", default="zh", help="default scorecard: zh (default-zh) or en (default-en)")
-    parser.add_argument("--transcripts", type=int, default=10, help="distinct ~5-minute transcripts (default 10)")
+    parser.add_argument("--transcripts", type=int, default=100, help="distinct ~5-minute transcripts (default 100)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measuring time, both sides (default 20)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--cpu", type=int, default=None, help="pin the process to this CPU (default: not pinned)")
