@@ -42,16 +42,25 @@ class Call:
         self.roles: dict[str, list[int]] = {"agent": [], "customer": []}  # turn indices by role
         spoken: list[Turn] = []
         last_end = 0
+        speech_start: int | None = None
+        speech_end: int | None = None
         for index, turn in enumerate(self.turns):
             self.roles.setdefault(turn.role, []).append(index)
-            last_end = max(last_end, turn.end_ms)
+            end = turn.end_ms
+            if end > last_end:
+                last_end = end
             text = turn.text
             if text and not text.isspace():
                 spoken.append(turn)
+                begin = turn.begin_ms
+                if speech_start is None or begin < speech_start:
+                    speech_start = begin
+                if speech_end is None or end > speech_end:
+                    speech_end = end
         self._spoken: dict[str | None, list[Turn]] = {None: spoken}
         self.end_ms = doc.duration_ms or last_end
-        self.speech_start_ms = min((t.begin_ms for t in spoken), default=0)
-        self.speech_end_ms = max((t.end_ms for t in spoken), default=self.end_ms)
+        self.speech_start_ms = 0 if speech_start is None else speech_start
+        self.speech_end_ms = self.end_ms if speech_end is None else speech_end
 
     def of(self, role: str) -> list[Turn]:
         return [self.turns[index] for index in self.roles.get(role, ())]
