@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from callqa.transcripts import TranscriptDocument, Turn
+from callqa.transcripts import Turn
 from scorer.rules._native import non_overlapping, select_hits, similar_turns
 from scorer.rules.matching import ALIGNED, WHOLE, Hit, RawHit
 from scorer.rules.metrics import Call, Measured, Note, measure
@@ -75,22 +75,15 @@ class Context:
     Offsets into the views are global (see `Normalised`); a turn's edges bound every check.
     """
 
-    def __init__(
-        self,
-        doc: TranscriptDocument,
-        norm: Normalised,
-        hits: dict[int, list[RawHit]],
-        cjk: bool,
-    ) -> None:
-        self.doc = doc
-        self.turns: list[Turn] = doc.turns
+    def __init__(self, call: Call, norm: Normalised, hits: dict[int, list[RawHit]], cjk: bool) -> None:
+        self.call = call
+        self.turns: list[Turn] = call.turns
         self.norm = norm
         self.text = norm.match
         self.bounds = norm.match_starts
         self.breaks = norm.breaks
         self.hits = hits
         self.cjk = cjk
-        self.call = Call(doc)
         self.role_turns: dict[str, list[int]] = {"any": list(range(len(self.turns))), **self.call.roles}
         self._selections: dict[int, Selection] = {}
         self._outcomes: dict[int, Outcome] = {}
@@ -113,6 +106,7 @@ class Context:
         """The findings as the fields of `callqa.events.Evidence` (validated with the whole evaluation)."""
         out: list[EvidenceFields] = []
         norm = self.norm
+        ids, begins, ends = self.call.ids, self.call.begins, self.call.ends
         to_full, original, origin_starts, origin_ends = (
             norm.match_to_full,
             norm.original,
@@ -130,15 +124,15 @@ class Context:
                     }
                 )
                 continue
-            turn = self.turns[finding.turn]
+            turn = finding.turn
             if finding.view == "match":  # quote_match, inlined: most evidence is phrase hits
                 start, end = to_full[finding.start], to_full[finding.end - 1] + 1
                 text = original[origin_starts[start] : origin_ends[end - 1]]
             elif finding.view == "full":
                 text = self.norm.quote_full(finding.start, finding.end)
             else:
-                text = turn.text
-            out.append({"turn_id": turn.id, "begin_ms": turn.begin_ms, "end_ms": turn.end_ms, "text": text})
+                text = self.call.texts[turn]
+            out.append({"turn_id": ids[turn], "begin_ms": begins[turn], "end_ms": ends[turn], "text": text})
         return out
 
     # --- hit checks ----------------------------------------------------------------------
@@ -234,10 +228,10 @@ class Context:
             end_ms = call.speech_end_ms if scope.from_speech else call.end_ms
             if scope.first_seconds is not None:
                 limit = scope.first_seconds * 1000
-                keep = [i for i in keep if self.turns[i].begin_ms - start_ms <= limit]
+                keep = [i for i in keep if call.begins[i] - start_ms <= limit]
             if scope.last_seconds is not None:
                 limit = scope.last_seconds * 1000
-                keep = [i for i in keep if end_ms - self.turns[i].end_ms <= limit]
+                keep = [i for i in keep if end_ms - call.ends[i] <= limit]
         if scope.after_anchor is not None:
             anchors = self._anchor_turns(scope.after_anchor)
             within = scope.after_anchor.within_turns

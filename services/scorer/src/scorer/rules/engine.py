@@ -35,7 +35,7 @@ from scorer.rules.conditions import (
 )
 from scorer.rules.lexicon import lexicon
 from scorer.rules.matching import SEGMENTER, PhraseIndex, PhraseShape, word_shape
-from scorer.rules.metrics import Note
+from scorer.rules.metrics import Call, Note
 from scorer.rules.normalise import is_cjk_language, normalise_phrase, normalise_turns
 from scorer.scorecard import (
     AllCondition,
@@ -226,8 +226,9 @@ class CompiledScorecard:
         self.index = PhraseIndex(phrases, shapes, [pid in compiler.aligned for pid in range(len(phrases))], self.cjk)
 
     def context(self, doc: TranscriptDocument) -> Context:
-        norm = normalise_turns([turn.text for turn in doc.turns], self.cjk)
-        return Context(doc, norm, self.index.scan(norm), self.cjk)
+        call = Call(doc)
+        norm = normalise_turns(call.texts, self.cjk)
+        return Context(call, norm, self.index.scan(norm), self.cjk)
 
     def evaluate(self, doc: TranscriptDocument) -> Evaluation:
         ctx = self.context(doc)

@@ -30,29 +30,49 @@ def clock(ms: int) -> str:
 
 
 class Call:
-    """A transcript as the metrics and rules read it: which turns each role has, and which of them hold
-    speech, worked out in one pass."""
+    """A transcript as the metrics and rules read it, from one pass over its turns: their texts, ids and
+    times as plain lists, which turns each role has, which of them hold speech, and the speech window.
+    (A transcript's turns are validated objects, slow to read attribute by attribute, again and again.)"""
 
-    __slots__ = ("_spoken", "doc", "end_ms", "metrics", "roles", "speech_end_ms", "speech_start_ms", "turns")
+    __slots__ = (
+        "_spoken",
+        "begins",
+        "doc",
+        "end_ms",
+        "ends",
+        "ids",
+        "metrics",
+        "roles",
+        "speech_end_ms",
+        "speech_start_ms",
+        "texts",
+        "turns",
+    )
 
     def __init__(self, doc: TranscriptDocument) -> None:
         self.doc = doc
         self.metrics = doc.metrics
         self.turns = doc.turns
         self.roles: dict[str, list[int]] = {"agent": [], "customer": []}  # turn indices by role
+        self.texts: list[str] = []
+        self.ids: list[str] = []
+        self.begins: list[int] = []
+        self.ends: list[int] = []
         spoken: list[Turn] = []
         last_end = 0
         speech_start: int | None = None
         speech_end: int | None = None
         for index, turn in enumerate(self.turns):
+            text, begin, end = turn.text, turn.begin_ms, turn.end_ms
+            self.texts.append(text)
+            self.ids.append(turn.id)
+            self.begins.append(begin)
+            self.ends.append(end)
             self.roles.setdefault(turn.role, []).append(index)
-            end = turn.end_ms
             if end > last_end:
                 last_end = end
-            text = turn.text
             if text and not text.isspace():
                 spoken.append(turn)
-                begin = turn.begin_ms
                 if speech_start is None or begin < speech_start:
                     speech_start = begin
                 if speech_end is None or end > speech_end:
