@@ -82,9 +82,6 @@ class Call:
         self.speech_start_ms = 0 if speech_start is None else speech_start
         self.speech_end_ms = self.end_ms if speech_end is None else speech_end
 
-    def of(self, role: str) -> list[Turn]:
-        return [self.turns[index] for index in self.roles.get(role, ())]
-
     def spoken(self, role: str | None = None) -> list[Turn]:
         """The turns that hold speech (of one role, or of anyone)."""
         turns = self._spoken.get(role)
@@ -106,10 +103,9 @@ def _interruptions(role: str) -> Callable[[Call], Measured]:
         overlaps = [o for o in call.metrics.overlaps if o.interrupter == role and o.interrupted != role]
         # Both fields describe the same fact; a producer that fills only one of them still counts.
         count = max(len(overlaps), call.metrics.interruptions.get(role, 0))
-        turns = call.of(role) if overlaps else []
         evidence = [
             Note(
-                turn_id=_turn_starting(turns, o.begin_ms),
+                turn_id=_turn_starting(call, role, o.begin_ms),
                 begin_ms=o.begin_ms,
                 end_ms=o.end_ms,
                 text=f"{role} talked over the {o.interrupted} at {clock(o.begin_ms)} ({o.duration_ms / 1000:.1f} s)",
@@ -123,9 +119,11 @@ def _interruptions(role: str) -> Callable[[Call], Measured]:
     return measure
 
 
-def _turn_starting(turns: list[Turn], at_ms: int) -> str | None:
-    candidates = [t for t in turns if t.begin_ms <= at_ms < max(t.end_ms, t.begin_ms + 1)]
-    return candidates[-1].id if candidates else None
+def _turn_starting(call: Call, role: str, at_ms: int) -> str | None:
+    """The last of the role's turns under way at `at_ms`."""
+    begins, ends = call.begins, call.ends
+    candidates = [i for i in call.roles.get(role, ()) if begins[i] <= at_ms < max(ends[i], begins[i] + 1)]
+    return call.ids[candidates[-1]] if candidates else None
 
 
 def _non_talk_evidence(span: Span) -> Note:
