@@ -13,7 +13,7 @@ from math import log
 import jieba
 import pytest
 
-from scorer.rules._native import Automaton, Dictionary, Normaliser, non_overlapping, select_hits, similar_turns
+from scorer.rules._native import Automaton, Dictionary, Normaliser, non_overlapping, similar_turns
 from tests.scorer.dataset import load_all
 
 # --- Dictionary: jieba's dictionary-only cut -----------------------------------------------------------------
@@ -118,17 +118,21 @@ def test_scan_finds_every_overlapping_occurrence_inside_turns() -> None:
         text = "".join(rng.choices(alphabet, k=rng.randint(0, 40)))
         cuts = sorted(rng.choices(range(len(text) + 1), k=rng.randint(0, 5)))
         bounds = [0, *cuts, len(text)]
-        found = {pid: [hit[:3] for hit in hits] for pid, hits in Automaton(phrases).scan(text, bounds).items()}
+        found = {
+            pid: [hit[:3] for hit in hits] for pid, hits in Automaton(phrases).scan(text, bounds).by_phrase().items()
+        }
         assert found == brute_force(phrases, text, bounds), (phrases, text, bounds)
 
 
 def test_scan_edge_cases() -> None:
     automaton = Automaton(["您好", "好", "您好"])
-    assert automaton.scan("您好", [0, 2]) == {0: [(0, 0, 2, 3)], 1: [(0, 1, 2, 1)]}, "a repeated phrase keeps its id"
-    assert automaton.scan("您好", [0, 1, 2]) == {1: [(1, 1, 2, 3)]}, "not across two turns"
-    assert automaton.scan("", [0, 0]) == {}
-    assert Automaton([]).scan("您好", [0, 2]) == {}
-    assert Automaton([""]).scan("abc", [0, 3]) == {}, "an empty phrase matches nothing"
+    assert automaton.scan("您好", [0, 2]).by_phrase() == {0: [(0, 0, 2, 3)], 1: [(0, 1, 2, 1)]}, (
+        "a repeated phrase keeps its id"
+    )
+    assert automaton.scan("您好", [0, 1, 2]).by_phrase() == {1: [(1, 1, 2, 3)]}, "not across two turns"
+    assert automaton.scan("", [0, 0]).by_phrase() == {}
+    assert Automaton([]).scan("您好", [0, 2]).by_phrase() == {}
+    assert Automaton([""]).scan("abc", [0, 3]).by_phrase() == {}, "an empty phrase matches nothing"
 
 
 WHOLE, ALIGNED = 1, 2
@@ -136,42 +140,44 @@ WHOLE, ALIGNED = 1, 2
 
 def test_scan_flags_word_boundaries_at_spaces_or_from_jiebas_cut(tokenizer: jieba.Tokenizer) -> None:
     words = Automaton(["know", "now", "dont know"])
-    assert words.scan("i dont know", [0, 11]) == {
+    assert words.scan("i dont know", [0, 11]).by_phrase() == {
         2: [(0, 2, 11, WHOLE | ALIGNED)],
         0: [(0, 7, 11, WHOLE | ALIGNED)],
         1: [(0, 8, 11, WHOLE)],
     }
     dictionary, logtotal = Dictionary(tokenizer.FREQ), log(tokenizer.total)
     chinese = Automaton(["不知道", "道理"])
-    assert chinese.scan("不知道理", [0, 4], (), dictionary, logtotal) == {
+    assert chinese.scan("不知道理", [0, 4], (), dictionary, logtotal).by_phrase() == {
         0: [(0, 0, 3, WHOLE)],  # 不知/道理: not a word of its own here
         1: [(0, 2, 4, WHOLE | ALIGNED)],
     }
-    assert chinese.scan("我不知道", [0, 4], (), dictionary, logtotal) == {0: [(0, 1, 4, WHOLE | ALIGNED)]}
+    assert chinese.scan("我不知道", [0, 4], (), dictionary, logtotal).by_phrase() == {0: [(0, 1, 4, WHOLE | ALIGNED)]}
     unchecked = Automaton(["不知道", "道理"], None, [False, True])
-    assert unchecked.scan("不知道理", [0, 4], (), dictionary, logtotal) == {
+    assert unchecked.scan("不知道理", [0, 4], (), dictionary, logtotal).by_phrase() == {
         0: [(0, 0, 3, WHOLE)],
         1: [(0, 2, 4, WHOLE | ALIGNED)],
     }, "word boundaries are checked only for the phrases that ask for it"
-    assert Automaton(["不知道"], None, [False]).scan("我不知道", [0, 4], (), dictionary, logtotal) == {
+    assert Automaton(["不知道"], None, [False]).scan("我不知道", [0, 4], (), dictionary, logtotal).by_phrase() == {
         0: [(0, 1, 4, WHOLE)]
     }
 
 
 def test_scan_flags_a_phrase_split_by_a_clause_break_unless_at_a_joint() -> None:
     text, bounds, breaks = "那你想好了再打来吧", [0, 9], [5]  # 那你想好了，再打来吧
-    assert Automaton([text]).scan(text, bounds, breaks) == {0: [(0, 0, 9, ALIGNED)]}
-    assert Automaton([text], [[2, 5]]).scan(text, bounds, breaks) == {0: [(0, 0, 9, WHOLE | ALIGNED)]}
-    assert Automaton([text], [[2, 4]]).scan(text, bounds, breaks) == {0: [(0, 0, 9, ALIGNED)]}
-    assert Automaton(["不知道"], [None]).scan("不知道", [0, 3], [1])[0] == [(0, 0, 3, ALIGNED)], "不，知道"
+    assert Automaton([text]).scan(text, bounds, breaks).by_phrase() == {0: [(0, 0, 9, ALIGNED)]}
+    assert Automaton([text], [[2, 5]]).scan(text, bounds, breaks).by_phrase() == {0: [(0, 0, 9, WHOLE | ALIGNED)]}
+    assert Automaton([text], [[2, 4]]).scan(text, bounds, breaks).by_phrase() == {0: [(0, 0, 9, ALIGNED)]}
+    assert Automaton(["不知道"], [None]).scan("不知道", [0, 3], [1]).by_phrase()[0] == [(0, 0, 3, ALIGNED)], "不，知道"
 
 
 def test_shapes_add_the_inner_boundaries_of_a_phrase_cut_out_whole() -> None:
     dictionary = Dictionary({"感": 0, "感谢": 10, "感谢您": 0, "感谢您的": 0, "感谢您的来": 0, "感谢您的来电": 5})
     automaton = Automaton(["感谢"])
-    assert automaton.scan("感谢您的来电", [0, 6], (), dictionary, log(15)) == {0: [(0, 0, 2, WHOLE)]}
+    assert automaton.scan("感谢您的来电", [0, 6], (), dictionary, log(15)).by_phrase() == {0: [(0, 0, 2, WHOLE)]}
     dictionary.set_shape("感谢您的来电", [2, 3, 4])
-    assert automaton.scan("感谢您的来电", [0, 6], (), dictionary, log(15)) == {0: [(0, 0, 2, WHOLE | ALIGNED)]}
+    assert automaton.scan("感谢您的来电", [0, 6], (), dictionary, log(15)).by_phrase() == {
+        0: [(0, 0, 2, WHOLE | ALIGNED)]
+    }
     with pytest.raises(ValueError, match="inside the phrase"):
         dictionary.set_shape("感谢", [2])
 
@@ -196,32 +202,30 @@ def test_automaton_rejects_bad_input() -> None:
 # --- select_hits / non_overlapping: what a phrase rule takes from the raw hits -------------------------------
 
 
-def random_hits(rng: random.Random) -> dict[int, list[tuple[int, int, int, int]]]:
-    hits: dict[int, list[tuple[int, int, int, int]]] = {}
-    for pid in range(rng.randint(0, 6)):
-        ends = sorted(rng.choices(range(1, 30), k=rng.randint(0, 5)))
-        length = rng.randint(1, 4)
-        hits[pid] = [(end // 8, max(0, end - length), end, rng.randint(0, 3)) for end in ends]
-    return hits
-
-
-def test_select_hits_keeps_member_turns_with_the_required_flags() -> None:
+def test_select_keeps_member_turns_with_the_required_flags() -> None:
     rng = random.Random(3)
     for _ in range(300):
-        hits = random_hits(rng)
+        phrases = ["".join(rng.choices("ab ", k=rng.randint(1, 3))) for _ in range(rng.randint(1, 6))]
+        text = "".join(rng.choices("ab ", k=rng.randint(0, 30)))
+        bounds = [0, *sorted(rng.choices(range(len(text) + 1), k=rng.randint(0, 4))), len(text)]
+        hits = Automaton(phrases).scan(
+            text, bounds, sorted(rng.sample(range(len(text) + 1), min(len(text) + 1, rng.randint(0, 3))))
+        )
+        by_phrase = hits.by_phrase()
+        assert len(hits) == sum(len(found) for found in by_phrase.values())
         groups = [tuple(rng.sample(range(8), rng.randint(0, 3))) for _ in range(rng.randint(0, 4))]
-        members = bytes(rng.choice([0, 1]) for _ in range(rng.randint(0, 5)))
-        required = rng.choice([1, 3])
+        members = bytes(rng.choice([0, 1]) for _ in range(rng.randint(0, len(bounds))))
+        required = rng.choice([0, 1, 2, 3])
         expected = [
             [
                 (turn, start, end)
                 for pid in group
-                for turn, start, end, flags in hits.get(pid, [])
+                for turn, start, end, flags in by_phrase.get(pid, [])
                 if turn < len(members) and members[turn] and flags & required == required
             ]
             for group in groups
         ]
-        assert select_hits(hits, groups, members, required) == expected
+        assert hits.select(groups, members, required) == expected
 
 
 def test_non_overlapping_is_leftmost_longest() -> None:
@@ -240,10 +244,14 @@ def test_non_overlapping_is_leftmost_longest() -> None:
 
 
 def test_hit_selection_rejects_bad_input() -> None:
-    with pytest.raises(TypeError, match="tuple of 4"):
-        select_hits({0: [(0, 1, 2)]}, [(0,)], b"\x01", 1)  # type: ignore[list-item]
-    with pytest.raises(TypeError, match="lists"):
-        select_hits({0: (0, 1, 2, 3)}, [(0,)], b"\x01", 1)  # type: ignore[dict-item]
+    hits = Automaton(["ab"]).scan("ab", [0, 2])
+    with pytest.raises(TypeError, match="sequences of phrase ids"):
+        hits.select(3, b"\x01", 1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        hits.select([("0",)], b"\x01", 1)  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        hits.select([(0,)], [1], 1)  # type: ignore[arg-type]
+    assert hits.select([(5, -1)], b"\x01", 0) == [[]], "ids the automaton does not have find nothing"
     with pytest.raises(TypeError, match="lists of hits"):
         non_overlapping([(0, 1, 2)])  # type: ignore[list-item]
     with pytest.raises(TypeError, match="tuple of 3"):

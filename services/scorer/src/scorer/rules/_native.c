@@ -4,9 +4,11 @@
  * Python (see the .pyi next to this file for the contracts):
  *
  * - Automaton: all phrases of a scorecard in one Aho-Corasick automaton over code points; `scan`
- *   reports every occurrence within a turn in one pass over a call's match view.
+ *   finds every occurrence within a turn in one pass over a call's match view and checks each one
+ *   (clause breaks, word boundaries): the call's Hits, from which each rule selects its own.
  * - Dictionary: jieba's frequency table, and its dictionary-only route through a clause (the most
  *   probable path through its dictionary words), so it cuts exactly as jieba does.
+ * - non_overlapping: a rule's hits, leftmost-longest.
  * - similar_turns: which turns share enough unit bigrams (Jaccard) with one another.
  * - Normaliser: a call's full and match views (see normalise.py), from per-code-point tables that the
  *   Python side fills as it meets new code points.
@@ -404,6 +406,165 @@ static PyType_Spec dictionary_spec = {
     .slots = dictionary_slots,
 };
 
+/* --- Hits ------------------------------------------------------------------------------------- */
+
+/* A call's raw hits as the scan found them, kept in C: grouped by phrase id, each phrase's in text order.
+ * Rules take the ones they need with `select`, so no Python object is made for a hit no rule wants. */
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t count, phrases;
+    Py_ssize_t *first; /* per phrase id: where its hits start (phrases + 1 entries) */
+    Py_ssize_t *turn, *start, *end;
+    uint8_t *flags;
+} Hits;
+
+static PyObject *hits_type; /* set when the module is executed */
+
+static void hits_dealloc(Hits *self) {
+    PyTypeObject *type = Py_TYPE(self);
+    PyMem_Free(self->first);
+    PyMem_Free(self->turn);
+    PyMem_Free(self->start);
+    PyMem_Free(self->end);
+    PyMem_Free(self->flags);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+/* Hits of `count` raw hits (pid, turn, start, end, flags in order of end), grouped by phrase id. */
+static PyObject *hits_new(Py_ssize_t phrases, Py_ssize_t count, const int32_t *pid, const Py_ssize_t *turn,
+                          const Py_ssize_t *start, const Py_ssize_t *end, const uint8_t *flags) {
+    Hits *self = PyObject_New(Hits, (PyTypeObject *)hits_type);
+    if (self == NULL) return NULL;
+    Py_INCREF(hits_type); /* a heap type's instances own a reference to it */
+    self->count = count;
+    self->phrases = phrases;
+    self->first = PyMem_Calloc((size_t)phrases + 2, sizeof(Py_ssize_t));
+    self->turn = PyMem_Calloc((size_t)count + 1, sizeof(Py_ssize_t));
+    self->start = PyMem_Calloc((size_t)count + 1, sizeof(Py_ssize_t));
+    self->end = PyMem_Calloc((size_t)count + 1, sizeof(Py_ssize_t));
+    self->flags = PyMem_Calloc((size_t)count + 1, 1);
+    if (!self->first || !self->turn || !self->start || !self->end || !self->flags) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t k = 0; k < count; k++) self->first[pid[k] + 1]++; /* a stable counting sort by id */
+    for (Py_ssize_t p = 0; p < phrases; p++) self->first[p + 1] += self->first[p];
+    Py_ssize_t *next = PyMem_Calloc((size_t)phrases + 1, sizeof(Py_ssize_t));
+    if (next == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    memcpy(next, self->first, (size_t)phrases * sizeof(Py_ssize_t));
+    for (Py_ssize_t k = 0; k < count; k++) {
+        Py_ssize_t at = next[pid[k]]++;
+        self->turn[at] = turn[k];
+        self->start[at] = start[k];
+        self->end[at] = end[k];
+        self->flags[at] = flags[k];
+    }
+    PyMem_Free(next);
+    return (PyObject *)self;
+}
+
+/* Per group of phrase ids, the hits of its phrases in member turns that carry the required flags. */
+static PyObject *hits_select(Hits *self, PyObject *args) {
+    PyObject *groups_arg;
+    Py_buffer members;
+    long required;
+    if (!PyArg_ParseTuple(args, "Oy*l", &groups_arg, &members, &required)) return NULL;
+    const uint8_t *member = members.buf;
+    PyObject *groups = PySequence_Fast(groups_arg, "groups must be a sequence of sequences of phrase ids");
+    PyObject *result = NULL;
+    if (groups == NULL) goto done;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(groups);
+    if ((result = PyList_New(count)) == NULL) goto done;
+    for (Py_ssize_t g = 0; g < count; g++) {
+        PyObject *selected = PyList_New(0);
+        if (selected == NULL) goto fail;
+        PyList_SET_ITEM(result, g, selected);
+        PyObject *pids = PySequence_Fast(PySequence_Fast_GET_ITEM(groups, g), "a group must be a sequence of ids");
+        if (pids == NULL) goto fail;
+        for (Py_ssize_t p = 0; p < PySequence_Fast_GET_SIZE(pids); p++) {
+            Py_ssize_t pid = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(pids, p));
+            if (pid == -1 && PyErr_Occurred()) {
+                Py_DECREF(pids);
+                goto fail;
+            }
+            if (pid < 0 || pid >= self->phrases) continue; /* a phrase that can never be found */
+            for (Py_ssize_t k = self->first[pid]; k < self->first[pid + 1]; k++) {
+                Py_ssize_t turn = self->turn[k];
+                if (turn >= members.len || !member[turn] || (self->flags[k] & required) != required) continue;
+                PyObject *hit = Py_BuildValue("(nnn)", turn, self->start[k], self->end[k]);
+                if (hit == NULL || PyList_Append(selected, hit) < 0) {
+                    Py_XDECREF(hit);
+                    Py_DECREF(pids);
+                    goto fail;
+                }
+                Py_DECREF(hit);
+            }
+        }
+        Py_DECREF(pids);
+    }
+    goto done;
+fail:
+    Py_CLEAR(result);
+done:
+    Py_XDECREF(groups);
+    PyBuffer_Release(&members);
+    return result;
+}
+
+/* All hits as {phrase id: [(turn, start, end, flags), ...]} (for inspection and tests). */
+static PyObject *hits_by_phrase(Hits *self, PyObject *unused) {
+    PyObject *result = PyDict_New();
+    if (result == NULL) return NULL;
+    for (Py_ssize_t p = 0; p < self->phrases; p++) {
+        if (self->first[p] == self->first[p + 1]) continue;
+        PyObject *list = PyList_New(0), *key = PyLong_FromSsize_t(p);
+        int failed = list == NULL || key == NULL || PyDict_SetItem(result, key, list) < 0;
+        for (Py_ssize_t k = self->first[p]; !failed && k < self->first[p + 1]; k++) {
+            PyObject *hit = Py_BuildValue("(nnni)", self->turn[k], self->start[k], self->end[k], (int)self->flags[k]);
+            failed = hit == NULL || PyList_Append(list, hit) < 0;
+            Py_XDECREF(hit);
+        }
+        Py_XDECREF(list);
+        Py_XDECREF(key);
+        if (failed) {
+            Py_DECREF(result);
+            return NULL;
+        }
+    }
+    return result;
+}
+
+static Py_ssize_t hits_length(Hits *self) { return self->count; }
+
+static PyMethodDef hits_methods[] = {
+    {"select", (PyCFunction)hits_select, METH_VARARGS,
+     "select(groups, members, required) -> [[(turn, start, end), ...] per group]: the hits of each group's phrases "
+     "in member turns (members[turn] != 0) that carry all the required flags; a phrase's hits in text order, "
+     "phrase after phrase."},
+    {"by_phrase", (PyCFunction)hits_by_phrase, METH_NOARGS,
+     "by_phrase() -> {phrase id: [(turn, start, end, flags), ...]}: every hit, each phrase's in text order."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot hits_slots[] = {
+    {Py_tp_doc, "A call's raw phrase hits, from Automaton.scan."},
+    {Py_tp_dealloc, hits_dealloc},
+    {Py_tp_methods, hits_methods},
+    {Py_sq_length, hits_length},
+    {0, NULL},
+};
+
+static PyType_Spec hits_spec = {
+    .name = "scorer.rules._native.Hits",
+    .basicsize = sizeof(Hits),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = hits_slots,
+};
+
 /* --- Automaton ---------------------------------------------------------------------------------- */
 
 /* Trie edges live in one open-addressing hash table keyed by (node, code point). */
@@ -696,24 +857,48 @@ static Py_ssize_t turn_of(const Py_ssize_t *bounds, Py_ssize_t count, Py_ssize_t
     return low;
 }
 
-static int append_hit(PyObject *hits, int32_t pid, Py_ssize_t turn, Py_ssize_t start, Py_ssize_t end, int flags) {
-    PyObject *key = PyLong_FromLong(pid);
-    if (key == NULL) return -1;
-    PyObject *found = PyDict_GetItemWithError(hits, key);
-    if (found == NULL) {
-        if (PyErr_Occurred() || (found = PyList_New(0)) == NULL || PyDict_SetItem(hits, key, found) < 0) {
-            Py_XDECREF(found);
-            Py_DECREF(key);
+/* The raw hits of a scan as it goes: in order of end. */
+typedef struct {
+    int32_t *pid;
+    Py_ssize_t *turn, *start, *end;
+    uint8_t *flags;
+    Py_ssize_t count, capacity;
+} Found;
+
+static int found_push(Found *f, int32_t pid, Py_ssize_t turn, Py_ssize_t start, Py_ssize_t end, uint8_t flags) {
+    if (f->count == f->capacity) {
+        Py_ssize_t capacity = f->capacity ? 2 * f->capacity : 256;
+        int32_t *p = PyMem_Realloc(f->pid, (size_t)capacity * sizeof(int32_t));
+        if (p != NULL) f->pid = p;
+        Py_ssize_t *t = PyMem_Realloc(f->turn, (size_t)capacity * sizeof(Py_ssize_t));
+        if (t != NULL) f->turn = t;
+        Py_ssize_t *s = PyMem_Realloc(f->start, (size_t)capacity * sizeof(Py_ssize_t));
+        if (s != NULL) f->start = s;
+        Py_ssize_t *e = PyMem_Realloc(f->end, (size_t)capacity * sizeof(Py_ssize_t));
+        if (e != NULL) f->end = e;
+        uint8_t *g = PyMem_Realloc(f->flags, (size_t)capacity);
+        if (g != NULL) f->flags = g;
+        if (!p || !t || !s || !e || !g) {
+            PyErr_NoMemory();
             return -1;
         }
-        Py_DECREF(found); /* the dict holds it */
+        f->capacity = capacity;
     }
-    Py_DECREF(key);
-    PyObject *hit = Py_BuildValue("(nnni)", turn, start, end, flags);
-    if (hit == NULL) return -1;
-    int failed = PyList_Append(found, hit);
-    Py_DECREF(hit);
-    return failed;
+    f->pid[f->count] = pid;
+    f->turn[f->count] = turn;
+    f->start[f->count] = start;
+    f->end[f->count] = end;
+    f->flags[f->count] = flags;
+    f->count++;
+    return 0;
+}
+
+static void found_free(Found *f) {
+    PyMem_Free(f->pid);
+    PyMem_Free(f->turn);
+    PyMem_Free(f->start);
+    PyMem_Free(f->end);
+    PyMem_Free(f->flags);
 }
 
 /* The first index of sorted `values` holding more than `value`. */
@@ -811,7 +996,8 @@ static PyObject *automaton_scan(Automaton *self, PyObject *args, PyObject *kwarg
         view.dictionary = (Dictionary *)dictionary;
     }
     Py_ssize_t size = PyUnicode_GET_LENGTH(text_arg), nbounds = 0;
-    PyObject *hits = PyDict_New();
+    PyObject *hits = NULL;
+    Found found = {0};
     Py_ssize_t *bounds = read_positions(bounds_arg, &nbounds, "bounds must be a sequence of int");
     Py_ssize_t *breaks = breaks_arg == NULL ? PyMem_Calloc(1, sizeof(Py_ssize_t))
                                             : read_positions(breaks_arg, &view.nbreaks, "breaks must be a sequence of int");
@@ -819,7 +1005,7 @@ static PyObject *automaton_scan(Automaton *self, PyObject *args, PyObject *kwarg
     view.marks = PyMem_Calloc((size_t)size + 1, 1);
     view.ends = PyMem_Calloc((size_t)size + 1, sizeof(Py_ssize_t));
     view.work = PyMem_Calloc((size_t)size + 1, sizeof(double));
-    if (hits == NULL || bounds == NULL || breaks == NULL || text == NULL || !view.marks || !view.ends || !view.work) {
+    if (bounds == NULL || breaks == NULL || text == NULL || !view.marks || !view.ends || !view.work) {
         if (!PyErr_Occurred()) PyErr_NoMemory();
         goto fail;
     }
@@ -865,14 +1051,13 @@ static PyObject *automaton_scan(Automaton *self, PyObject *args, PyObject *kwarg
                 int flags = is_whole(self, &view, pid, start, end) ? HIT_WHOLE : 0;
                 if (self->aligned[pid] && is_boundary(&view, turn, start) && is_boundary(&view, turn, end))
                     flags |= HIT_ALIGNED;
-                if (append_hit(hits, pid, turn, start, end, flags) < 0) goto fail;
+                if (found_push(&found, pid, turn, start, end, (uint8_t)flags) < 0) goto fail;
             }
         }
     }
-    goto done;
+    hits = hits_new(self->phrases, found.count, found.pid, found.turn, found.start, found.end, found.flags);
 fail:
-    Py_CLEAR(hits);
-done:
+    found_free(&found);
     PyMem_Free(bounds);
     PyMem_Free(breaks);
     PyMem_Free(text);
@@ -884,9 +1069,9 @@ done:
 
 static PyMethodDef automaton_methods[] = {
     {"scan", (PyCFunction)(void (*)(void))automaton_scan, METH_VARARGS | METH_KEYWORDS,
-     "scan(text, bounds, breaks=(), dictionary=None, logtotal=0.0) -> {phrase id: [(turn, start, end, flags), ...]}: "
-     "every occurrence of every phrase that lies within one turn [bounds[t], bounds[t + 1]), by phrase id, in order "
-     "of end; flags: 1 whole (no clause break inside but at its joints), 2 aligned with word boundaries."},
+     "scan(text, bounds, breaks=(), dictionary=None, logtotal=0.0) -> Hits: every occurrence of every phrase that "
+     "lies within one turn [bounds[t], bounds[t + 1]), with its flags: 1 whole (no clause break inside but at its "
+     "joints), 2 aligned with word boundaries."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -919,66 +1104,6 @@ static int read_hit(PyObject *hit, Py_ssize_t fields, Py_ssize_t *values) {
         if (values[k] == -1 && PyErr_Occurred()) return -1;
     }
     return 0;
-}
-
-/* Per group of phrase ids, the raw hits of its phrases that lie in a member turn and carry the required
- * flags, as (turn, start, end): a phrase's hits in order, phrase after phrase. */
-static PyObject *select_hits(PyObject *module, PyObject *args) {
-    PyObject *hits, *groups_arg;
-    Py_buffer members;
-    long required;
-    if (!PyArg_ParseTuple(args, "O!Oy*l", &PyDict_Type, &hits, &groups_arg, &members, &required)) return NULL;
-    const uint8_t *member = members.buf;
-    PyObject *groups = PySequence_Fast(groups_arg, "groups must be a sequence of sequences of phrase ids");
-    PyObject *result = NULL;
-    if (groups == NULL) goto done;
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(groups);
-    if ((result = PyList_New(count)) == NULL) goto done;
-    for (Py_ssize_t g = 0; g < count; g++) {
-        PyObject *selected = PyList_New(0);
-        if (selected == NULL) goto fail;
-        PyList_SET_ITEM(result, g, selected);
-        PyObject *pids = PySequence_Fast(PySequence_Fast_GET_ITEM(groups, g), "a group must be a sequence of ids");
-        if (pids == NULL) goto fail;
-        for (Py_ssize_t p = 0; p < PySequence_Fast_GET_SIZE(pids); p++) {
-            PyObject *found = PyDict_GetItemWithError(hits, PySequence_Fast_GET_ITEM(pids, p));
-            if (found == NULL) {
-                if (PyErr_Occurred()) {
-                    Py_DECREF(pids);
-                    goto fail;
-                }
-                continue;
-            }
-            if (!PyList_Check(found)) {
-                Py_DECREF(pids);
-                PyErr_SetString(PyExc_TypeError, "hits must map phrase ids to lists");
-                goto fail;
-            }
-            for (Py_ssize_t h = 0; h < PyList_GET_SIZE(found); h++) {
-                Py_ssize_t v[4];
-                if (read_hit(PyList_GET_ITEM(found, h), 4, v) < 0) {
-                    Py_DECREF(pids);
-                    goto fail;
-                }
-                if (v[0] < 0 || v[0] >= members.len || !member[v[0]] || (v[3] & required) != required) continue;
-                PyObject *hit = Py_BuildValue("(nnn)", v[0], v[1], v[2]);
-                if (hit == NULL || PyList_Append(selected, hit) < 0) {
-                    Py_XDECREF(hit);
-                    Py_DECREF(pids);
-                    goto fail;
-                }
-                Py_DECREF(hit);
-            }
-        }
-        Py_DECREF(pids);
-    }
-    goto done;
-fail:
-    Py_CLEAR(result);
-done:
-    Py_XDECREF(groups);
-    PyBuffer_Release(&members);
-    return result;
 }
 
 typedef struct {
@@ -1580,9 +1705,6 @@ static PyType_Spec normaliser_spec = {
 /* --- module ------------------------------------------------------------------------------------- */
 
 static PyMethodDef native_functions[] = {
-    {"select_hits", select_hits, METH_VARARGS,
-     "select_hits(hits, groups, members, required) -> [[(turn, start, end), ...] per group]: the raw hits of each "
-     "group's phrases in member turns (members[turn] != 0) that carry the required flags."},
     {"non_overlapping", non_overlapping, METH_O,
      "non_overlapping(groups) -> [(turn, start, end), ...]: the hits of all groups, leftmost-longest, without "
      "overlaps."},
@@ -1601,6 +1723,12 @@ static int add_type(PyObject *module, const char *name, PyType_Spec *spec) {
 }
 
 static int native_exec(PyObject *module) {
+    PyObject *hits = PyType_FromModuleAndSpec(module, &hits_spec, NULL);
+    if (hits == NULL || PyModule_AddObjectRef(module, "Hits", hits) < 0) {
+        Py_XDECREF(hits);
+        return -1;
+    }
+    Py_XSETREF(hits_type, hits); /* kept for the life of the process */
     if (add_type(module, "Automaton", &automaton_spec) < 0) return -1;
     if (add_type(module, "Dictionary", &dictionary_spec) < 0) return -1;
     return add_type(module, "Normaliser", &normaliser_spec);

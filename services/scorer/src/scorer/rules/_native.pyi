@@ -21,12 +21,24 @@ class Automaton:
         breaks: Sequence[int] = (),
         dictionary: Dictionary | None = None,
         logtotal: float = 0.0,
-    ) -> dict[int, list[tuple[int, int, int, int]]]:
-        """Every occurrence of every phrase that lies within one turn `[bounds[t], bounds[t + 1])`, as
-        (turn, start, end, flags), by phrase id, in order of end. Flags: 1 whole (no clause break of
-        `breaks` inside but at the phrase's joints), 2 aligned (starts and ends on word boundaries: from
-        `dictionary`'s cut of the clause around it, else where the text has spaces; never set for a
-        phrase not to be checked)."""
+    ) -> Hits:
+        """Every occurrence of every phrase that lies within one turn `[bounds[t], bounds[t + 1])`, with
+        its flags: 1 whole (no clause break of `breaks` inside but at the phrase's joints), 2 aligned
+        (starts and ends on word boundaries: from `dictionary`'s cut of the clause around it, else where
+        the text has spaces; never set for a phrase not to be checked)."""
+
+class Hits:
+    """A call's raw hits, from `Automaton.scan`, grouped by phrase id (each phrase's in text order)."""
+
+    def __len__(self) -> int: ...
+    def select(
+        self, groups: Sequence[Sequence[int]], members: bytes | bytearray, required: int
+    ) -> list[list[tuple[int, int, int]]]:
+        """Per group of phrase ids, the hits of its phrases in member turns (`members[turn]` non-zero)
+        that carry all `required` flags, as (turn, start, end): a phrase's hits in text order, phrase
+        after phrase."""
+    def by_phrase(self) -> dict[int, list[tuple[int, int, int, int]]]:
+        """Every hit as (turn, start, end, flags), by phrase id."""
 
 class Dictionary:
     """A copy of jieba's frequency table (`FREQ`: each word, and each prefix of a word with count 0)."""
@@ -68,12 +80,6 @@ def similar_turns(turns: Sequence[str | Sequence[int]], min_repeats: int, simila
     """The first turn (fewest distinct unit bigrams first, then in order) that at least `min_repeats - 1`
     others resemble (Jaccard similarity of distinct bigrams >= `similarity`), with those others: their
     indices, ascending. A turn is a str (a unit per character) or unit ids below 2**32."""
-
-def select_hits(
-    hits: dict[int, list[tuple[int, int, int, int]]], groups: Sequence[Sequence[int]], members: bytes, required: int
-) -> list[list[tuple[int, int, int]]]:
-    """Per group of phrase ids, the raw hits of its phrases in member turns (`members[turn]` non-zero)
-    that carry all `required` flags, as (turn, start, end): a phrase's hits in order, phrase after phrase."""
 
 def non_overlapping(groups: Sequence[list[tuple[int, int, int]]]) -> list[tuple[int, int, int]]:
     """The hits of all groups sorted by start, longer first, keeping each that does not overlap the last

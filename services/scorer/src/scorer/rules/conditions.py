@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 from callqa.transcripts import Turn
-from scorer.rules._native import non_overlapping, select_hits, similar_turns
-from scorer.rules.matching import ALIGNED, WHOLE, Hit, RawHit
+from scorer.rules._native import Hits, non_overlapping, similar_turns
+from scorer.rules.matching import ALIGNED, WHOLE, Hit
 from scorer.rules.metrics import Call, Measured, Note, measure
 from scorer.rules.normalise import Normalised
 
@@ -75,7 +75,7 @@ class Context:
     Offsets into the views are global (see `Normalised`); a turn's edges bound every check.
     """
 
-    def __init__(self, call: Call, norm: Normalised, hits: dict[int, list[RawHit]], cjk: bool) -> None:
+    def __init__(self, call: Call, norm: Normalised, hits: Hits, cjk: bool) -> None:
         self.call = call
         self.turns: list[Turn] = call.turns
         self.norm = norm
@@ -252,14 +252,10 @@ class Context:
         return self._full_utf8
 
     def _anchor_turns(self, anchor: CompiledAnchor) -> list[int]:
-        members = set(self.role_turns[anchor.role])
-        found = {
-            turn
-            for pid in anchor.pids
-            for turn, _, _, flags in self.hits.get(pid, ())
-            if turn in members and flags & (WHOLE | ALIGNED) == WHOLE | ALIGNED
-        }
-        return sorted(found)
+        mask = bytearray(len(self.turns))
+        for index in self.role_turns[anchor.role]:
+            mask[index] = 1
+        return sorted({turn for turn, _, _ in self.hits.select((anchor.pids,), mask, WHOLE | ALIGNED)[0]})
 
     # --- metrics and turn similarity -----------------------------------------------------
 
@@ -370,7 +366,7 @@ class Phrases(Compiled):
     def found(self, ctx: Context) -> list[list[Hit]]:
         """Per phrase (with its synonyms), its hits in the scoped turns."""
         mask = ctx.select(self.scope).mask
-        per_group = select_hits(ctx.hits, self.groups, mask, ctx.required(self.word_boundary))
+        per_group = ctx.hits.select(self.groups, mask, ctx.required(self.word_boundary))
         if not (self.exclude_after or self.negations):
             return per_group
         return [[hit for hit in group if not self._excluded(ctx, *hit)] for group in per_group]
@@ -494,7 +490,7 @@ class Proximity(Compiled):
 
     def _by_turn(self, ctx: Context, pids: tuple[int, ...], mask: bytes) -> dict[int, list[Span]]:
         out: dict[int, list[Span]] = {}
-        for turn, start, end in select_hits(ctx.hits, (pids,), mask, ctx.required(self.word_boundary))[0]:
+        for turn, start, end in ctx.hits.select((pids,), mask, ctx.required(self.word_boundary))[0]:
             out.setdefault(turn, []).append((start, end))
         return out
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import jieba
 
-from scorer.rules._native import Automaton, Dictionary
+from scorer.rules._native import Automaton, Dictionary, Hits
 from scorer.rules.normalise import Normalised
 
 jieba.setLogLevel(logging.WARNING)  # "Building prefix dict ..." on every start is noise
@@ -122,7 +122,7 @@ SEGMENTER = Segmenter()
 
 
 Hit = tuple[int, int, int]  # turn index, start, end: a span of a transcript's match view (global offsets)
-RawHit = tuple[int, int, int, int]  # the same, and what the scan found out about it:
+# What the scan finds out about each raw hit (flags of `Hits`):
 WHOLE = 1  # no clause break inside, or only between words of a phrase of MIN_WORDS_ACROSS_BREAK words or more
 ALIGNED = 2  # starts and ends on word boundaries (checked only for the phrases a rule wants aligned)
 
@@ -139,10 +139,10 @@ class PhraseIndex:
         self._automaton = Automaton(phrases, joints, aligned)
         self._cjk = cjk
 
-    def scan(self, norm: Normalised) -> dict[int, list[RawHit]]:
-        """Every occurrence of every phrase within a turn, overlapping ones included, by phrase id, in
-        text order, with its WHOLE and ALIGNED flags: one pass of the automaton over the whole match view
-        (jieba's cut runs only for the clauses that hold an occurrence)."""
+    def scan(self, norm: Normalised) -> Hits:
+        """Every occurrence of every phrase within a turn, overlapping ones included, with its WHOLE and
+        ALIGNED flags: one pass of the automaton over the whole match view (jieba's cut runs only for the
+        clauses that hold an occurrence of a phrase some rule wants aligned)."""
         if self._cjk:
             dictionary, logtotal = SEGMENTER.dictionary()
             return self._automaton.scan(norm.match, norm.match_starts, norm.breaks, dictionary, logtotal)
