@@ -297,21 +297,19 @@ def test_similar_turns_takes_word_ids_too() -> None:
 # --- Normaliser: the tables it reads -------------------------------------------------------------------------
 
 
-def tables(size: int = 0x110000) -> list[bytearray | array[int]]:
-    return [bytearray(size), array("I", bytes(4 * size)), bytearray(size), bytearray(size), bytearray(size)]
+ONE, ALNUM, WORD, CLAUSE = 1 << 21, 1 << 23, 1 << 24, 1 << 25  # the packed layout of normalise._CodePoints
 
 
-def test_normaliser_checks_its_tables_and_reports_unknown_code_points() -> None:
-    state, single, alnum, word, clause = tables()
-    numeral = bytearray(0x110000)
+def test_normaliser_checks_its_table_and_reports_unknown_code_points() -> None:
+    table = array("I", bytes(4 * 0x110000))
     for code in (ord("a"), ord("b")):
-        state[code], single[code], alnum[code], word[code] = 1, code, 1, 1
-    normaliser = Normaliser(state, single, alnum, word, clause, numeral, {}, lambda run: None, "", ())
+        table[code] = code | ONE | ALNUM | WORD
+    normaliser = Normaliser(table, {}, lambda run: None, "", ())
     assert normaliser.views(["ab", "a?b"], True) == {ord("?")}, "unseen code points are for the caller to learn"
-    state[ord("?")], single[ord("?")], clause[ord("?")] = 1, ord("?"), 1
+    table[ord("?")] = ord("?") | ONE | CLAUSE
     full, match, full_starts, match_starts, breaks, *_ = normaliser.views(["ab", "a?b"], True)
     assert (full, match, full_starts, match_starts, breaks) == ("ab\na?b", "abab", [0, 3, 7], [0, 2, 4], [3])
     with pytest.raises(ValueError, match="must hold"):
-        Normaliser(*tables(10), numeral, {}, lambda run: None, "", ())  # type: ignore[arg-type]
+        Normaliser(array("I", bytes(40)), {}, lambda run: None, "", ())
     with pytest.raises(TypeError):
         normaliser.views(["ok", None], True)  # type: ignore[list-item]

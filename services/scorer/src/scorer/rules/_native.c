@@ -1369,11 +1369,19 @@ static void chars_free(Chars *c) {
     PyMem_Free(c->to);
 }
 
+/* What the table says of a code point, packed in 32 bits (see normalise._CodePoints): one read per
+ * character, where separate tables would cost one cache line each. */
+#define CP_FORM(entry) ((entry) & 0x1FFFFFu)    /* its normal form, when that is one character */
+#define CP_STATE(entry) (((entry) >> 21) & 3u)  /* 0 not known yet, 1 one-character normal form, 2 other */
+#define CP_ALNUM(entry) (((entry) >> 23) & 1u)  /* kept in a CJK match view */
+#define CP_WORD(entry) (((entry) >> 24) & 1u)   /* a regex word character */
+#define CP_CLAUSE(entry) (((entry) >> 25) & 1u) /* clause punctuation */
+#define CP_NUMERAL(entry) (((entry) >> 26) & 1u)
+
 typedef struct {
     PyObject_HEAD
-    /* per-code-point tables (see normalise._CodePoints), indexed by code point */
-    Py_buffer state, single, alnum, word, clause, numeral;
-    int buffers; /* how many of them are held */
+    Py_buffer table; /* uint32 per code point */
+    int held;
     PyObject *expansions;    /* {code point: normal form of another length} */
     PyObject *convert;       /* numeral run -> digits or None */
     PyObject *measures;      /* str: measure characters after a numeral */
@@ -1382,8 +1390,7 @@ typedef struct {
 
 static void normaliser_dealloc(Normaliser *self) {
     PyTypeObject *type = Py_TYPE(self);
-    Py_buffer *tables[] = {&self->state, &self->single, &self->alnum, &self->word, &self->clause, &self->numeral};
-    for (int i = 0; i < self->buffers; i++) PyBuffer_Release(tables[i]);
+    if (self->held) PyBuffer_Release(&self->table);
     Py_XDECREF(self->expansions);
     Py_XDECREF(self->convert);
     Py_XDECREF(self->measures);
@@ -1393,27 +1400,20 @@ static void normaliser_dealloc(Normaliser *self) {
 }
 
 static int normaliser_init(Normaliser *self, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"state", "single", "alnum", "word", "clause", "numeral", "expansions",
-                               "convert", "measures", "measure_words", NULL};
-    PyObject *tables[6], *expansions, *convert, *measures, *measure_words;
-    if (self->buffers) {
+    static char *keywords[] = {"table", "expansions", "convert", "measures", "measure_words", NULL};
+    PyObject *table, *expansions, *convert, *measures, *measure_words;
+    if (self->held) {
         PyErr_SetString(PyExc_RuntimeError, "Normaliser is already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOO!OUO!", keywords, &tables[0], &tables[1], &tables[2],
-                                     &tables[3], &tables[4], &tables[5], &PyDict_Type, &expansions, &convert,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO!OUO!", keywords, &table, &PyDict_Type, &expansions, &convert,
                                      &measures, &PyTuple_Type, &measure_words))
         return -1;
-    Py_buffer *views[] = {&self->state, &self->single, &self->alnum, &self->word, &self->clause, &self->numeral};
-    for (int i = 0; i < 6; i++) {
-        if (PyObject_GetBuffer(tables[i], views[i], PyBUF_SIMPLE) < 0) return -1;
-        self->buffers++;
-        Py_ssize_t itemsize = i == 1 ? 4 : 1;
-        if (views[i]->len != CODE_POINTS * itemsize) {
-            PyErr_Format(PyExc_ValueError, "table %s must hold %d items of %zd bytes", keywords[i], CODE_POINTS,
-                         itemsize);
-            return -1;
-        }
+    if (PyObject_GetBuffer(table, &self->table, PyBUF_SIMPLE) < 0) return -1;
+    self->held = 1;
+    if (self->table.len != CODE_POINTS * 4) {
+        PyErr_Format(PyExc_ValueError, "the table must hold %d items of 4 bytes", CODE_POINTS);
+        return -1;
     }
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(measure_words); i++) {
         if (!PyUnicode_Check(PyTuple_GET_ITEM(measure_words, i))) {
@@ -1457,8 +1457,7 @@ static int push_str(Chars *out, PyObject *piece, int64_t from, int64_t to) {
 
 /* Step 1: each character's normal form; turns joined by the separator; spans in the original. */
 static int map_turns(Normaliser *self, PyObject *seq, Chars *out) {
-    const uint8_t *state = self->state.buf;
-    const uint32_t *single = self->single.buf;
+    const uint32_t *table = self->table.buf;
     int64_t origin = 0;
     for (Py_ssize_t t = 0; t < PySequence_Fast_GET_SIZE(seq); t++) {
         PyObject *text = PySequence_Fast_GET_ITEM(seq, t);
@@ -1471,8 +1470,9 @@ static int map_turns(Normaliser *self, PyObject *seq, Chars *out) {
         const void *data = PyUnicode_DATA(text);
         for (Py_ssize_t k = 0; k < size; k++, origin++) {
             Py_UCS4 cp = PyUnicode_READ(kind, data, k);
-            if (state[cp] == 1) {
-                if (chars_push(out, single[cp], origin, origin + 1) < 0) return -1;
+            uint32_t entry = table[cp];
+            if (CP_STATE(entry) == 1) {
+                if (chars_push(out, CP_FORM(entry), origin, origin + 1) < 0) return -1;
                 continue;
             }
             PyObject *key = PyLong_FromUnsignedLong(cp);
@@ -1491,16 +1491,16 @@ static int map_turns(Normaliser *self, PyObject *seq, Chars *out) {
 
 /* Step 2: Chinese numeral runs that are clearly numbers as digits (which runs: see normalise.py). */
 static int convert_numerals(Normaliser *self, const Chars *in, Chars *out) {
-    const uint8_t *numeral = self->numeral.buf;
+    const uint32_t *table = self->table.buf;
     Py_ssize_t i = 0;
     while (i < in->size) {
-        if (!numeral[in->chars[i]]) {
+        if (!CP_NUMERAL(table[in->chars[i]])) {
             if (chars_push(out, in->chars[i], in->from[i], in->to[i]) < 0) return -1;
             i++;
             continue;
         }
         Py_ssize_t a = i, b = i;
-        while (b < in->size && numeral[in->chars[b]]) b++;
+        while (b < in->size && CP_NUMERAL(table[in->chars[b]])) b++;
         i = b;
         PyObject *digits = NULL;
         if (b - a > 1 || (a > 0 && in->chars[a - 1] == 0x7B2C /* 第 */) || measure_follows(self, in, b)) {
@@ -1538,19 +1538,19 @@ static int append_index(PyObject *list, Py_ssize_t value) {
 
 /* Step 3 (CJK): letters and digits only; clause punctuation between two of them in a turn is a break. */
 static int match_view_cjk(Normaliser *self, const Chars *full, Chars *match, PyObject *breaks) {
-    const uint8_t *alnum = self->alnum.buf, *clause = self->clause.buf;
+    const uint32_t *table = self->table.buf;
     int started = 0, crossed = 0, held = 0;
     for (Py_ssize_t i = 0; i < full->size; i++) {
         Py_UCS4 c = full->chars[i];
         if (c == TURN_SEPARATOR) {
             crossed = 1;
-        } else if (alnum[c]) {
+        } else if (CP_ALNUM(table[c])) {
             if (started && held && !crossed && append_index(breaks, match->size) < 0) return -1;
             if (chars_push(match, c, i, i + 1) < 0) return -1;
             started = 1;
             crossed = held = 0;
         } else {
-            held |= clause[c];
+            held |= CP_CLAUSE(table[c]);
         }
     }
     return 0;
@@ -1559,7 +1559,7 @@ static int match_view_cjk(Normaliser *self, const Chars *full, Chars *match, PyO
 /* Step 3 (words): every run of separators inside a turn becomes one space, a break if it held clause
  * punctuation; a turn's leading and trailing runs are dropped. Apostrophes inside words are kept. */
 static int match_view_words(Normaliser *self, const Chars *full, Chars *match, PyObject *breaks) {
-    const uint8_t *word = self->word.buf, *clause = self->clause.buf;
+    const uint32_t *table = self->table.buf;
     Py_ssize_t size = full->size, run_start = -1;
     int crossed = 0, held = 0;
     for (Py_ssize_t i = 0; i <= size; i++) {
@@ -1567,8 +1567,8 @@ static int match_view_words(Normaliser *self, const Chars *full, Chars *match, P
         Py_UCS4 c = 0;
         if (i < size) {
             c = full->chars[i];
-            int inside = i > 0 && i + 1 < size && word[full->chars[i - 1]] && word[full->chars[i + 1]];
-            kept = (word[c] && c != '_') || c == '%' || (c == '\'' && inside);
+            int inside = i > 0 && i + 1 < size && CP_WORD(table[full->chars[i - 1]]) && CP_WORD(table[full->chars[i + 1]]);
+            kept = (CP_WORD(table[c]) && c != '_') || c == '%' || (c == '\'' && inside);
         }
         if (!kept && i < size) {
             if (run_start < 0) {
@@ -1576,7 +1576,7 @@ static int match_view_words(Normaliser *self, const Chars *full, Chars *match, P
                 crossed = held = 0;
             }
             crossed |= c == TURN_SEPARATOR;
-            held |= clause[c];
+            held |= CP_CLAUSE(table[c]);
             continue;
         }
         if (run_start >= 0) {
@@ -1599,7 +1599,7 @@ static PyObject *normaliser_views(Normaliser *self, PyObject *args) {
     PyObject *texts;
     int cjk;
     if (!PyArg_ParseTuple(args, "Op", &texts, &cjk)) return NULL;
-    if (!self->buffers) {
+    if (!self->held) {
         PyErr_SetString(PyExc_RuntimeError, "Normaliser is not initialised");
         return NULL;
     }
@@ -1607,7 +1607,7 @@ static PyObject *normaliser_views(Normaliser *self, PyObject *args) {
     if (seq == NULL) return NULL;
     Py_ssize_t turns = PySequence_Fast_GET_SIZE(seq);
     /* code points never seen: the caller learns them and asks again */
-    const uint8_t *state = self->state.buf;
+    const uint32_t *table = self->table.buf;
     PyObject *unknown = NULL;
     for (Py_ssize_t t = 0; t < turns; t++) {
         PyObject *text = PySequence_Fast_GET_ITEM(seq, t);
@@ -1620,7 +1620,7 @@ static PyObject *normaliser_views(Normaliser *self, PyObject *args) {
         const void *data = PyUnicode_DATA(text);
         for (Py_ssize_t k = 0; k < size; k++) {
             Py_UCS4 cp = PyUnicode_READ(kind, data, k);
-            if (state[cp]) continue;
+            if (CP_STATE(table[cp])) continue;
             if (unknown == NULL && (unknown = PySet_New(NULL)) == NULL) goto fail_early;
             PyObject *code = PyLong_FromUnsignedLong(cp);
             if (code == NULL || PySet_Add(unknown, code) < 0) {

@@ -53,17 +53,12 @@ class Dictionary:
         single ASCII letters/digits is one word."""
 
 class Normaliser:
-    """A transcript's full and match views (see normalise.py) from per-code-point tables: `single`
-    holds 4-byte code points, the others one byte per code point (0x110000 entries each)."""
+    """A transcript's full and match views (see normalise.py) from a table of 0x110000 packed 32-bit
+    entries, one per code point (the layout is in normalise._CodePoints)."""
 
     def __init__(
         self,
-        state: bytearray,
-        single: array[int],
-        alnum: bytearray,
-        word: bytearray,
-        clause: bytearray,
-        numeral: bytearray,
+        table: array[int],
         expansions: dict[int, str],
         convert: Callable[[str], str | None],
         measures: str,
@@ -74,7 +69,7 @@ class Normaliser:
     ) -> tuple[str, str, list[int], list[int], list[int], bytes, bytes, bytes, list[int]] | set[int]:
         """(full, match, full_starts, match_starts, breaks, match_to_full, origin_starts, origin_ends,
         utf8_starts): match_to_full and the origins as native int64 arrays, utf8_starts where each turn
-        starts in the full view's UTF-8; or the code points whose state is 0 (to learn first)."""
+        starts in the full view's UTF-8; or the code points the table does not know yet (to learn first)."""
 
 def similar_turns(turns: Sequence[str | Sequence[int]], min_repeats: int, similarity: float) -> list[int] | None:
     """The first turn (fewest distinct unit bigrams first, then in order) that at least `min_repeats - 1`

@@ -77,23 +77,21 @@ def _normal_form(char: str) -> str:
 
 
 class _CodePoints:
-    """Per-code-point facts as tables indexed by code point, learnt on first sight of each one.
+    """Per-code-point facts in one table indexed by code point, learnt on first sight of each one.
 
     Each entry is a pure function of one character (its normal form; whether, as a character of the
     full view, it is a letter/digit, a word character, clause punctuation, a Chinese numeral), so
-    filling the tables lazily is the same as filling them up front, only without the start-up cost.
+    filling the table lazily is the same as filling it up front, only without the start-up cost. An
+    entry packs them in 32 bits, the layout `_native.c` reads (CP_* there): the normal form when it is
+    one character (bits 0-20), the state (21-22: UNKNOWN, ONE, or RESIZES, whose normal form is in
+    `expansions`), then one bit each for alnum (23), word (24), clause (25) and numeral (26).
     """
 
     SIZE = 0x110000
-    UNKNOWN, ONE, RESIZES = 0, 1, 2  # `state`: not seen yet / normal form of one character / of another length
+    UNKNOWN, ONE, RESIZES = 0, 1, 2
 
     def __init__(self) -> None:
-        self.state = bytearray(self.SIZE)
-        self.single = array("I", bytes(4 * self.SIZE))  # the normal form, when it is one character
-        self.alnum = bytearray(self.SIZE)  # kept in a CJK match view (regex \w without _)
-        self.word = bytearray(self.SIZE)  # regex \w
-        self.clause = bytearray(self.SIZE)  # clause punctuation
-        self.numeral = bytearray(self.SIZE)
+        self.table = array("I", bytes(4 * self.SIZE))
         self.expansions: dict[int, str] = {}  # normal forms that are not one character
         self._lock = threading.Lock()
         self._learning: set[int] = set()  # being learnt (a normal form may hold its own character)
@@ -106,23 +104,24 @@ class _CodePoints:
                 self._learn(code)
 
     def _learn(self, code: int) -> None:
-        if self.state[code] or code in self._learning:
+        if self.table[code] or code in self._learning:
             return
         self._learning.add(code)
         char = chr(code)
         out = _normal_form(char)
-        if len(out) == 1:
-            self.single[code] = ord(out)
-        else:
+        if len(out) != 1:
             self.expansions[code] = out
-        self.alnum[code] = char.isalnum()
-        self.word[code] = char.isalnum() or char == "_"
-        self.clause[code] = char in BREAK_CHARS
-        self.numeral[code] = char in _NUMERALS
         for piece in out:  # the normal form's characters occur in full views: know them too
             self._learn(ord(piece))
-        # Known only now, with its pieces: the C side trusts the rest of the tables for a known code point.
-        self.state[code] = self.ONE if len(out) == 1 else self.RESIZES
+        # Known only now, with its pieces: the C side trusts the rest of the table for a known code point.
+        self.table[code] = (
+            (ord(out) if len(out) == 1 else 0)
+            | (self.ONE if len(out) == 1 else self.RESIZES) << 21
+            | char.isalnum() << 23
+            | (char.isalnum() or char == "_") << 24
+            | (char in BREAK_CHARS) << 25
+            | (char in _NUMERALS) << 26
+        )
         self._learning.discard(code)
 
 
@@ -186,18 +185,7 @@ class Normalised:
         return self.original[self.origin_starts[start] : self.origin_ends[end - 1]]
 
 
-_NORMALISER = Normaliser(
-    _CODES.state,
-    _CODES.single,
-    _CODES.alnum,
-    _CODES.word,
-    _CODES.clause,
-    _CODES.numeral,
-    _CODES.expansions,
-    _convert_numeral_run,
-    _MEASURES,
-    _MEASURE_WORDS,
-)
+_NORMALISER = Normaliser(_CODES.table, _CODES.expansions, _convert_numeral_run, _MEASURES, _MEASURE_WORDS)
 
 
 def normalise_turns(texts: Sequence[str], cjk: bool) -> Normalised:
