@@ -53,34 +53,20 @@ class Call:
         self.doc = doc
         self.metrics = doc.metrics
         self.turns = doc.turns
+        turns = self.turns
+        # Comprehensions, one field at a time: the fastest way Python has to read many objects.
+        self.texts: list[str] = [turn.text for turn in turns]
+        self.ids: list[str] = [turn.id for turn in turns]
+        self.begins: list[int] = [turn.begin_ms for turn in turns]
+        self.ends: list[int] = [turn.end_ms for turn in turns]
         self.roles: dict[str, list[int]] = {"agent": [], "customer": []}  # turn indices by role
-        self.texts: list[str] = []
-        self.ids: list[str] = []
-        self.begins: list[int] = []
-        self.ends: list[int] = []
-        spoken: list[Turn] = []
-        last_end = 0
-        speech_start: int | None = None
-        speech_end: int | None = None
-        for index, turn in enumerate(self.turns):
-            text, begin, end = turn.text, turn.begin_ms, turn.end_ms
-            self.texts.append(text)
-            self.ids.append(turn.id)
-            self.begins.append(begin)
-            self.ends.append(end)
-            self.roles.setdefault(turn.role, []).append(index)
-            if end > last_end:
-                last_end = end
-            if text and not text.isspace():
-                spoken.append(turn)
-                if speech_start is None or begin < speech_start:
-                    speech_start = begin
-                if speech_end is None or end > speech_end:
-                    speech_end = end
-        self._spoken: dict[str | None, list[Turn]] = {None: spoken}
-        self.end_ms = doc.duration_ms or last_end
-        self.speech_start_ms = 0 if speech_start is None else speech_start
-        self.speech_end_ms = self.end_ms if speech_end is None else speech_end
+        for index, role in enumerate([turn.role for turn in turns]):
+            self.roles.setdefault(role, []).append(index)
+        talking = [index for index, text in enumerate(self.texts) if text and not text.isspace()]
+        self._spoken: dict[str | None, list[Turn]] = {None: [turns[index] for index in talking]}
+        self.end_ms = doc.duration_ms or max([0, *self.ends])
+        self.speech_start_ms = min([self.begins[index] for index in talking], default=0)
+        self.speech_end_ms = max([self.ends[index] for index in talking], default=self.end_ms)
 
     def spoken(self, role: str | None = None) -> list[Turn]:
         """The turns that hold speech (of one role, or of anyone)."""
