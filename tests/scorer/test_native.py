@@ -13,7 +13,7 @@ from math import log
 import jieba
 import pytest
 
-from scorer.rules._native import Automaton, Dictionary, Normaliser, non_overlapping, similar_turns
+from scorer.rules._native import Automaton, Dictionary, Normaliser, near, non_overlapping, similar_turns
 from tests.scorer.dataset import load_all
 
 # --- Dictionary: jieba's dictionary-only cut -----------------------------------------------------------------
@@ -256,6 +256,55 @@ def test_hit_selection_rejects_bad_input() -> None:
         non_overlapping([(0, 1, 2)])  # type: ignore[list-item]
     with pytest.raises(TypeError, match="tuple of 3"):
         non_overlapping([[(0, 1)]])  # type: ignore[list-item]
+
+
+def near_by_definition(
+    firsts: list[tuple[int, int, int]],
+    seconds: list[tuple[int, int, int]],
+    within: int,
+    ordered: bool,
+    words: str | None,
+) -> list[tuple[int, int, int]]:
+    def gap(left_end: int, right_start: int) -> int:
+        if right_start <= left_end or words is None:
+            return right_start - left_end
+        return len(words[left_end:right_start].split())
+
+    found: list[tuple[int, int, int]] = []
+    for turn in sorted({t for t, _, _ in firsts} & {t for t, _, _ in seconds}):
+        rights = sorted({(s, e) for t, s, e in seconds if t == turn})
+        for s1, e1 in sorted({(s, e) for t, s, e in firsts if t == turn}):
+            for s2, e2 in rights:
+                if ordered and s2 < e1:
+                    continue
+                if (gap(e1, s2) if s2 >= s1 else gap(e2, s1)) <= within:
+                    found.append((turn, min(s1, s2), max(e1, e2)))
+                    break
+        if len(found) >= 3:
+            break
+    return found
+
+
+def test_near_pairs_hits_as_defined() -> None:
+    rng = random.Random(6)
+    words = "ab cd ef gh ij kl mn op qr st uv wx"
+    for _ in range(500):
+
+        def spans() -> list[tuple[int, int, int]]:
+            out = []
+            for _ in range(rng.randint(0, 6)):
+                start = rng.randrange(len(words))
+                out.append((rng.randint(0, 2), start, min(len(words), start + rng.randint(1, 5))))
+            return out
+
+        firsts, seconds = spans(), spans()
+        within, ordered, text = rng.randint(-2, 8), rng.random() < 0.5, rng.choice([None, words])
+        expected = near_by_definition(firsts, seconds, within, ordered, text)
+        assert near(firsts, seconds, within, ordered, text, 3) == expected, (firsts, seconds, within, ordered, text)
+    with pytest.raises(ValueError, match="outside the words"):
+        near([(0, 0, 50)], [(0, 1, 2)], 3, False, "ab cd")
+    with pytest.raises(TypeError, match="words"):
+        near([(0, 0, 1)], [(0, 1, 2)], 3, False, b"ab")  # type: ignore[arg-type]
 
 
 # --- similar_turns: pairwise Jaccard of unit bigrams ---------------------------------------------------------

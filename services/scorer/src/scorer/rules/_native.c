@@ -1164,6 +1164,128 @@ done:
     return kept;
 }
 
+/* --- near ----------------------------------------------------------------------------------- */
+
+typedef struct {
+    Py_ssize_t turn, start, end;
+} Span;
+
+static int compare_span(const void *a, const void *b) {
+    const Span *x = a, *y = b;
+    if (x->turn != y->turn) return (x->turn > y->turn) - (x->turn < y->turn);
+    if (x->start != y->start) return (x->start > y->start) - (x->start < y->start);
+    return (x->end > y->end) - (x->end < y->end);
+}
+
+/* Hits as sorted, distinct spans; how many. */
+static Py_ssize_t read_spans(PyObject *hits, Span **out) {
+    PyObject *seq = PySequence_Fast(hits, "hits must be a sequence of (turn, start, end)");
+    if (seq == NULL) return -1;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq), kept = 0;
+    Span *spans = PyMem_Calloc((size_t)count + 1, sizeof(Span));
+    if (spans == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < count; k++) {
+        Py_ssize_t v[3];
+        if (read_hit(PySequence_Fast_GET_ITEM(seq, k), 3, v) < 0) {
+            PyMem_Free(spans);
+            Py_DECREF(seq);
+            return -1;
+        }
+        spans[k] = (Span){v[0], v[1], v[2]};
+    }
+    Py_DECREF(seq);
+    qsort(spans, (size_t)count, sizeof(Span), compare_span);
+    for (Py_ssize_t k = 0; k < count; k++)
+        if (kept == 0 || compare_span(&spans[kept - 1], &spans[k]) != 0) spans[kept++] = spans[k];
+    *out = spans;
+    return kept;
+}
+
+/* Characters between two spans (or words, counting the space-separated runs of `text`); negative when
+ * they overlap. */
+static Py_ssize_t span_gap(const Py_UCS4 *text, Py_ssize_t left_end, Py_ssize_t right_start) {
+    if (right_start <= left_end || text == NULL) return right_start - left_end;
+    Py_ssize_t words = 0;
+    for (Py_ssize_t i = left_end; i < right_start; i++)
+        words += text[i] != ' ' && (i == left_end || text[i - 1] == ' ');
+    return words;
+}
+
+/* In each turn with both, each first hit paired with the first second hit (in text order) close enough:
+ * the span from the earlier start to the later end. Turns in order, until `limit` spans (a turn is
+ * finished first). */
+static PyObject *near(PyObject *module, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"firsts", "seconds", "within", "ordered", "words", "limit", NULL};
+    PyObject *firsts_arg, *seconds_arg, *words = Py_None;
+    Py_ssize_t within, limit = PY_SSIZE_T_MAX;
+    int ordered;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOnp|On", keywords, &firsts_arg, &seconds_arg, &within,
+                                     &ordered, &words, &limit))
+        return NULL;
+    if (words != Py_None && !PyUnicode_Check(words)) {
+        PyErr_SetString(PyExc_TypeError, "words must be the match view (str) or None");
+        return NULL;
+    }
+    Span *lefts = NULL, *rights = NULL;
+    Py_UCS4 *text = NULL;
+    PyObject *found = NULL;
+    Py_ssize_t nleft = read_spans(firsts_arg, &lefts), nright = nleft < 0 ? -1 : read_spans(seconds_arg, &rights);
+    if (nleft < 0 || nright < 0) goto done;
+    if (words != Py_None && (text = PyUnicode_AsUCS4Copy(words)) == NULL) goto done;
+    Py_ssize_t length = words == Py_None ? 0 : PyUnicode_GET_LENGTH(words);
+    if ((found = PyList_New(0)) == NULL) goto done;
+    for (Py_ssize_t k = 0; k < nleft; k++)
+        if (text != NULL && (lefts[k].start < 0 || lefts[k].end > length)) goto out_of_range;
+    for (Py_ssize_t k = 0; k < nright; k++)
+        if (text != NULL && (rights[k].start < 0 || rights[k].end > length)) goto out_of_range;
+    Py_ssize_t l = 0, r = 0;
+    while (l < nleft && r < nright && PyList_GET_SIZE(found) < limit) {
+        Py_ssize_t turn = lefts[l].turn;
+        if (rights[r].turn < turn) {
+            r++;
+            continue;
+        }
+        if (rights[r].turn > turn) {
+            l++;
+            continue;
+        }
+        Py_ssize_t right_end = r;
+        while (right_end < nright && rights[right_end].turn == turn) right_end++;
+        for (; l < nleft && lefts[l].turn == turn; l++) {
+            const Span *a = &lefts[l];
+            for (Py_ssize_t k = r; k < right_end; k++) {
+                const Span *b = &rights[k];
+                if (ordered && b->start < a->end) continue;
+                Py_ssize_t gap = b->start >= a->start ? span_gap(text, a->end, b->start) : span_gap(text, b->end, a->start);
+                if (gap > within) continue;
+                PyObject *span = Py_BuildValue("(nnn)", turn, a->start < b->start ? a->start : b->start,
+                                               a->end > b->end ? a->end : b->end);
+                if (span == NULL || PyList_Append(found, span) < 0) {
+                    Py_XDECREF(span);
+                    Py_CLEAR(found);
+                    goto done;
+                }
+                Py_DECREF(span);
+                break;
+            }
+        }
+        r = right_end;
+    }
+    goto done;
+out_of_range:
+    PyErr_SetString(PyExc_ValueError, "a hit lies outside the words");
+    Py_CLEAR(found);
+done:
+    PyMem_Free(lefts);
+    PyMem_Free(rights);
+    PyMem_Free(text);
+    return found;
+}
+
 /* --- similar_turns ------------------------------------------------------------------------------ */
 
 static int compare_u64(const void *a, const void *b) {
@@ -1705,6 +1827,9 @@ static PyType_Spec normaliser_spec = {
 /* --- module ------------------------------------------------------------------------------------- */
 
 static PyMethodDef native_functions[] = {
+    {"near", (PyCFunction)(void (*)(void))near, METH_VARARGS | METH_KEYWORDS,
+     "near(firsts, seconds, within, ordered, words=None, limit=...) -> [(turn, start, end), ...]: in each turn, "
+     "each first hit with the first second hit within `within` characters (or words of `words`), in order."},
     {"non_overlapping", non_overlapping, METH_O,
      "non_overlapping(groups) -> [(turn, start, end), ...]: the hits of all groups, leftmost-longest, without "
      "overlaps."},

@@ -76,6 +76,20 @@ def similar_turns(turns: Sequence[str | Sequence[int]], min_repeats: int, simila
     others resemble (Jaccard similarity of distinct bigrams >= `similarity`), with those others: their
     indices, ascending. A turn is a str (a unit per character) or unit ids below 2**32."""
 
+def near(
+    firsts: Sequence[tuple[int, int, int]],
+    seconds: Sequence[tuple[int, int, int]],
+    within: int,
+    ordered: bool,
+    words: str | None = None,
+    limit: int = ...,
+) -> list[tuple[int, int, int]]:
+    """In each turn that has both, each distinct first hit (in text order) paired with the first distinct
+    second hit that is at most `within` apart: characters, or words of `words` (a match view, words
+    separated by single spaces) when given; overlapping hits are 0 or less apart. With `ordered`, the
+    second must start at or after the first's end. Each pair gives the span from the earlier start to
+    the later end. Turns in order, stopping once `limit` spans are found (a turn is finished first)."""
+
 def non_overlapping(groups: Sequence[list[tuple[int, int, int]]]) -> list[tuple[int, int, int]]:
     """The hits of all groups sorted by start, longer first, keeping each that does not overlap the last
     one kept (leftmost-longest; equal hits keep the first given)."""

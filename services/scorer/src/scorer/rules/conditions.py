@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 from callqa.transcripts import Turn
-from scorer.rules._native import Hits, non_overlapping, similar_turns
+from scorer.rules._native import Hits, near, non_overlapping, similar_turns
 from scorer.rules.matching import ALIGNED, WHOLE, Hit
 from scorer.rules.metrics import Call, Measured, Note, measure
 from scorer.rules.normalise import Normalised
 
-Span = tuple[int, int]  # start, end in a view
 MAX_EVIDENCE = 10  # findings quoted per condition (all are counted): 40 × 您 prove no more than 10 do
 
 
@@ -197,12 +196,6 @@ class Context:
             return False
         gap = start - neg_end if self.cjk else len(text[neg_end:start].split())
         return gap <= window
-
-    def gap(self, left_end: int, right_start: int) -> int:
-        """Characters (CJK) or words between two spans of a turn; negative when they overlap."""
-        if right_start <= left_end or self.cjk:
-            return right_start - left_end
-        return len(self.text[left_end:right_start].split())
 
     # --- turn selection ------------------------------------------------------------------
 
@@ -488,38 +481,20 @@ class Proximity(Compiled):
     negation_window: int
     scope: CompiledScope
 
-    def _by_turn(self, ctx: Context, pids: tuple[int, ...], mask: bytes) -> dict[int, list[Span]]:
-        out: dict[int, list[Span]] = {}
-        for turn, start, end in ctx.hits.select((pids,), mask, ctx.required(self.word_boundary))[0]:
-            out.setdefault(turn, []).append((start, end))
-        return out
-
     def evaluate(self, ctx: Context) -> Outcome:
-        firsts = self._by_turn(ctx, self.first, ctx.select(self.scope).mask)
+        required = ctx.required(self.word_boundary)
+        firsts = ctx.hits.select((self.first,), ctx.select(self.scope).mask, required)[0]
+        if self.negations:
+            firsts = [hit for hit in firsts if not ctx.negated(*hit, self.negations, self.negation_window)]
         if not firsts:
             return Outcome(False)
         with_firsts = bytearray(len(ctx.turns))
-        for turn in firsts:
+        for turn, _, _ in firsts:
             with_firsts[turn] = 1
-        seconds = self._by_turn(ctx, self.second, bytes(with_firsts))
-        evidence: list[Finding] = []
-        for turn in sorted(seconds):
-            lefts = [
-                (s, e)
-                for s, e in firsts[turn]
-                if not (self.negations and ctx.negated(turn, s, e, self.negations, self.negation_window))
-            ]
-            for s1, e1 in sorted(set(lefts)):
-                for s2, e2 in sorted(set(seconds[turn])):
-                    if self.ordered and s2 < e1:
-                        continue
-                    gap = ctx.gap(e1, s2) if s2 >= s1 else ctx.gap(e2, s1)
-                    if gap <= self.within:
-                        evidence.append(Quote(turn, min(s1, s2), max(e1, e2)))
-                        break
-            if len(evidence) >= MAX_EVIDENCE:
-                break
-        return Outcome(bool(evidence), evidence)
+        seconds = ctx.hits.select((self.second,), with_firsts, required)[0]
+        words = None if ctx.cjk else ctx.text  # gaps in words, not characters
+        found = near(firsts, seconds, self.within, self.ordered, words, MAX_EVIDENCE)
+        return Outcome(bool(found), [Quote(*span) for span in found])
 
     def describe(self) -> str:
         joiner = "then" if self.ordered else "near"
