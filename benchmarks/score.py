@@ -14,7 +14,7 @@ Side by side on the same ~5-minute transcripts and the same scorecard (default-z
   each turn at most once per evaluation instead (a less naive baseline; both are reported in the docs).
 - callqa: `scorer.rules.engine.compile_scorecard(card)` once, then `.evaluate(doc)` per transcript
   (all turns normalised at once, one Aho-Corasick scan of the whole call, checks on the hits only; the
-  per-character and per-pair loops in C, `scorer/rules/_native.c`). Nothing is kept from one call to
+  per-character and per-pair loops in C, `services/scorer/native/`). Nothing is kept from one call to
   the next but memos of pure functions (per-code-point tables, numeral conversions), so the
   benchmark's reuse of a small pool of sentences (see below) flatters neither side.
 

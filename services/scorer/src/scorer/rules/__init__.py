@@ -6,7 +6,7 @@
 Modules: `normalise` (text forms and offsets), `matching` (Aho-Corasick, jieba word boundaries),
 `metrics` (conversation metrics by name), `lexicon` (weak sentiment word lists), `conditions`
 (compiled conditions), `engine` (scoring), and `_native` (their per-character and per-hit loops, in C:
-`_native.c`, with its contracts in `_native.pyi`).
+`services/scorer/native/`, with its contracts in `_native.pyi`).
 """
 
 from scorer.rules.engine import CompiledScorecard, Evaluation, compile_scorecard, evaluate

@@ -1,4 +1,4 @@
-"""Type stubs for the C extension `_native.c` (the scorer's inner loops)."""
+"""Type stubs for the C extension built from `services/scorer/native/` (the scorer's inner loops)."""
 
 from array import array
 from collections.abc import Callable, Sequence

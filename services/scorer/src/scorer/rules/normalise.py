@@ -82,7 +82,7 @@ class _CodePoints:
     Each entry is a pure function of one character (its normal form; whether, as a character of the
     full view, it is a letter/digit, a word character, clause punctuation, a Chinese numeral), so
     filling the table lazily is the same as filling it up front, only without the start-up cost. An
-    entry packs them in 32 bits, the layout `_native.c` reads (CP_* there): the normal form when it is
+    entry packs them in 32 bits, the layout `native/normaliser.c` reads (CP_* there): the normal form when it is
     one character (bits 0-20), the state (21-22: UNKNOWN, ONE, or RESIZES, whose normal form is in
     `expansions`), then one bit each for alnum (23), word (24), clause (25) and numeral (26).
     """

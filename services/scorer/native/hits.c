@@ -1,0 +1,159 @@
+/* Hits: a call's raw phrase hits, kept in C until a rule selects its own. */
+#include "native.h"
+
+/* A call's raw hits as the scan found them, kept in C: grouped by phrase id, each phrase's in text order.
+ * Rules take the ones they need with `select`, so no Python object is made for a hit no rule wants. */
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t count, phrases;
+    Py_ssize_t *first; /* per phrase id: where its hits start (phrases + 1 entries) */
+    Py_ssize_t *turn, *start, *end;
+    uint8_t *flags;
+} Hits;
+
+PyObject *hits_type; /* set when the module is executed */
+
+static void hits_dealloc(Hits *self) {
+    PyTypeObject *type = Py_TYPE(self);
+    PyMem_Free(self->first);
+    PyMem_Free(self->turn);
+    PyMem_Free(self->start);
+    PyMem_Free(self->end);
+    PyMem_Free(self->flags);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+/* Hits of `count` raw hits (pid, turn, start, end, flags in order of end), grouped by phrase id. */
+PyObject *hits_new(Py_ssize_t phrases, Py_ssize_t count, const int32_t *pid, const Py_ssize_t *turn,
+                          const Py_ssize_t *start, const Py_ssize_t *end, const uint8_t *flags) {
+    Hits *self = PyObject_New(Hits, (PyTypeObject *)hits_type);
+    if (self == NULL) return NULL;
+    Py_INCREF(hits_type); /* a heap type's instances own a reference to it */
+    self->count = count;
+    self->phrases = phrases;
+    self->first = PyMem_Calloc((size_t)phrases + 2, sizeof(Py_ssize_t));
+    self->turn = PyMem_Calloc((size_t)count + 1, sizeof(Py_ssize_t));
+    self->start = PyMem_Calloc((size_t)count + 1, sizeof(Py_ssize_t));
+    self->end = PyMem_Calloc((size_t)count + 1, sizeof(Py_ssize_t));
+    self->flags = PyMem_Calloc((size_t)count + 1, 1);
+    if (!self->first || !self->turn || !self->start || !self->end || !self->flags) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t k = 0; k < count; k++) self->first[pid[k] + 1]++; /* a stable counting sort by id */
+    for (Py_ssize_t p = 0; p < phrases; p++) self->first[p + 1] += self->first[p];
+    Py_ssize_t *next = PyMem_Calloc((size_t)phrases + 1, sizeof(Py_ssize_t));
+    if (next == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    memcpy(next, self->first, (size_t)phrases * sizeof(Py_ssize_t));
+    for (Py_ssize_t k = 0; k < count; k++) {
+        Py_ssize_t at = next[pid[k]]++;
+        self->turn[at] = turn[k];
+        self->start[at] = start[k];
+        self->end[at] = end[k];
+        self->flags[at] = flags[k];
+    }
+    PyMem_Free(next);
+    return (PyObject *)self;
+}
+
+/* Per group of phrase ids, the hits of its phrases in member turns that carry the required flags. */
+static PyObject *hits_select(Hits *self, PyObject *args) {
+    PyObject *groups_arg;
+    Py_buffer members;
+    long required;
+    if (!PyArg_ParseTuple(args, "Oy*l", &groups_arg, &members, &required)) return NULL;
+    const uint8_t *member = members.buf;
+    PyObject *groups = PySequence_Fast(groups_arg, "groups must be a sequence of sequences of phrase ids");
+    PyObject *result = NULL;
+    if (groups == NULL) goto done;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(groups);
+    if ((result = PyList_New(count)) == NULL) goto done;
+    for (Py_ssize_t g = 0; g < count; g++) {
+        PyObject *selected = PyList_New(0);
+        if (selected == NULL) goto fail;
+        PyList_SET_ITEM(result, g, selected);
+        PyObject *pids = PySequence_Fast(PySequence_Fast_GET_ITEM(groups, g), "a group must be a sequence of ids");
+        if (pids == NULL) goto fail;
+        for (Py_ssize_t p = 0; p < PySequence_Fast_GET_SIZE(pids); p++) {
+            Py_ssize_t pid = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(pids, p));
+            if (pid == -1 && PyErr_Occurred()) {
+                Py_DECREF(pids);
+                goto fail;
+            }
+            if (pid < 0 || pid >= self->phrases) continue; /* a phrase that can never be found */
+            for (Py_ssize_t k = self->first[pid]; k < self->first[pid + 1]; k++) {
+                Py_ssize_t turn = self->turn[k];
+                if (turn >= members.len || !member[turn] || (self->flags[k] & required) != required) continue;
+                PyObject *hit = Py_BuildValue("(nnn)", turn, self->start[k], self->end[k]);
+                if (hit == NULL || PyList_Append(selected, hit) < 0) {
+                    Py_XDECREF(hit);
+                    Py_DECREF(pids);
+                    goto fail;
+                }
+                Py_DECREF(hit);
+            }
+        }
+        Py_DECREF(pids);
+    }
+    goto done;
+fail:
+    Py_CLEAR(result);
+done:
+    Py_XDECREF(groups);
+    PyBuffer_Release(&members);
+    return result;
+}
+
+/* All hits as {phrase id: [(turn, start, end, flags), ...]} (for inspection and tests). */
+static PyObject *hits_by_phrase(Hits *self, PyObject *unused) {
+    PyObject *result = PyDict_New();
+    if (result == NULL) return NULL;
+    for (Py_ssize_t p = 0; p < self->phrases; p++) {
+        if (self->first[p] == self->first[p + 1]) continue;
+        PyObject *list = PyList_New(0), *key = PyLong_FromSsize_t(p);
+        int failed = list == NULL || key == NULL || PyDict_SetItem(result, key, list) < 0;
+        for (Py_ssize_t k = self->first[p]; !failed && k < self->first[p + 1]; k++) {
+            PyObject *hit = Py_BuildValue("(nnni)", self->turn[k], self->start[k], self->end[k], (int)self->flags[k]);
+            failed = hit == NULL || PyList_Append(list, hit) < 0;
+            Py_XDECREF(hit);
+        }
+        Py_XDECREF(list);
+        Py_XDECREF(key);
+        if (failed) {
+            Py_DECREF(result);
+            return NULL;
+        }
+    }
+    return result;
+}
+
+static Py_ssize_t hits_length(Hits *self) { return self->count; }
+
+static PyMethodDef hits_methods[] = {
+    {"select", (PyCFunction)hits_select, METH_VARARGS,
+     "select(groups, members, required) -> [[(turn, start, end), ...] per group]: the hits of each group's phrases "
+     "in member turns (members[turn] != 0) that carry all the required flags; a phrase's hits in text order, "
+     "phrase after phrase."},
+    {"by_phrase", (PyCFunction)hits_by_phrase, METH_NOARGS,
+     "by_phrase() -> {phrase id: [(turn, start, end, flags), ...]}: every hit, each phrase's in text order."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot hits_slots[] = {
+    {Py_tp_doc, "A call's raw phrase hits, from Automaton.scan."},
+    {Py_tp_dealloc, hits_dealloc},
+    {Py_tp_methods, hits_methods},
+    {Py_sq_length, hits_length},
+    {0, NULL},
+};
+
+PyType_Spec hits_spec = {
+    .name = "scorer.rules._native.Hits",
+    .basicsize = sizeof(Hits),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = hits_slots,
+};

@@ -1,0 +1,49 @@
+/* The scorer's inner loops in C (the extension module scorer.rules._native): what runs once per
+ * character, per hit or per pair of turns of every call. The rule logic that calls them stays in
+ * Python; scorer/rules/_native.pyi holds the contracts. One file per part:
+ *
+ * - dictionary.c  Dictionary: jieba's frequency table, and its dictionary-only route through a clause
+ *                 (the most probable path through its dictionary words), so it cuts exactly as jieba does.
+ * - automaton.c   Automaton: all phrases of a scorecard in one Aho-Corasick automaton over code points;
+ *                 `scan` finds every occurrence within a turn in one pass over a call's match view and
+ *                 checks each one (clause breaks, word boundaries).
+ * - hits.c        Hits: the scan's result, from which each rule selects its own.
+ * - pairs.c       non_overlapping (a rule's hits, leftmost-longest) and near (proximity pairs).
+ * - similar.c     similar_turns: which turns share enough unit bigrams (Jaccard) with one another.
+ * - normaliser.c  Normaliser: a call's full and match views (see normalise.py), from a per-code-point
+ *                 table that the Python side fills as it meets new code points.
+ * - module.c      the module.
+ */
+#ifndef SCORER_NATIVE_H
+#define SCORER_NATIVE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* dictionary.c */
+typedef struct Dictionary Dictionary;
+extern PyType_Spec dictionary_spec;
+Dictionary *dictionary_from(PyObject *object); /* NULL, with an exception, if it is no ready Dictionary */
+void dictionary_mark_boundaries(const Dictionary *self, const Py_UCS4 *clause, Py_ssize_t size, double logtotal,
+                                uint8_t *marks, Py_ssize_t *ends, double *work);
+
+/* hits.c */
+extern PyType_Spec hits_spec;
+extern PyObject *hits_type;
+PyObject *hits_new(Py_ssize_t phrases, Py_ssize_t count, const int32_t *pid, const Py_ssize_t *turn,
+                   const Py_ssize_t *start, const Py_ssize_t *end, const uint8_t *flags);
+
+/* automaton.c, normaliser.c */
+extern PyType_Spec automaton_spec;
+extern PyType_Spec normaliser_spec;
+
+/* pairs.c, similar.c */
+PyObject *non_overlapping(PyObject *module, PyObject *groups);
+PyObject *near(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *similar_turns(PyObject *module, PyObject *args);
+
+#endif
