@@ -47,6 +47,17 @@ typedef struct {
     uint8_t *aligned;   /* per phrase: check its word boundaries */
 } Automaton;
 
+/* The state after reading `cp` in `state`: its edge for cp, else that of its longest proper suffix that
+ * has one, else the root. */
+static int32_t automaton_step(const Automaton *self, int32_t state, Py_UCS4 cp) {
+    for (;;) {
+        int32_t next = edge_get(&self->edges, state, cp);
+        if (next >= 0) return next;
+        if (state == 0) return 0;
+        state = self->fail[state];
+    }
+}
+
 static void automaton_free_arrays(Automaton *self) {
     PyMem_Free(self->edges.keys);
     PyMem_Free(self->edges.targets);
@@ -256,19 +267,7 @@ static int automaton_init(Automaton *self, PyObject *args, PyObject *kwargs) {
     for (int32_t k = 1; k < nodes; k++) {
         int32_t node = order[k], parent = parent_of[node];
         Py_UCS4 cp = char_of[node];
-        int32_t fail = 0;
-        if (parent != 0) {
-            int32_t f = self->fail[parent];
-            for (;;) {
-                int32_t next = edge_get(&self->edges, f, cp);
-                if (next >= 0) {
-                    fail = next;
-                    break;
-                }
-                if (f == 0) break;
-                f = self->fail[f];
-            }
-        }
+        int32_t fail = parent == 0 ? 0 : automaton_step(self, self->fail[parent], cp);
         self->fail[node] = fail;
         self->next_out[node] = self->pid[fail] >= 0 ? fail : self->next_out[fail];
     }
@@ -456,16 +455,7 @@ static PyObject *automaton_scan(Automaton *self, PyObject *args, PyObject *kwarg
         int32_t state = 0;
         Py_ssize_t turn = 0, turns = nbounds - 1;
         for (Py_ssize_t i = 0; i < size; i++) {
-            Py_UCS4 cp = text[i];
-            for (;;) {
-                int32_t next = edge_get(&self->edges, state, cp);
-                if (next >= 0) {
-                    state = next;
-                    break;
-                }
-                if (state == 0) break;
-                state = self->fail[state];
-            }
+            state = automaton_step(self, state, text[i]);
             int32_t node = self->pid[state] >= 0 ? state : self->next_out[state];
             for (; node >= 0; node = self->next_out[node]) {
                 Py_ssize_t end = i + 1, start = end - self->length[node];
