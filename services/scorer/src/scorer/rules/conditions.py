@@ -68,6 +68,14 @@ class Selection:
     mask: bytes  # 1 for each selected turn, by turn index
 
 
+def turn_mask(turns: int, chosen: Iterable[int]) -> bytes:
+    """A byte per turn, 1 for the chosen ones: how the C side is told which turns a rule looks at."""
+    mask = bytearray(turns)
+    for index in chosen:
+        mask[index] = 1
+    return bytes(mask)
+
+
 class Context:
     """One transcript under evaluation: its normalised views, raw phrase hits, lazily computed extras.
 
@@ -104,14 +112,8 @@ class Context:
     def evidence(self, findings: list[Finding]) -> list[EvidenceFields]:
         """The findings as the fields of `callqa.events.Evidence` (validated with the whole evaluation)."""
         out: list[EvidenceFields] = []
-        norm = self.norm
         ids, begins, ends = self.call.ids, self.call.begins, self.call.ends
-        to_full, original, origin_starts, origin_ends = (
-            norm.match_to_full,
-            norm.original,
-            norm.origin_starts,
-            norm.origin_ends,
-        )
+        quote_match, quote_full = self.norm.quote_match, self.norm.quote_full
         for finding in findings:
             if isinstance(finding, Note):
                 out.append(
@@ -124,11 +126,10 @@ class Context:
                 )
                 continue
             turn = finding.turn
-            if finding.view == "match":  # quote_match, inlined: most evidence is phrase hits
-                start, end = to_full[finding.start], to_full[finding.end - 1] + 1
-                text = original[origin_starts[start] : origin_ends[end - 1]]
+            if finding.view == "match":
+                text = quote_match(finding.start, finding.end)
             elif finding.view == "full":
-                text = self.norm.quote_full(finding.start, finding.end)
+                text = quote_full(finding.start, finding.end)
             else:
                 text = self.call.texts[turn]
             out.append({"turn_id": ids[turn], "begin_ms": begins[turn], "end_ms": ends[turn], "text": text})
@@ -233,10 +234,7 @@ class Context:
             anchors = self._anchor_turns(scope.before_anchor)
             within = scope.before_anchor.within_turns
             keep = [i for i in keep if any(a > i and (within is None or a - i <= within) for a in anchors)]
-        mask = bytearray(len(self.turns))
-        for index in keep:
-            mask[index] = 1
-        return Selection(tuple(keep), bytes(mask))
+        return Selection(tuple(keep), turn_mask(len(self.turns), keep))
 
     def full_utf8(self) -> bytes:
         """The full view in UTF-8, what RE2 reads without converting (turns start at `norm.utf8_starts`)."""
@@ -245,9 +243,7 @@ class Context:
         return self._full_utf8
 
     def _anchor_turns(self, anchor: CompiledAnchor) -> list[int]:
-        mask = bytearray(len(self.turns))
-        for index in self.role_turns[anchor.role]:
-            mask[index] = 1
+        mask = turn_mask(len(self.turns), self.role_turns[anchor.role])
         return sorted({turn for turn, _, _ in self.hits.select((anchor.pids,), mask, WHOLE | ALIGNED)[0]})
 
     # --- metrics and turn similarity -----------------------------------------------------
@@ -488,9 +484,7 @@ class Proximity(Compiled):
             firsts = [hit for hit in firsts if not ctx.negated(*hit, self.negations, self.negation_window)]
         if not firsts:
             return Outcome(False)
-        with_firsts = bytearray(len(ctx.turns))
-        for turn, _, _ in firsts:
-            with_firsts[turn] = 1
+        with_firsts = turn_mask(len(ctx.turns), [turn for turn, _, _ in firsts])
         seconds = ctx.hits.select((self.second,), with_firsts, required)[0]
         words = None if ctx.cjk else ctx.text  # gaps in words, not characters
         found = near(firsts, seconds, self.within, self.ordered, words, MAX_EVIDENCE)

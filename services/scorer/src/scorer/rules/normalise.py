@@ -174,9 +174,9 @@ class Normalised:
         return self.match[self.match_starts[turn] : self.match_starts[turn + 1]]
 
     def quote_match(self, start: int, end: int) -> str:
-        """The original text behind the match-view span [start, end)."""
+        """The original text behind the (non-empty) match-view span [start, end)."""
         to_full = self.match_to_full
-        return self.quote_full(to_full[start], to_full[end - 1] + 1)
+        return self.original[self.origin_starts[to_full[start]] : self.origin_ends[to_full[end - 1]]]
 
     def quote_full(self, start: int, end: int) -> str:
         """The original text behind the full-view span [start, end)."""
