@@ -310,37 +310,65 @@ def test_near_pairs_hits_as_defined() -> None:
 # --- similar_turns: pairwise Jaccard of unit bigrams ---------------------------------------------------------
 
 
-def similar_by_definition(turns: Sequence[str], min_repeats: int, similarity: float) -> list[int] | None:
-    grams = [{turn[k : k + 2] for k in range(len(turn) - 1)} for turn in turns]
+def similar_by_definition(
+    text: str, bounds: list[int], members: list[int], words: bool, min_length: int, min_repeats: int, similarity: float
+) -> list[int] | None:
+    units = {turn: text[bounds[turn] : bounds[turn + 1]] for turn in members}
+    split = {turn: unit.split() if words else list(unit) for turn, unit in units.items()}
+    kept = [turn for turn in members if len(split[turn]) >= min_length]
+    grams = {turn: set(zip(split[turn], split[turn][1:], strict=False)) for turn in kept}
 
     def alike(a: int, b: int) -> bool:
         union = len(grams[a] | grams[b])
         return bool(union) and len(grams[a] & grams[b]) / union >= similarity
 
-    pairs = {(a, b) for a, b in combinations(range(len(turns)), 2) if alike(a, b)}
-    for k in sorted(range(len(turns)), key=lambda k: (len(grams[k]), k)):
+    pairs = {(a, b) for a, b in combinations(kept, 2) if alike(a, b)}
+    for k in sorted(kept, key=lambda k: (len(grams[k]), kept.index(k))):
         group = sorted({k, *(b for a, b in pairs if a == k), *(a for a, b in pairs if b == k)})
         if grams[k] and len(group) >= min_repeats:
             return group
     return None
 
 
+def random_call(rng: random.Random, words: bool) -> tuple[str, list[int]]:
+    """A match view of short and long turns from a small vocabulary (so that turns resemble one another)."""
+    vocabulary = ["refund", "not", "arrived", "yet", "my", "it's"] if words else list("退款没到账了吗")
+    turns = []
+    for _ in range(rng.randint(0, 9)):
+        length = rng.choice([rng.randint(0, 8), rng.randint(30, 60)])
+        turns.append((" " if words else "").join(rng.choices(vocabulary, k=length)))
+    return "".join(turns), [0, *accumulate(len(turn) for turn in turns)]
+
+
 def test_similar_turns_matches_the_definition() -> None:
     rng = random.Random(9)
-    for _ in range(300):
-        lengths = [rng.choice([rng.randint(0, 8), rng.randint(40, 80)]) for _ in range(rng.randint(0, 8))]
-        turns = ["".join(rng.choices("退款没到账了吗", k=length)) for length in lengths]
-        min_repeats, similarity = rng.randint(2, 4), rng.choice([0.3, 0.5, 0.8, 1.0])
-        expected = similar_by_definition(turns, min_repeats, similarity)
-        assert similar_turns(turns, min_repeats, similarity) == expected, (turns, min_repeats, similarity)
+    for case in range(600):
+        words = case % 2 == 1
+        text, bounds = random_call(rng, words)
+        members = sorted(rng.sample(range(len(bounds) - 1), rng.randint(0, len(bounds) - 1)))
+        min_length, min_repeats = rng.randint(0, 12), rng.randint(1, 4)
+        similarity = rng.choice([0.05, 0.3, 0.5, 0.8, 1.0])
+        args = (text, bounds, members, words, min_length, min_repeats, similarity)
+        assert similar_turns(*args) == similar_by_definition(*args), args
 
 
-def test_similar_turns_takes_word_ids_too() -> None:
-    assert similar_turns([[1, 2, 3], [9], [1, 2, 3, 4]], 2, 0.6) == [0, 2]
-    with pytest.raises(ValueError, match="below 2\\*\\*32"):
-        similar_turns([[1, 2**40]], 2, 0.5)
+def test_similar_turns_tells_words_apart_by_content() -> None:
+    text = "ab cd ef" + "ab cd ef" + "ab cd xy"  # three turns; words are ids of their content
+    assert similar_turns(text, [0, 8, 16, 24], [0, 1, 2], True, 2, 2, 1.0) == [0, 1]
+    assert similar_turns(text, [0, 8, 16, 24], [0, 1, 2], True, 2, 3, 0.3) == [0, 1, 2]
+    assert similar_turns(text, [0, 8, 16, 24], [2], True, 2, 1, 0.5) == [2]
+    assert similar_turns(text, [0, 8, 16, 24], [0, 1, 2], True, 4, 2, 0.5) is None, "too short to compare"
+
+
+def test_similar_turns_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="members"):
+        similar_turns("abc", [0, 3], [1], False, 0, 2, 0.5)
+    with pytest.raises(ValueError, match="bounds"):
+        similar_turns("abc", [0, 5], [0], False, 0, 2, 0.5)
+    with pytest.raises(ValueError, match="similarity"):
+        similar_turns("abc", [0, 3], [0], False, 0, 2, 0.0)
     with pytest.raises(TypeError):
-        similar_turns([3.5], 2, 0.5)  # type: ignore[list-item]
+        similar_turns("abc", [0, 3], [0.5], False, 0, 2, 0.5)  # type: ignore[list-item]
 
 
 # --- Normaliser: the tables it reads -------------------------------------------------------------------------

@@ -391,28 +391,6 @@ static int is_boundary(View *view, Py_ssize_t turn, Py_ssize_t position) {
     return view->marks[position] == 1;
 }
 
-static Py_ssize_t *read_positions(PyObject *arg, Py_ssize_t *count, const char *what) {
-    PyObject *seq = PySequence_Fast(arg, what);
-    if (seq == NULL) return NULL;
-    *count = PySequence_Fast_GET_SIZE(seq);
-    Py_ssize_t *values = PyMem_Calloc((size_t)*count + 1, sizeof(Py_ssize_t));
-    if (values == NULL) {
-        Py_DECREF(seq);
-        PyErr_NoMemory();
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < *count; i++) {
-        values[i] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, i));
-        if (values[i] == -1 && PyErr_Occurred()) {
-            PyMem_Free(values);
-            Py_DECREF(seq);
-            return NULL;
-        }
-    }
-    Py_DECREF(seq);
-    return values;
-}
-
 static PyObject *automaton_scan(Automaton *self, PyObject *args, PyObject *kwargs) {
     static char *keywords[] = {"text", "bounds", "breaks", "dictionary", "logtotal", NULL};
     PyObject *text_arg, *bounds_arg, *breaks_arg = NULL, *dictionary = Py_None;

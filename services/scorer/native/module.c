@@ -1,6 +1,29 @@
 /* The module scorer.rules._native: its functions and types. */
 #include "native.h"
 
+/* A sequence of int as a C array (its length in `count`); NULL, with an exception, on failure. */
+Py_ssize_t *read_positions(PyObject *arg, Py_ssize_t *count, const char *what) {
+    PyObject *seq = PySequence_Fast(arg, what);
+    if (seq == NULL) return NULL;
+    *count = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t *values = PyMem_Calloc((size_t)*count + 1, sizeof(Py_ssize_t));
+    if (values == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < *count; i++) {
+        values[i] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, i));
+        if (values[i] == -1 && PyErr_Occurred()) {
+            PyMem_Free(values);
+            Py_DECREF(seq);
+            return NULL;
+        }
+    }
+    Py_DECREF(seq);
+    return values;
+}
+
 static PyMethodDef native_functions[] = {
     {"near", (PyCFunction)(void (*)(void))near, METH_VARARGS | METH_KEYWORDS,
      "near(firsts, seconds, within, ordered, words=None, limit=...) -> [(turn, start, end), ...]: in each turn, "
@@ -8,9 +31,10 @@ static PyMethodDef native_functions[] = {
     {"non_overlapping", non_overlapping, METH_O,
      "non_overlapping(groups) -> [(turn, start, end), ...]: the hits of all groups, leftmost-longest, without "
      "overlaps."},
-    {"similar_turns", similar_turns, METH_VARARGS,
-     "similar_turns(turns, min_repeats, similarity) -> [index, ...] | None: the first turn (fewest bigrams first) "
-     "that at least min_repeats - 1 others resemble, with them."},
+    {"similar_turns", (PyCFunction)(void (*)(void))similar_turns, METH_VARARGS | METH_KEYWORDS,
+     "similar_turns(text, bounds, members, words, min_length, min_repeats, similarity) -> [turn, ...] | None: of "
+     "the member turns with min_length units or more, the first (fewest bigrams first) that at least "
+     "min_repeats - 1 others resemble, with them."},
     {NULL, NULL, 0, NULL},
 };
 

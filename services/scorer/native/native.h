@@ -44,6 +44,9 @@ extern PyType_Spec normaliser_spec;
 /* pairs.c, similar.c */
 PyObject *non_overlapping(PyObject *module, PyObject *groups);
 PyObject *near(PyObject *module, PyObject *args, PyObject *kwargs);
-PyObject *similar_turns(PyObject *module, PyObject *args);
+PyObject *similar_turns(PyObject *module, PyObject *args, PyObject *kwargs);
+
+/* module.c */
+Py_ssize_t *read_positions(PyObject *arg, Py_ssize_t *count, const char *what);
 
 #endif

@@ -71,10 +71,20 @@ class Normaliser:
         utf8_starts): match_to_full and the origins as native int64 arrays, utf8_starts where each turn
         starts in the full view's UTF-8; or the code points the table does not know yet (to learn first)."""
 
-def similar_turns(turns: Sequence[str | Sequence[int]], min_repeats: int, similarity: float) -> list[int] | None:
-    """The first turn (fewest distinct unit bigrams first, then in order) that at least `min_repeats - 1`
-    others resemble (Jaccard similarity of distinct bigrams >= `similarity`), with those others: their
-    indices, ascending. A turn is a str (a unit per character) or unit ids below 2**32."""
+def similar_turns(
+    text: str,
+    bounds: Sequence[int],
+    members: Sequence[int],
+    words: bool,
+    min_length: int,
+    min_repeats: int,
+    similarity: float,
+) -> list[int] | None:
+    """Of the `members` (turns `text[bounds[t]:bounds[t + 1]]`) with at least `min_length` units (its
+    characters, or with `words` its words: `text` is a match view, words separated by single spaces),
+    the first (fewest distinct unit bigrams first, then in order) that at least `min_repeats - 1` others
+    resemble (Jaccard similarity of distinct bigrams >= `similarity`, which must be in (0, 1]), with
+    those others: their turn indices, ascending."""
 
 def near(
     firsts: Sequence[tuple[int, int, int]],

@@ -95,8 +95,6 @@ class Context:
         self._selections: dict[int, Selection] = {}
         self._outcomes: dict[int, Outcome] = {}
         self._metrics: dict[str, Measured] = {}
-        self._units: dict[int, str | list[int]] = {}
-        self._vocabulary: dict[str, int] = {}
         self._full_utf8: bytes | None = None
 
     def outcome(self, condition: Compiled) -> Outcome:
@@ -246,7 +244,7 @@ class Context:
         mask = turn_mask(len(self.turns), self.role_turns[anchor.role])
         return sorted({turn for turn, _, _ in self.hits.select((anchor.pids,), mask, WHOLE | ALIGNED)[0]})
 
-    # --- metrics and turn similarity -----------------------------------------------------
+    # --- metrics ---------------------------------------------------------------------------
 
     def metric(self, name: str) -> Measured:
         measured = self._metrics.get(name)
@@ -254,19 +252,6 @@ class Context:
             measured = measure(name, self.call)
             self._metrics[name] = measured
         return measured
-
-    def units(self, turn: int) -> str | list[int]:
-        """A turn's match view as units: its characters (CJK) or its words' ids."""
-        units = self._units.get(turn)
-        if units is None:
-            text = self.norm.turn_match(turn)
-            if self.cjk:
-                units = text
-            else:
-                vocabulary = self._vocabulary
-                units = [vocabulary.setdefault(word, len(vocabulary)) for word in text.split()]
-            self._units[turn] = units
-        return units
 
 
 def _merged(groups: Iterable[list[Finding]]) -> list[Finding]:
@@ -532,15 +517,17 @@ class Repetition(Compiled):
     min_length: int
 
     def evaluate(self, ctx: Context) -> Outcome:
-        """Some turn with at least `min_repeats - 1` others whose unit bigrams have a Jaccard similarity
-        of at least `similarity` with its own (smallest turn first, then in call order)."""
-        members = [turn for turn in ctx.role_turns[self.role] if len(ctx.units(turn)) >= self.min_length]
+        """Some turn with at least `min_repeats - 1` others whose unit bigrams (characters, or words) have
+        a Jaccard similarity of at least `similarity` with its own (smallest turn first, then in call order)."""
+        members = ctx.role_turns[self.role]
         if len(members) < self.min_repeats:
             return Outcome(False)
-        group = similar_turns([ctx.units(turn) for turn in members], self.min_repeats, self.similarity)
+        group = similar_turns(
+            ctx.text, ctx.bounds, members, not ctx.cjk, self.min_length, self.min_repeats, self.similarity
+        )
         if group is None:
             return Outcome(False)
-        return Outcome(True, [Quote(members[k], 0, 0, "turn") for k in group])
+        return Outcome(True, [Quote(turn, 0, 0, "turn") for turn in group])
 
     def describe(self) -> str:
         return f"{self.role} repeats the same request {self.min_repeats}×"
