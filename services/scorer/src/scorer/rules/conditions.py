@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
+from callqa.patterns import match_spans
 from callqa.transcripts import Turn
 from scorer.rules._native import Hits, near, non_overlapping, similar_turns
 from scorer.rules.matching import ALIGNED, WHOLE, Hit
@@ -376,6 +377,10 @@ class Regex(Compiled):
     source: str
     count: int
     scope: CompiledScope
+    by_turn: bool = field(init=False)  # anchored at the text's edges: searched turn by turn
+
+    def __post_init__(self) -> None:
+        self.by_turn = "\\A" in self.source or "\\z" in self.source
 
     def evaluate(self, ctx: Context) -> Outcome:
         evidence: list[Finding] = []
@@ -386,26 +391,12 @@ class Regex(Compiled):
             evidence += [Quote(index, start, end, "full") for start, end in spans[: max(0, limit - len(evidence))]]
         return Outcome(found >= self.count, evidence)
 
-    def finditer(self, text: str | bytes) -> Iterator[Any]:
-        """The pattern's matches, each once: the re2 module can report an empty match twice (when a
-        search that started before it is followed by one that starts at it), and on UTF-8 it steps over
-        bytes, so it also reports empty matches inside a character."""
-        last = None
-        for match in self.pattern.finditer(text):
-            span = match.span()
-            if span[0] == span[1]:
-                if span == last:
-                    continue
-                if isinstance(text, bytes) and span[0] < len(text) and 0x80 <= text[span[0]] < 0xC0:
-                    continue
-            last = span
-            yield match
-
-    def _span(self, match: Any) -> tuple[int, int]:
-        """What to quote: the first capturing group if it took part (RE2 has no lookaround, so a group
-        marks the part worth quoting), else the whole match."""
-        span: tuple[int, int] = match.span(1) if self.pattern.groups and match.start(1) >= 0 else match.span()
-        return span
+    def _spans(self, data: bytes) -> Iterator[tuple[int, int, int, int]]:
+        """Each match in UTF-8 `data`: its byte span, and the byte span to quote: the first group if it took
+        part (RE2 has no lookaround, so a group marks the part worth quoting), else the whole match."""
+        for spans in match_spans(self.pattern, data):
+            quoted = spans[1] if len(spans) > 1 and spans[1][0] >= 0 else spans[0]
+            yield spans[0][0], spans[0][1], quoted[0], quoted[1]
 
     def _matches(self, ctx: Context, selection: Selection) -> list[tuple[int, list[tuple[int, int]]]]:
         """Each scoped turn with matches, and their spans (full-view offsets), as if each turn were
@@ -422,28 +413,27 @@ class Regex(Compiled):
         by_turn: dict[int, list[tuple[int, int]]] = {}
         dirty: set[int] = set()
         mask = selection.mask
-        if "\\A" in self.source or "\\z" in self.source:
+        data, starts, full_starts = ctx.full_utf8(), ctx.norm.utf8_starts, ctx.norm.full_starts
+        if self.by_turn:
             dirty.update(selection.indices)
         else:
-            data, starts = ctx.full_utf8(), ctx.norm.utf8_starts
             line, next_start = 0, starts[1] if len(starts) > 1 else len(data) + 1
-            for match in self.finditer(data):
-                start, end = match.span()
+            for start, end, a, b in self._spans(data):
                 if not starts[line] <= start < next_start:
                     line = bisect_right(starts, start) - 1
                     next_start = starts[line + 1] if line + 1 < len(starts) else len(data) + 1
                 if end >= next_start:  # across a newline
                     dirty.update(range(line, bisect_right(starts, max(end - 1, start))))
                 elif mask[line]:  # within the line (an empty match may sit at its very end)
-                    line_start, offset = starts[line], ctx.norm.full_starts[line]
-                    a, b = self._span(match)
+                    line_start, offset = starts[line], full_starts[line]
                     span = offset + len(data[line_start:a].decode()), offset + len(data[line_start:b].decode())
                     by_turn.setdefault(line, []).append(span)
         for index in dirty:
             if mask[index]:
-                offset = ctx.norm.full_starts[index]
-                found = self.finditer(ctx.norm.turn_full(index))
-                by_turn[index] = [(offset + a, offset + b) for a, b in map(self._span, found)]
+                text = data[starts[index] : starts[index + 1] - 1] if index + 1 < len(starts) else data[starts[index] :]
+                offset = full_starts[index]
+                found = self._spans(text)
+                by_turn[index] = [(offset + len(text[:a].decode()), offset + len(text[:b].decode())) for _, _, a, b in found]
         return [(index, spans) for index, spans in sorted(by_turn.items()) if spans]
 
     def describe(self) -> str:

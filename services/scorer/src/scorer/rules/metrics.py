@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from callqa.transcripts import Span, TranscriptDocument, Turn
+from callqa.transcripts import Span, TranscriptDocument
 
 
 class Note(NamedTuple):
@@ -30,8 +30,8 @@ def clock(ms: int) -> str:
 
 
 class Call:
-    """A transcript as the metrics and rules read it, from one pass over its turns: their texts, ids and
-    times as plain lists, which turns each role has, which of them hold speech, and the speech window.
+    """A transcript as the metrics and rules read it, from one pass over its turns: their texts, ids, times
+    and roles as plain lists, which turns each role has, which of them hold speech, and the speech window.
     (A transcript's turns are validated objects, slow to read attribute by attribute, again and again.)"""
 
     __slots__ = (
@@ -42,6 +42,7 @@ class Call:
         "ends",
         "ids",
         "metrics",
+        "role_of",
         "roles",
         "speech_end_ms",
         "speech_start_ms",
@@ -59,27 +60,29 @@ class Call:
         self.ids: list[str] = [turn.id for turn in turns]
         self.begins: list[int] = [turn.begin_ms for turn in turns]
         self.ends: list[int] = [turn.end_ms for turn in turns]
+        self.role_of: list[str] = [turn.role for turn in turns]
         self.roles: dict[str, list[int]] = {"agent": [], "customer": []}  # turn indices by role
-        for index, role in enumerate([turn.role for turn in turns]):
+        for index, role in enumerate(self.role_of):
             self.roles.setdefault(role, []).append(index)
         talking = [index for index, text in enumerate(self.texts) if text and not text.isspace()]
-        self._spoken: dict[str | None, list[Turn]] = {None: [turns[index] for index in talking]}
+        self._spoken: dict[str | None, list[int]] = {None: talking}
         self.end_ms = doc.duration_ms or max([0, *self.ends])
         self.speech_start_ms = min([self.begins[index] for index in talking], default=0)
         self.speech_end_ms = max([self.ends[index] for index in talking], default=self.end_ms)
 
-    def spoken(self, role: str | None = None) -> list[Turn]:
-        """The turns that hold speech (of one role, or of anyone)."""
-        turns = self._spoken.get(role)
-        if turns is None:
-            turns = self._spoken[role] = [t for t in self._spoken[None] if t.role == role]
-        return turns
+    def spoken(self, role: str | None = None) -> list[int]:
+        """The turns that hold speech (of one role, or of anyone), as indices."""
+        indices = self._spoken.get(role)
+        if indices is None:
+            role_of = self.role_of
+            indices = self._spoken[role] = [i for i in self._spoken[None] if role_of[i] == role]
+        return indices
 
 
 def _turn_count(role: str | None) -> Callable[[Call], Measured]:
     def measure(call: Call) -> Measured:
         count = len(call.spoken(role))
-        return Measured(count, [Note(text=f"{count} {role or 'speaker'} turns")])
+        return Measured(count, [Note(f"{count} {role or 'speaker'} turns")])
 
     return measure
 
@@ -108,8 +111,10 @@ def _interruptions(role: str) -> Callable[[Call], Measured]:
 def _turn_starting(call: Call, role: str, at_ms: int) -> str | None:
     """The last of the role's turns under way at `at_ms`."""
     begins, ends = call.begins, call.ends
-    candidates = [i for i in call.roles.get(role, ()) if begins[i] <= at_ms < max(ends[i], begins[i] + 1)]
-    return call.ids[candidates[-1]] if candidates else None
+    for index in reversed(call.roles.get(role, ())):
+        if begins[index] <= at_ms < max(ends[index], begins[index] + 1):
+            return call.ids[index]
+    return None
 
 
 def _non_talk_evidence(span: Span) -> Note:
@@ -167,25 +172,28 @@ def _voiced(role: str) -> Callable[[Call], Measured]:
 
 def _first_response(call: Call) -> Measured:
     """The agent's first turn after the customer's first turn, from the end of that customer turn."""
-    customer = next(iter(call.spoken("customer")), None)
-    if customer is None:
-        return Measured(None, [Note(text="the customer never speaks")])
-    recorded = next((r for r in call.metrics.response_latencies if r.customer_turn_id == customer.id), None)
+    customers = call.spoken("customer")
+    if not customers:
+        return Measured(None, [Note("the customer never speaks")])
+    customer = customers[0]
+    customer_id, customer_end = call.ids[customer], call.ends[customer]
+    recorded = next((r for r in call.metrics.response_latencies if r.customer_turn_id == customer_id), None)
     if recorded is not None:
         agent_turn_id, latency = recorded.agent_turn_id, recorded.latency_ms
     else:
-        agent = next((t for t in call.spoken("agent") if t.begin_ms > customer.begin_ms), None)
+        begins = call.begins
+        agent = next((i for i in call.spoken("agent") if begins[i] > begins[customer]), None)
         if agent is None:
-            return Measured(None, [Note(turn_id=customer.id, text="the agent never answers the customer")])
-        agent_turn_id, latency = agent.id, agent.begin_ms - customer.end_ms
+            return Measured(None, [Note("the agent never answers the customer", turn_id=customer_id)])
+        agent_turn_id, latency = call.ids[agent], begins[agent] - customer_end
     return Measured(
         latency,
         [
             Note(
+                f"agent answered the customer's first turn after {latency / 1000:.1f} s",
                 turn_id=agent_turn_id,
-                begin_ms=customer.end_ms,
-                end_ms=customer.end_ms + max(0, latency),
-                text=f"agent answered the customer's first turn after {latency / 1000:.1f} s",
+                begin_ms=customer_end,
+                end_ms=customer_end + max(0, latency),
             )
         ],
     )
