@@ -24,22 +24,25 @@ MAX_EVIDENCE = 10  # findings quoted per condition (all are counted): 40 × 您 
 
 
 class Quote(NamedTuple):
-    """A span of a turn to quote (global offsets of a view); it is quoted only if reported."""
+    """A span of a turn to quote from the full view (global offsets), or the whole turn; quoted only if
+    reported."""
 
     turn: int
     start: int
     end: int
-    view: Literal["match", "full", "turn"] = "match"
+    view: Literal["full", "turn"]
 
 
-Finding = Quote | Note
+# What a condition found: a phrase hit (a span of the match view, as the C side hands it over: a plain
+# tuple, no object to build per hit), a Quote of another view, or a Note in words.
+Finding = Hit | Quote | Note
 EvidenceFields = dict[str, Any]  # keyword arguments of callqa.events.Evidence
 
 
 @dataclass(slots=True)
 class Outcome:
     met: bool
-    evidence: list[Finding] = field(default_factory=list)
+    evidence: Sequence[Finding] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +111,7 @@ class Context:
 
     # --- evidence ------------------------------------------------------------------------
 
-    def evidence(self, findings: list[Finding]) -> list[EvidenceFields]:
+    def evidence(self, findings: Sequence[Finding]) -> list[EvidenceFields]:
         """The findings as the fields of `callqa.events.Evidence` (validated with the whole evaluation)."""
         out: list[EvidenceFields] = []
         ids, begins, ends = self.call.ids, self.call.begins, self.call.ends
@@ -124,13 +127,12 @@ class Context:
                     }
                 )
                 continue
-            turn = finding.turn
-            if finding.view == "match":
-                text = quote_match(finding.start, finding.end)
-            elif finding.view == "full":
-                text = quote_full(finding.start, finding.end)
-            else:
-                text = self.call.texts[turn]
+            if isinstance(finding, Quote):
+                turn = finding.turn
+                text = quote_full(finding.start, finding.end) if finding.view == "full" else self.call.texts[turn]
+            else:  # a hit
+                turn, start, end = finding
+                text = quote_match(start, end)
             out.append({"turn_id": ids[turn], "begin_ms": begins[turn], "end_ms": ends[turn], "text": text})
         return out
 
@@ -255,12 +257,12 @@ class Context:
         return measured
 
 
-def _merged(groups: Iterable[list[Finding]]) -> list[Finding]:
+def _merged(groups: Iterable[Sequence[Finding]]) -> list[Finding]:
     """Findings of several conditions, each once (alternative scopes may find the same hit)."""
-    seen: set[Quote | tuple[str | None, int | None, str | None]] = set()
+    seen: set[Hit | Quote | tuple[str | None, int | None, str | None]] = set()
     merged: list[Finding] = []
     for group in groups:
-        keys = [f if isinstance(f, Quote) else (f.turn_id, f.begin_ms, f.text) for f in group]
+        keys = [(f.turn_id, f.begin_ms, f.text) if isinstance(f, Note) else f for f in group]
         merged += [f for f, key in zip(group, keys, strict=True) if key not in seen]
         seen.update(keys)
     return merged
@@ -287,7 +289,7 @@ class AllOf(Compiled):
         self.children = children
 
     def evaluate(self, ctx: Context) -> Outcome:
-        evidence: list[list[Finding]] = []
+        evidence: list[Sequence[Finding]] = []
         for child in self.children:
             outcome = child.evaluate(ctx)
             if not outcome.met:
@@ -364,7 +366,7 @@ class Phrases(Compiled):
                 return Outcome(True, [Note(f"not found: {self.describe()}")])
         else:
             met = len(hits) >= self.count
-        return Outcome(met, [Quote(*hit) for hit in hits[: max(self.count, MAX_EVIDENCE)]])
+        return Outcome(met, hits[: max(self.count, MAX_EVIDENCE)])
 
     def describe(self) -> str:
         quantity = {"any": "", "all": "all of ", "none": "none of ", "at_least": f"{self.count}× "}[self.mode]
@@ -433,7 +435,9 @@ class Regex(Compiled):
                 text = data[starts[index] : starts[index + 1] - 1] if index + 1 < len(starts) else data[starts[index] :]
                 offset = full_starts[index]
                 found = self._spans(text)
-                by_turn[index] = [(offset + len(text[:a].decode()), offset + len(text[:b].decode())) for _, _, a, b in found]
+                by_turn[index] = [
+                    (offset + len(text[:a].decode()), offset + len(text[:b].decode())) for _, _, a, b in found
+                ]
         return [(index, spans) for index, spans in sorted(by_turn.items()) if spans]
 
     def describe(self) -> str:
@@ -463,7 +467,7 @@ class Proximity(Compiled):
         seconds = ctx.hits.select((self.second,), with_firsts, required)[0]
         words = None if ctx.cjk else ctx.text  # gaps in words, not characters
         found = near(firsts, seconds, self.within, self.ordered, words, MAX_EVIDENCE)
-        return Outcome(bool(found), [Quote(*span) for span in found])
+        return Outcome(bool(found), found)
 
     def describe(self) -> str:
         joiner = "then" if self.ordered else "near"
@@ -531,7 +535,7 @@ class Sentiment(Compiled):
 
     def evaluate(self, ctx: Context) -> Outcome:
         hits = non_overlapping(self.words.found(ctx))
-        return Outcome(len(hits) >= self.min_hits, [Quote(*hit) for hit in hits[:MAX_EVIDENCE]])
+        return Outcome(len(hits) >= self.min_hits, hits[:MAX_EVIDENCE])
 
     def describe(self) -> str:
         return f"{self.words.scope.role}: {self.min_hits}× {self.polarity} words"
