@@ -45,11 +45,16 @@ typedef struct {
     int32_t *joints;    /* per phrase: where `joints_at` starts, or -1 if no clause break may fall inside */
     int32_t *joints_at; /* per phrase with joints: how many, then the offsets where a break may fall */
     uint8_t *aligned;   /* per phrase: check its word boundaries */
+    uint8_t *alphabet;  /* a bit per code point: does some phrase hold it? */
 } Automaton;
+
+#define ALPHABET_BYTES (0x110000 / 8)
+static inline int in_alphabet(const Automaton *self, Py_UCS4 cp) { return self->alphabet[cp >> 3] >> (cp & 7) & 1; }
 
 /* The state after reading `cp` in `state`: its edge for cp, else that of its longest proper suffix that
  * has one, else the root. */
 static int32_t automaton_step(const Automaton *self, int32_t state, Py_UCS4 cp) {
+    if (!in_alphabet(self, cp)) return 0; /* no edge anywhere reads it: most characters of a call */
     for (;;) {
         int32_t next = edge_get(&self->edges, state, cp);
         if (next >= 0) return next;
@@ -68,7 +73,8 @@ static void automaton_free_arrays(Automaton *self) {
     PyMem_Free(self->joints);
     PyMem_Free(self->joints_at);
     PyMem_Free(self->aligned);
-    self->aligned = NULL;
+    PyMem_Free(self->alphabet);
+    self->aligned = self->alphabet = NULL;
     memset(&self->edges, 0, sizeof(self->edges));
     self->fail = self->pid = self->length = self->next_out = self->joints = self->joints_at = NULL;
     self->nodes = 0;
@@ -198,12 +204,13 @@ static int automaton_init(Automaton *self, PyObject *args, PyObject *kwargs) {
     self->pid = PyMem_Calloc(capacity, sizeof(int32_t));
     self->length = PyMem_Calloc(capacity, sizeof(int32_t));
     self->next_out = PyMem_Calloc(capacity, sizeof(int32_t));
+    self->alphabet = PyMem_Calloc(ALPHABET_BYTES, 1);
     /* children in creation order, to walk the trie breadth first */
     int32_t *parent_of = PyMem_Calloc(capacity, sizeof(int32_t));
     Py_UCS4 *char_of = PyMem_Calloc(capacity, sizeof(Py_UCS4));
     int32_t *order = PyMem_Calloc(capacity, sizeof(int32_t));
     if (!self->edges.keys || !self->edges.targets || !self->fail || !self->pid || !self->length ||
-        !self->next_out || !parent_of || !char_of || !order) {
+        !self->next_out || !self->alphabet || !parent_of || !char_of || !order) {
         PyMem_Free(parent_of);
         PyMem_Free(char_of);
         PyMem_Free(order);
@@ -231,6 +238,7 @@ static int automaton_init(Automaton *self, PyObject *args, PyObject *kwargs) {
                 parent_of[child] = node;
                 char_of[child] = cp;
                 edge_put(&self->edges, node, cp, child);
+                self->alphabet[cp >> 3] |= (uint8_t)(1u << (cp & 7));
             }
             node = child;
         }
@@ -334,25 +342,13 @@ static void found_free(Found *f) {
     PyMem_Free(f->flags);
 }
 
-/* The first index of sorted `values` holding more than `value`. */
-static Py_ssize_t upper_bound(const Py_ssize_t *values, Py_ssize_t count, Py_ssize_t value) {
-    Py_ssize_t low = 0, high = count;
-    while (low < high) {
-        Py_ssize_t middle = (low + high) / 2;
-        if (values[middle] <= value)
-            low = middle + 1;
-        else
-            high = middle;
-    }
-    return low;
-}
-
 /* One call's match view, as the scan checks hits against it. */
 typedef struct {
     const Py_UCS4 *text;
     const Py_ssize_t *bounds; /* turn starts, then the end */
     const Py_ssize_t *breaks; /* clause breaks, sorted */
     Py_ssize_t turns, nbreaks;
+    Py_ssize_t *break_after; /* per position p: the index of the first break after p (a lookup per hit, no search) */
     const Dictionary *dictionary; /* CJK: word boundaries from jieba's cut; NULL: at spaces */
     double logtotal;
     uint8_t *marks;   /* per position: 0 not known yet, 1 a word boundary, 2 not one */
@@ -364,7 +360,7 @@ typedef struct {
 #define HIT_ALIGNED 2 /* starts and ends on word boundaries */
 
 static int is_whole(const Automaton *self, const View *view, int32_t pid, Py_ssize_t start, Py_ssize_t end) {
-    Py_ssize_t k = upper_bound(view->breaks, view->nbreaks, start);
+    Py_ssize_t k = view->break_after[start];
     if (end - start < 2 || k >= view->nbreaks || view->breaks[k] >= end) return 1;
     if (self->joints[pid] < 0) return 0;
     const int32_t *joints = self->joints_at + self->joints[pid];
@@ -381,7 +377,7 @@ static int is_boundary(View *view, Py_ssize_t turn, Py_ssize_t position) {
     if (position <= low || position >= high) return 1;
     if (view->dictionary == NULL) return view->text[position - 1] == ' ' || view->text[position] == ' ';
     if (view->marks[position] == 0) { /* cut the clause around it */
-        Py_ssize_t k = upper_bound(view->breaks, view->nbreaks, position);
+        Py_ssize_t k = view->break_after[position];
         if (k > 0 && view->breaks[k - 1] == position) return 1;
         Py_ssize_t clause_start = k > 0 && view->breaks[k - 1] > low ? view->breaks[k - 1] : low;
         Py_ssize_t clause_end = k < view->nbreaks && view->breaks[k] < high ? view->breaks[k] : high;
@@ -409,7 +405,9 @@ static PyObject *automaton_scan(Automaton *self, PyObject *args, PyObject *kwarg
     view.marks = PyMem_Calloc((size_t)size + 1, 1);
     view.ends = PyMem_Calloc((size_t)size + 1, sizeof(Py_ssize_t));
     view.work = PyMem_Calloc((size_t)size + 1, sizeof(double));
-    if (bounds == NULL || breaks == NULL || text == NULL || !view.marks || !view.ends || !view.work) {
+    view.break_after = PyMem_Calloc((size_t)size + 1, sizeof(Py_ssize_t));
+    if (bounds == NULL || breaks == NULL || text == NULL || !view.marks || !view.ends || !view.work ||
+        !view.break_after) {
         if (!PyErr_Occurred()) PyErr_NoMemory();
         goto fail;
     }
@@ -424,6 +422,10 @@ static PyObject *automaton_scan(Automaton *self, PyObject *args, PyObject *kwarg
             PyErr_SetString(PyExc_ValueError, "breaks must be ascending offsets of the text");
             goto fail;
         }
+    }
+    for (Py_ssize_t p = 0, k = 0; p <= size; p++) {
+        while (k < view.nbreaks && breaks[k] <= p) k++;
+        view.break_after[p] = k;
     }
     view.text = text;
     view.bounds = bounds;
@@ -459,6 +461,7 @@ fail:
     PyMem_Free(view.marks);
     PyMem_Free(view.ends);
     PyMem_Free(view.work);
+    PyMem_Free(view.break_after);
     return hits;
 }
 

@@ -4,30 +4,38 @@
 #define CODE_POINTS 0x110000
 #define TURN_SEPARATOR ((Py_UCS4)'\n')
 
-/* A growing run of characters, each with the span [from, to) of another text it stands for. */
+/* A growing run of characters, each with its entry in the code point table (read once, when the character
+ * is first written: the table is large and its entries scattered, so reading it again in every step of the
+ * normalisation would cost a cache miss each time) and the span [from, to) of another text it stands for. */
 typedef struct {
     Py_UCS4 *chars;
+    uint32_t *info;
     int64_t *from;
     int64_t *to;
     Py_ssize_t size, capacity;
 } Chars;
 
-static int chars_push(Chars *c, Py_UCS4 ch, int64_t from, int64_t to) {
-    if (c->size == c->capacity) {
-        Py_ssize_t capacity = c->capacity ? 2 * c->capacity : 256;
-        Py_UCS4 *chars = PyMem_Realloc(c->chars, (size_t)capacity * sizeof(Py_UCS4));
-        if (chars != NULL) c->chars = chars;
-        int64_t *f = PyMem_Realloc(c->from, (size_t)capacity * sizeof(int64_t));
-        if (f != NULL) c->from = f;
-        int64_t *t = PyMem_Realloc(c->to, (size_t)capacity * sizeof(int64_t));
-        if (t != NULL) c->to = t;
-        if (chars == NULL || f == NULL || t == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        c->capacity = capacity;
+static int chars_reserve(Chars *c, Py_ssize_t capacity) {
+    Py_UCS4 *chars = PyMem_Realloc(c->chars, (size_t)capacity * sizeof(Py_UCS4));
+    if (chars != NULL) c->chars = chars;
+    uint32_t *info = PyMem_Realloc(c->info, (size_t)capacity * sizeof(uint32_t));
+    if (info != NULL) c->info = info;
+    int64_t *f = PyMem_Realloc(c->from, (size_t)capacity * sizeof(int64_t));
+    if (f != NULL) c->from = f;
+    int64_t *t = PyMem_Realloc(c->to, (size_t)capacity * sizeof(int64_t));
+    if (t != NULL) c->to = t;
+    if (chars == NULL || info == NULL || f == NULL || t == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
+    c->capacity = capacity;
+    return 0;
+}
+
+static inline int chars_push(Chars *c, Py_UCS4 ch, uint32_t info, int64_t from, int64_t to) {
+    if (c->size == c->capacity && chars_reserve(c, 2 * c->capacity + 256) < 0) return -1;
     c->chars[c->size] = ch;
+    c->info[c->size] = info;
     c->from[c->size] = from;
     c->to[c->size] = to;
     c->size++;
@@ -36,6 +44,7 @@ static int chars_push(Chars *c, Py_UCS4 ch, int64_t from, int64_t to) {
 
 static void chars_free(Chars *c) {
     PyMem_Free(c->chars);
+    PyMem_Free(c->info);
     PyMem_Free(c->from);
     PyMem_Free(c->to);
 }
@@ -119,21 +128,24 @@ static int measure_follows(Normaliser *self, const Chars *text, Py_ssize_t at) {
 }
 
 /* Append `piece` (a str) to `out`, each of its characters standing for [from, to). */
-static int push_str(Chars *out, PyObject *piece, int64_t from, int64_t to) {
+static int push_str(const uint32_t *table, Chars *out, PyObject *piece, int64_t from, int64_t to) {
     Py_ssize_t size = PyUnicode_GET_LENGTH(piece);
-    for (Py_ssize_t k = 0; k < size; k++)
-        if (chars_push(out, PyUnicode_READ_CHAR(piece, k), from, to) < 0) return -1;
+    for (Py_ssize_t k = 0; k < size; k++) {
+        Py_UCS4 ch = PyUnicode_READ_CHAR(piece, k);
+        if (chars_push(out, ch, table[ch], from, to) < 0) return -1;
+    }
     return 0;
 }
 
-/* Step 1: each character's normal form; turns joined by the separator; spans in the original. */
-static int map_turns(Normaliser *self, PyObject *seq, Chars *out) {
+/* Step 1: each character's normal form; turns joined by the separator; spans in the original. Code points the
+ * table does not know yet are collected in `*unknown` (a set, made on the first). */
+static int map_turns(Normaliser *self, PyObject *seq, Chars *out, PyObject **unknown) {
     const uint32_t *table = self->table.buf;
     int64_t origin = 0;
     for (Py_ssize_t t = 0; t < PySequence_Fast_GET_SIZE(seq); t++) {
         PyObject *text = PySequence_Fast_GET_ITEM(seq, t);
         if (t > 0) {
-            if (chars_push(out, TURN_SEPARATOR, origin, origin + 1) < 0) return -1;
+            if (chars_push(out, TURN_SEPARATOR, table[TURN_SEPARATOR], origin, origin + 1) < 0) return -1;
             origin++;
         }
         Py_ssize_t size = PyUnicode_GET_LENGTH(text);
@@ -143,7 +155,16 @@ static int map_turns(Normaliser *self, PyObject *seq, Chars *out) {
             Py_UCS4 cp = PyUnicode_READ(kind, data, k);
             uint32_t entry = table[cp];
             if (CP_STATE(entry) == 1) {
-                if (chars_push(out, CP_FORM(entry), origin, origin + 1) < 0) return -1;
+                Py_UCS4 form = CP_FORM(entry);
+                if (chars_push(out, form, form == cp ? entry : table[form], origin, origin + 1) < 0) return -1;
+                continue;
+            }
+            if (CP_STATE(entry) == 0) {
+                if (*unknown == NULL && (*unknown = PySet_New(NULL)) == NULL) return -1;
+                PyObject *code = PyLong_FromUnsignedLong(cp);
+                int failed = code == NULL || PySet_Add(*unknown, code) < 0;
+                Py_XDECREF(code);
+                if (failed) return -1;
                 continue;
             }
             PyObject *key = PyLong_FromUnsignedLong(cp);
@@ -154,7 +175,7 @@ static int map_turns(Normaliser *self, PyObject *seq, Chars *out) {
                 if (!PyErr_Occurred()) PyErr_Format(PyExc_KeyError, "no normal form for U+%04X", (unsigned)cp);
                 return -1;
             }
-            if (push_str(out, piece, origin, origin + 1) < 0) return -1;
+            if (push_str(table, out, piece, origin, origin + 1) < 0) return -1;
         }
     }
     return 0;
@@ -165,13 +186,13 @@ static int convert_numerals(Normaliser *self, const Chars *in, Chars *out) {
     const uint32_t *table = self->table.buf;
     Py_ssize_t i = 0;
     while (i < in->size) {
-        if (!CP_NUMERAL(table[in->chars[i]])) {
-            if (chars_push(out, in->chars[i], in->from[i], in->to[i]) < 0) return -1;
+        if (!CP_NUMERAL(in->info[i])) {
+            if (chars_push(out, in->chars[i], in->info[i], in->from[i], in->to[i]) < 0) return -1;
             i++;
             continue;
         }
         Py_ssize_t a = i, b = i;
-        while (b < in->size && CP_NUMERAL(table[in->chars[b]])) b++;
+        while (b < in->size && CP_NUMERAL(in->info[b])) b++;
         i = b;
         PyObject *digits = NULL;
         if (b - a > 1 || (a > 0 && in->chars[a - 1] == 0x7B2C /* 第 */) || measure_follows(self, in, b)) {
@@ -187,14 +208,14 @@ static int convert_numerals(Normaliser *self, const Chars *in, Chars *out) {
             }
         }
         if (digits != NULL && digits != Py_None) {
-            int failed = push_str(out, digits, in->from[a], in->to[b - 1]);
+            int failed = push_str(table, out, digits, in->from[a], in->to[b - 1]);
             Py_DECREF(digits);
             if (failed) return -1;
             continue;
         }
         Py_XDECREF(digits);
         for (Py_ssize_t k = a; k < b; k++)
-            if (chars_push(out, in->chars[k], in->from[k], in->to[k]) < 0) return -1;
+            if (chars_push(out, in->chars[k], in->info[k], in->from[k], in->to[k]) < 0) return -1;
     }
     return 0;
 }
@@ -208,20 +229,20 @@ static int append_index(PyObject *list, Py_ssize_t value) {
 }
 
 /* Step 3 (CJK): letters and digits only; clause punctuation between two of them in a turn is a break. */
-static int match_view_cjk(Normaliser *self, const Chars *full, Chars *match, PyObject *breaks) {
-    const uint32_t *table = self->table.buf;
+static int match_view_cjk(const Chars *full, Chars *match, PyObject *breaks) {
     int started = 0, crossed = 0, held = 0;
     for (Py_ssize_t i = 0; i < full->size; i++) {
         Py_UCS4 c = full->chars[i];
+        uint32_t info = full->info[i];
         if (c == TURN_SEPARATOR) {
             crossed = 1;
-        } else if (CP_ALNUM(table[c])) {
+        } else if (CP_ALNUM(info)) {
             if (started && held && !crossed && append_index(breaks, match->size) < 0) return -1;
-            if (chars_push(match, c, i, i + 1) < 0) return -1;
+            if (chars_push(match, c, info, i, i + 1) < 0) return -1;
             started = 1;
             crossed = held = 0;
         } else {
-            held |= CP_CLAUSE(table[c]);
+            held |= CP_CLAUSE(info);
         }
     }
     return 0;
@@ -229,8 +250,8 @@ static int match_view_cjk(Normaliser *self, const Chars *full, Chars *match, PyO
 
 /* Step 3 (words): every run of separators inside a turn becomes one space, a break if it held clause
  * punctuation; a turn's leading and trailing runs are dropped. Apostrophes inside words are kept. */
-static int match_view_words(Normaliser *self, const Chars *full, Chars *match, PyObject *breaks) {
-    const uint32_t *table = self->table.buf;
+static int match_view_words(const uint32_t *table, const Chars *full, Chars *match, PyObject *breaks) {
+    const uint32_t *info = full->info;
     Py_ssize_t size = full->size, run_start = -1;
     int crossed = 0, held = 0;
     for (Py_ssize_t i = 0; i <= size; i++) {
@@ -238,8 +259,8 @@ static int match_view_words(Normaliser *self, const Chars *full, Chars *match, P
         Py_UCS4 c = 0;
         if (i < size) {
             c = full->chars[i];
-            int inside = i > 0 && i + 1 < size && CP_WORD(table[full->chars[i - 1]]) && CP_WORD(table[full->chars[i + 1]]);
-            kept = (CP_WORD(table[c]) && c != '_') || c == '%' || (c == '\'' && inside);
+            int inside = i > 0 && i + 1 < size && CP_WORD(info[i - 1]) && CP_WORD(info[i + 1]);
+            kept = (CP_WORD(info[i]) && c != '_') || c == '%' || (c == '\'' && inside);
         }
         if (!kept && i < size) {
             if (run_start < 0) {
@@ -247,17 +268,17 @@ static int match_view_words(Normaliser *self, const Chars *full, Chars *match, P
                 crossed = held = 0;
             }
             crossed |= c == TURN_SEPARATOR;
-            held |= CP_CLAUSE(table[c]);
+            held |= CP_CLAUSE(info[i]);
             continue;
         }
         if (run_start >= 0) {
             if (run_start > 0 && i < size && !crossed) {
                 if (held && append_index(breaks, match->size) < 0) return -1;
-                if (chars_push(match, ' ', run_start, run_start + 1) < 0) return -1;
+                if (chars_push(match, ' ', table[' '], run_start, run_start + 1) < 0) return -1;
             }
             run_start = -1;
         }
-        if (i < size && chars_push(match, c, i, i + 1) < 0) return -1;
+        if (i < size && chars_push(match, c, info[i], i, i + 1) < 0) return -1;
     }
     return 0;
 }
@@ -276,41 +297,29 @@ static PyObject *normaliser_views(Normaliser *self, PyObject *args) {
     }
     PyObject *seq = PySequence_Fast(texts, "texts must be a sequence of str");
     if (seq == NULL) return NULL;
-    Py_ssize_t turns = PySequence_Fast_GET_SIZE(seq);
-    /* code points never seen: the caller learns them and asks again */
-    const uint32_t *table = self->table.buf;
-    PyObject *unknown = NULL;
+    Py_ssize_t turns = PySequence_Fast_GET_SIZE(seq), total = turns;
     for (Py_ssize_t t = 0; t < turns; t++) {
         PyObject *text = PySequence_Fast_GET_ITEM(seq, t);
         if (!PyUnicode_Check(text)) {
+            Py_DECREF(seq);
             PyErr_SetString(PyExc_TypeError, "texts must be a sequence of str");
-            goto fail_early;
+            return NULL;
         }
-        Py_ssize_t size = PyUnicode_GET_LENGTH(text);
-        int kind = PyUnicode_KIND(text);
-        const void *data = PyUnicode_DATA(text);
-        for (Py_ssize_t k = 0; k < size; k++) {
-            Py_UCS4 cp = PyUnicode_READ(kind, data, k);
-            if (CP_STATE(table[cp])) continue;
-            if (unknown == NULL && (unknown = PySet_New(NULL)) == NULL) goto fail_early;
-            PyObject *code = PyLong_FromUnsignedLong(cp);
-            if (code == NULL || PySet_Add(unknown, code) < 0) {
-                Py_XDECREF(code);
-                goto fail_early;
-            }
-            Py_DECREF(code);
-        }
-    }
-    if (unknown != NULL) {
-        Py_DECREF(seq);
-        return unknown;
+        total += PyUnicode_GET_LENGTH(text);
     }
     Chars mapped = {0}, full = {0}, match = {0};
     PyObject *breaks = PyList_New(0), *full_starts = PyList_New(0), *match_starts = PyList_New(0), *result = NULL;
-    PyObject *utf8_starts = PyList_New(0);
+    PyObject *utf8_starts = PyList_New(0), *unknown = NULL;
     if (breaks == NULL || full_starts == NULL || match_starts == NULL || utf8_starts == NULL) goto done;
-    if (map_turns(self, seq, &mapped) < 0 || convert_numerals(self, &mapped, &full) < 0) goto done;
-    if ((cjk ? match_view_cjk : match_view_words)(self, &full, &match, breaks) < 0) goto done;
+    if (chars_reserve(&mapped, total + 16) < 0 || map_turns(self, seq, &mapped, &unknown) < 0) goto done;
+    if (unknown != NULL) { /* code points never seen: the caller learns them and asks again */
+        result = unknown;
+        goto done;
+    }
+    if (chars_reserve(&full, mapped.size + 16) < 0 || convert_numerals(self, &mapped, &full) < 0) goto done;
+    if (chars_reserve(&match, full.size + 16) < 0) goto done;
+    if ((cjk ? match_view_cjk(&full, &match, breaks) : match_view_words(self->table.buf, &full, &match, breaks)) < 0)
+        goto done;
     /* where each turn starts in either view (one more entry than turns: the ends) */
     /* ... and, for regexes, where each turn's line starts in the full view's UTF-8 */
     if (append_index(full_starts, 0) < 0 || append_index(utf8_starts, 0) < 0) goto done;
@@ -335,6 +344,7 @@ static PyObject *normaliser_views(Normaliser *self, PyObject *args) {
         full_starts, match_starts, breaks, int64_bytes(match.from, match.size), int64_bytes(full.from, full.size),
         int64_bytes(full.to, full.size), utf8_starts);
 done:
+    if (result != unknown) Py_XDECREF(unknown);
     chars_free(&mapped);
     chars_free(&full);
     chars_free(&match);
@@ -344,10 +354,6 @@ done:
     Py_XDECREF(utf8_starts);
     Py_DECREF(seq);
     return result;
-fail_early:
-    Py_XDECREF(unknown);
-    Py_DECREF(seq);
-    return NULL;
 }
 
 static PyMethodDef normaliser_methods[] = {
