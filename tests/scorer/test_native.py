@@ -13,7 +13,7 @@ from math import log
 import jieba
 import pytest
 
-from scorer.rules._native import Automaton, Dictionary, Normaliser, near, non_overlapping, similar_turns
+from scorer.rules._native import Automaton, Dictionary, Normaliser, columns, near, non_overlapping, similar_turns
 from tests.scorer.dataset import load_all
 
 # --- Dictionary: jieba's dictionary-only cut -----------------------------------------------------------------
@@ -390,3 +390,30 @@ def test_normaliser_checks_its_table_and_reports_unknown_code_points() -> None:
         Normaliser(array("I", bytes(40)), {}, lambda run: None, "", ())
     with pytest.raises(TypeError):
         normaliser.views(["ok", None], True)  # type: ignore[list-item]
+
+
+# --- columns: attributes of many objects ---------------------------------------------------------------------
+
+
+def test_columns_reads_each_attribute_of_every_object() -> None:
+    turns = [dialogue.doc.turns for dialogue in load_all()[:3]]
+    for each in turns:
+        expected = tuple([getattr(turn, name) for turn in each] for name in ("text", "id", "begin_ms"))
+        assert columns(each, ("text", "id", "begin_ms")) == expected
+    assert columns([], ("text",)) == ([],)
+
+    class Spoken:  # a property, a class attribute and an instance attribute alike
+        kind = "turn"
+
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        @property
+        def size(self) -> int:
+            return len(self.text)
+
+    assert columns([Spoken("ab"), Spoken("c")], ("text", "size", "kind")) == (["ab", "c"], [2, 1], ["turn", "turn"])
+    with pytest.raises(AttributeError):
+        columns([Spoken("a")], ("missing",))
+    with pytest.raises(TypeError, match="names"):
+        columns([Spoken("a")], (1,))  # type: ignore[arg-type]

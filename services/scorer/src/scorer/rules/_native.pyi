@@ -2,6 +2,7 @@
 
 from array import array
 from collections.abc import Callable, Sequence
+from typing import Any
 
 class Automaton:
     """All phrases in one Aho-Corasick automaton; a phrase's id is its index (empty phrases never match).
@@ -70,6 +71,9 @@ class Normaliser:
         """(full, match, full_starts, match_starts, breaks, match_to_full, origin_starts, origin_ends,
         utf8_starts): match_to_full and the origins as native int64 arrays, utf8_starts where each turn
         starts in the full view's UTF-8; or the code points the table does not know yet (to learn first)."""
+
+def columns(objects: Sequence[object], names: tuple[str, ...]) -> tuple[list[Any], ...]:
+    """For each name, that attribute of every object, in order (what a comprehension per field gives)."""
 
 def similar_turns(
     text: str,
