@@ -20,7 +20,7 @@ from scorer.rules.matching import ALIGNED, WHOLE, Hit
 from scorer.rules.metrics import Call, Measured, Note, measure
 from scorer.rules.normalise import Normalised
 
-MAX_EVIDENCE = 10  # findings quoted per condition (all are counted): 40 × 您 prove no more than 10 do
+MAX_EVIDENCE = 5  # findings quoted per condition (all are counted): 40 × 您 prove no more than 5 do
 
 
 class Quote(NamedTuple):
