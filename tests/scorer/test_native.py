@@ -226,6 +226,8 @@ def test_select_keeps_member_turns_with_the_required_flags() -> None:
             for group in groups
         ]
         assert hits.select(groups, members, required) == expected
+        kept, limit = non_overlapping(expected), rng.randint(0, 4)
+        assert hits.tally(groups, members, required, limit) == (sum(map(bool, expected)), len(kept), kept[:limit])
 
 
 def test_non_overlapping_is_leftmost_longest() -> None:
@@ -252,6 +254,9 @@ def test_hit_selection_rejects_bad_input() -> None:
     with pytest.raises(TypeError):
         hits.select([(0,)], [1], 1)  # type: ignore[arg-type]
     assert hits.select([(5, -1)], b"\x01", 0) == [[]], "ids the automaton does not have find nothing"
+    assert hits.tally([(5, -1), (0,)], b"\x01", 0, 3) == (1, 1, [(0, 0, 2)])
+    with pytest.raises(TypeError):
+        hits.tally([(0,)], b"\x01", 0, None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="lists of hits"):
         non_overlapping([(0, 1, 2)])  # type: ignore[list-item]
     with pytest.raises(TypeError, match="tuple of 3"):

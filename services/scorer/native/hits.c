@@ -108,6 +108,69 @@ done:
     return result;
 }
 
+/* What a phrase rule without exclusions wants of its hits, without a Python object per hit: how many of the
+ * groups have a hit, how many hits there are leftmost-longest without overlaps (see non_overlapping), and the
+ * first `limit` of those. Selected as `select` selects. */
+static PyObject *hits_tally(Hits *self, PyObject *args) {
+    PyObject *groups_arg;
+    Py_buffer members;
+    long required;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "Oy*ln", &groups_arg, &members, &required, &limit)) return NULL;
+    const uint8_t *member = members.buf;
+    PyObject *groups = PySequence_Fast(groups_arg, "groups must be a sequence of sequences of phrase ids");
+    PyObject *result = NULL, *first = NULL;
+    Placed *placed = NULL;
+    Py_ssize_t count = 0, found_groups = 0, capacity = 0;
+    if (groups == NULL) goto done;
+    for (Py_ssize_t g = 0; g < PySequence_Fast_GET_SIZE(groups); g++) {
+        PyObject *pids = PySequence_Fast(PySequence_Fast_GET_ITEM(groups, g), "a group must be a sequence of ids");
+        if (pids == NULL) goto done;
+        Py_ssize_t before = count;
+        for (Py_ssize_t p = 0; p < PySequence_Fast_GET_SIZE(pids); p++) {
+            Py_ssize_t pid = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(pids, p));
+            if (pid == -1 && PyErr_Occurred()) {
+                Py_DECREF(pids);
+                goto done;
+            }
+            if (pid < 0 || pid >= self->phrases) continue; /* a phrase that can never be found */
+            for (Py_ssize_t k = self->first[pid]; k < self->first[pid + 1]; k++) {
+                Py_ssize_t turn = self->turn[k];
+                if (turn >= members.len || !member[turn] || (self->flags[k] & required) != required) continue;
+                if (count == capacity) {
+                    capacity = 2 * capacity + 64;
+                    Placed *grown = PyMem_Realloc(placed, (size_t)capacity * sizeof(Placed));
+                    if (grown == NULL) {
+                        Py_DECREF(pids);
+                        PyErr_NoMemory();
+                        goto done;
+                    }
+                    placed = grown;
+                }
+                placed[count] = (Placed){self->start[k], self->end[k], count, turn, NULL};
+                count++;
+            }
+        }
+        Py_DECREF(pids);
+        found_groups += count > before;
+    }
+    Py_ssize_t kept = keep_non_overlapping(placed, count), shown = kept < limit ? kept : limit;
+    if (shown < 0) shown = 0;
+    if ((first = PyList_New(shown)) == NULL) goto done;
+    for (Py_ssize_t k = 0; k < shown; k++) {
+        PyObject *hit = Py_BuildValue("(nnn)", placed[k].turn, placed[k].start, placed[k].end);
+        if (hit == NULL) goto done;
+        PyList_SET_ITEM(first, k, hit);
+    }
+    result = Py_BuildValue("(nnO)", found_groups, kept, first);
+done:
+    Py_XDECREF(first);
+    Py_XDECREF(groups);
+    PyMem_Free(placed);
+    PyBuffer_Release(&members);
+    return result;
+}
+
 /* All hits as {phrase id: [(turn, start, end, flags), ...]} (for inspection and tests). */
 static PyObject *hits_by_phrase(Hits *self, PyObject *unused) {
     PyObject *result = PyDict_New();
@@ -138,6 +201,9 @@ static PyMethodDef hits_methods[] = {
      "select(groups, members, required) -> [[(turn, start, end), ...] per group]: the hits of each group's phrases "
      "in member turns (members[turn] != 0) that carry all the required flags; a phrase's hits in text order, "
      "phrase after phrase."},
+    {"tally", (PyCFunction)hits_tally, METH_VARARGS,
+     "tally(groups, members, required, limit) -> (groups with a hit, hits kept leftmost-longest, the first `limit` "
+     "of those as (turn, start, end)): select and non_overlapping in one, without a Python object per hit."},
     {"by_phrase", (PyCFunction)hits_by_phrase, METH_NOARGS,
      "by_phrase() -> {phrase id: [(turn, start, end, flags), ...]}: every hit, each phrase's in text order."},
     {NULL, NULL, 0, NULL},

@@ -42,6 +42,11 @@ extern PyType_Spec automaton_spec;
 extern PyType_Spec normaliser_spec;
 
 /* pairs.c, similar.c */
+typedef struct {
+    Py_ssize_t start, end, order, turn;
+    PyObject *hit; /* borrowed, or NULL */
+} Placed;
+Py_ssize_t keep_non_overlapping(Placed *placed, Py_ssize_t count);
 PyObject *non_overlapping(PyObject *module, PyObject *groups);
 PyObject *near(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *similar_turns(PyObject *module, PyObject *args, PyObject *kwargs);

@@ -14,16 +14,22 @@ static int read_hit(PyObject *hit, Py_ssize_t fields, Py_ssize_t *values) {
     return 0;
 }
 
-typedef struct {
-    Py_ssize_t start, end, order;
-    PyObject *hit;
-} Placed;
-
 static int compare_placed(const void *a, const void *b) {
     const Placed *x = a, *y = b;
     if (x->start != y->start) return (x->start > y->start) - (x->start < y->start);
     if (x->end != y->end) return (x->end < y->end) - (x->end > y->end); /* longer first */
     return (x->order > y->order) - (x->order < y->order);
+}
+
+/* Leftmost-longest: sort the hits by start, longer first (equal ones in given order), and keep each that does
+ * not overlap the last one kept, moving the kept ones to the front; how many were kept. */
+Py_ssize_t keep_non_overlapping(Placed *placed, Py_ssize_t count) {
+    if (count == 0) return 0;
+    qsort(placed, (size_t)count, sizeof(Placed), compare_placed);
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t k = 0; k < count; k++)
+        if (kept == 0 || placed[k].start >= placed[kept - 1].end) placed[kept++] = placed[k];
+    return kept;
 }
 
 /* The hits of all groups, leftmost-longest, without overlaps (感谢 and 感谢您 at one place count once). */
@@ -52,20 +58,12 @@ PyObject *non_overlapping(PyObject *module, PyObject *groups_arg) {
         for (Py_ssize_t h = 0; h < PyList_GET_SIZE(group); h++, n++) {
             Py_ssize_t v[3];
             if (read_hit(PyList_GET_ITEM(group, h), 3, v) < 0) goto done;
-            placed[n] = (Placed){v[1], v[2], n, PyList_GET_ITEM(group, h)};
+            placed[n] = (Placed){v[1], v[2], n, v[0], PyList_GET_ITEM(group, h)};
         }
     }
-    qsort(placed, (size_t)total, sizeof(Placed), compare_placed);
-    if ((kept = PyList_New(0)) == NULL) goto done;
-    Py_ssize_t last_end = PY_SSIZE_T_MIN;
-    for (Py_ssize_t k = 0; k < total; k++) {
-        if (PyList_GET_SIZE(kept) && placed[k].start < last_end) continue;
-        if (PyList_Append(kept, placed[k].hit) < 0) {
-            Py_CLEAR(kept);
-            goto done;
-        }
-        last_end = placed[k].end;
-    }
+    Py_ssize_t keep = keep_non_overlapping(placed, total);
+    if ((kept = PyList_New(keep)) == NULL) goto done;
+    for (Py_ssize_t k = 0; k < keep; k++) PyList_SET_ITEM(kept, k, Py_NewRef(placed[k].hit));
 done:
     PyMem_Free(placed);
     Py_DECREF(groups);

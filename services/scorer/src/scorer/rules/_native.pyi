@@ -38,6 +38,11 @@ class Hits:
         """Per group of phrase ids, the hits of its phrases in member turns (`members[turn]` non-zero)
         that carry all `required` flags, as (turn, start, end): a phrase's hits in text order, phrase
         after phrase."""
+    def tally(
+        self, groups: Sequence[Sequence[int]], members: bytes | bytearray, required: int, limit: int
+    ) -> tuple[int, int, list[tuple[int, int, int]]]:
+        """What `select` selects, summed up without a Python object per hit: how many groups have a hit,
+        how many hits `non_overlapping` would keep of them all, and the first `limit` of those."""
     def by_phrase(self) -> dict[int, list[tuple[int, int, int, int]]]:
         """Every hit as (turn, start, end, flags), by phrase id."""
 

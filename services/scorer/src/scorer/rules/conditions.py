@@ -353,20 +353,29 @@ class Phrases(Compiled):
             return True
         return bool(self.negations) and ctx.negated(turn, start, end, self.negations, self.negation_window)
 
-    def evaluate(self, ctx: Context) -> Outcome:
+    def tally(self, ctx: Context, limit: int) -> tuple[int, int, list[Hit]]:
+        """How many phrases (with their synonyms) were found, how many findings there are leftmost-longest
+        (感谢 and 感谢您 at one place are one), and the first `limit` of those."""
+        if not (self.exclude_after or self.negations):  # all in C
+            mask = ctx.select(self.scope).mask
+            return ctx.hits.tally(self.groups, mask, ctx.required(self.word_boundary), limit)
         per_group = self.found(ctx)
         hits = non_overlapping(per_group)
+        return sum(1 for group in per_group if group), len(hits), hits[:limit]
+
+    def evaluate(self, ctx: Context) -> Outcome:
+        found, total, first = self.tally(ctx, max(self.count, MAX_EVIDENCE))
         if self.mode == "any":
-            met = bool(hits)
+            met = total > 0
         elif self.mode == "all":
-            met = all(per_group)
+            met = found == len(self.groups)
         elif self.mode == "none":
-            met = not hits
+            met = total == 0
             if met:
                 return Outcome(True, [Note(f"not found: {self.describe()}")])
         else:
-            met = len(hits) >= self.count
-        return Outcome(met, hits[: max(self.count, MAX_EVIDENCE)])
+            met = total >= self.count
+        return Outcome(met, first)
 
     def describe(self) -> str:
         quantity = {"any": "", "all": "all of ", "none": "none of ", "at_least": f"{self.count}× "}[self.mode]
@@ -534,8 +543,8 @@ class Sentiment(Compiled):
     min_hits: int
 
     def evaluate(self, ctx: Context) -> Outcome:
-        hits = non_overlapping(self.words.found(ctx))
-        return Outcome(len(hits) >= self.min_hits, hits[:MAX_EVIDENCE])
+        _, total, first = self.words.tally(ctx, MAX_EVIDENCE)
+        return Outcome(total >= self.min_hits, first)
 
     def describe(self) -> str:
         return f"{self.words.scope.role}: {self.min_hits}× {self.polarity} words"
