@@ -397,6 +397,37 @@ def test_normaliser_checks_its_table_and_reports_unknown_code_points() -> None:
         normaliser.views(["ok", None], True)  # type: ignore[list-item]
 
 
+def test_origins_quote_the_original_text_behind_a_span() -> None:
+    table = array("I", bytes(4 * 0x110000))
+    for code in (ord("a"), ord("b")):
+        table[code] = code | ONE | ALNUM | WORD
+    table[ord("?")] = ord("?") | ONE | CLAUSE
+    views = Normaliser(table, {}, lambda run: None, "", ()).views(["ab", "a?b"], True)
+    assert not isinstance(views, set)
+    origins = views[5]
+    assert origins.original == "ab\na?b"
+    assert origins.match(2, 4) == "a?b", "a match-view span quotes the punctuation inside it"
+    assert (origins.full(3, 4), origins.full(4, 4)) == ("a", "")
+    ids, begins, ends = ["t0", "t1"], [0, 10], [5, 20]
+    assert origins.evidence([(1, 2, 4), (0, 0, 1)], ids, begins, ends) == [
+        {"turn_id": "t1", "begin_ms": 10, "end_ms": 20, "text": "a?b"},
+        {"turn_id": "t0", "begin_ms": 0, "end_ms": 5, "text": "a"},
+    ]
+    for start, end in ((3, 3), (0, 9), (-1, 2)):
+        with pytest.raises(IndexError):
+            origins.match(start, end)
+    with pytest.raises(IndexError):
+        origins.full(0, 99)
+    with pytest.raises(IndexError, match="turn"):
+        origins.evidence([(2, 0, 1)], ids, begins, ends)
+    with pytest.raises(TypeError):
+        origins.evidence([(0, 0)], ids, begins, ends)  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        origins.evidence([[0, 0, 1]], ids, begins, ends)  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        type(origins)()
+
+
 # --- columns: attributes of many objects ---------------------------------------------------------------------
 
 

@@ -90,6 +90,12 @@ static int native_exec(PyObject *module) {
         return -1;
     }
     Py_XSETREF(hits_type, hits); /* kept for the life of the process */
+    PyObject *origins = PyType_FromModuleAndSpec(module, &origins_spec, NULL);
+    if (origins == NULL || PyModule_AddObjectRef(module, "Origins", origins) < 0) {
+        Py_XDECREF(origins);
+        return -1;
+    }
+    Py_XSETREF(origins_type, origins);
     if (add_type(module, "Automaton", &automaton_spec) < 0) return -1;
     if (add_type(module, "Dictionary", &dictionary_spec) < 0) return -1;
     return add_type(module, "Normaliser", &normaliser_spec);

@@ -12,7 +12,8 @@
  * - similar.c     similar_turns: which turns share enough unit bigrams (Jaccard) with one another.
  * - normaliser.c  Normaliser: a call's full and match views (see normalise.py), from a per-code-point
  *                 table that the Python side fills as it meets new code points.
- * - module.c      the module.
+ * - origins.c     Origins: the way back from the views to the original text, to quote evidence.
+ * - module.c      the module, and `columns` (attributes of many objects, read in one pass).
  */
 #ifndef SCORER_NATIVE_H
 #define SCORER_NATIVE_H
@@ -36,6 +37,13 @@ extern PyType_Spec hits_spec;
 extern PyObject *hits_type;
 PyObject *hits_new(Py_ssize_t phrases, Py_ssize_t count, const int32_t *pid, const Py_ssize_t *turn,
                    const Py_ssize_t *start, const Py_ssize_t *end, const uint8_t *flags);
+
+/* origins.c */
+extern PyType_Spec origins_spec;
+extern PyObject *origins_type;
+/* Takes over the three arrays (freeing them if it fails). */
+PyObject *origins_new(PyObject *original, int64_t *match_to_full, Py_ssize_t match_size, int64_t *starts,
+                      int64_t *ends, Py_ssize_t full_size);
 
 /* automaton.c, normaliser.c */
 extern PyType_Spec automaton_spec;

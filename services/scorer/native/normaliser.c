@@ -283,10 +283,6 @@ static int match_view_words(const uint32_t *table, const Chars *full, Chars *mat
     return 0;
 }
 
-static PyObject *int64_bytes(const int64_t *values, Py_ssize_t size) {
-    return PyBytes_FromStringAndSize(size ? (const char *)values : "", size * (Py_ssize_t)sizeof(int64_t));
-}
-
 static PyObject *normaliser_views(Normaliser *self, PyObject *args) {
     PyObject *texts;
     int cjk;
@@ -338,11 +334,19 @@ static PyObject *normaliser_views(Normaliser *self, PyObject *args) {
         if (append_index(match_starts, m) < 0) goto done;
     }
     if (append_index(match_starts, match.size) < 0) goto done;
+    PyObject *separator = PyUnicode_FromOrdinal(TURN_SEPARATOR), *original = NULL, *origins = NULL;
+    if (separator != NULL && (original = PyUnicode_Join(separator, seq)) != NULL) {
+        /* the origins take over the spans' arrays */
+        origins = origins_new(original, match.from, match.size, full.from, full.to, full.size);
+        match.from = full.from = full.to = NULL;
+    }
+    Py_XDECREF(separator);
+    Py_XDECREF(original);
+    if (origins == NULL) goto done;
     result = Py_BuildValue(
-        "(NNOOONNNO)", PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, full.size ? full.chars : (Py_UCS4 *)"", full.size),
+        "(NNOOONO)", PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, full.size ? full.chars : (Py_UCS4 *)"", full.size),
         PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, match.size ? match.chars : (Py_UCS4 *)"", match.size),
-        full_starts, match_starts, breaks, int64_bytes(match.from, match.size), int64_bytes(full.from, full.size),
-        int64_bytes(full.to, full.size), utf8_starts);
+        full_starts, match_starts, breaks, origins, utf8_starts);
 done:
     if (result != unknown) Py_XDECREF(unknown);
     chars_free(&mapped);
@@ -358,8 +362,8 @@ done:
 
 static PyMethodDef normaliser_methods[] = {
     {"views", (PyCFunction)normaliser_views, METH_VARARGS,
-     "views(texts, cjk) -> (full, match, full_starts, match_starts, breaks, match_to_full, origin_starts, "
-     "origin_ends, utf8_starts), or the set of code points the tables do not know yet."},
+     "views(texts, cjk) -> (full, match, full_starts, match_starts, breaks, origins, utf8_starts), or the set of "
+     "code points the tables do not know yet."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -72,10 +72,25 @@ class Normaliser:
     ) -> None: ...
     def views(
         self, texts: Sequence[str], cjk: bool
-    ) -> tuple[str, str, list[int], list[int], list[int], bytes, bytes, bytes, list[int]] | set[int]:
-        """(full, match, full_starts, match_starts, breaks, match_to_full, origin_starts, origin_ends,
-        utf8_starts): match_to_full and the origins as native int64 arrays, utf8_starts where each turn
-        starts in the full view's UTF-8; or the code points the table does not know yet (to learn first)."""
+    ) -> tuple[str, str, list[int], list[int], list[int], Origins, list[int]] | set[int]:
+        """(full, match, full_starts, match_starts, breaks, origins, utf8_starts): utf8_starts where each
+        turn starts in the full view's UTF-8; or the code points the table does not know yet (to learn
+        first)."""
+
+class Origins:
+    """The way back from a call's views to the original text (the turns joined by newlines)."""
+
+    @property
+    def original(self) -> str: ...
+    def match(self, start: int, end: int) -> str:
+        """The original text behind the (non-empty) match-view span [start, end)."""
+    def full(self, start: int, end: int) -> str:
+        """The original text behind the full-view span [start, end) ("" when it is empty)."""
+    def evidence(
+        self, hits: Sequence[tuple[int, int, int]], ids: list[str], begins: list[int], ends: list[int]
+    ) -> list[dict[str, Any]]:
+        """The fields of a `callqa.events.Evidence` for each match-view hit (turn, start, end): the turn's
+        id, begin and end (from the lists), and the original text behind the hit."""
 
 def columns(objects: Sequence[object], names: tuple[str, ...]) -> tuple[list[Any], ...]:
     """For each name, that attribute of every object, in order (what a comprehension per field gives)."""

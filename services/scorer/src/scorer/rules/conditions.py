@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 from callqa.patterns import match_spans
 from callqa.transcripts import Turn
@@ -123,8 +123,10 @@ class Context:
 
     def evidence(self, findings: Sequence[Finding]) -> list[EvidenceFields]:
         """The findings as the fields of `callqa.events.Evidence` (validated with the whole evaluation)."""
-        out: list[EvidenceFields] = []
         ids, begins, ends = self.call.ids, self.call.begins, self.call.ends
+        if all(type(finding) is tuple for finding in findings):  # hits only (most often): quoted in C
+            return self.norm.origins.evidence(cast("Sequence[Hit]", findings), ids, begins, ends)
+        out: list[EvidenceFields] = []
         quote_match, quote_full = self.norm.quote_match, self.norm.quote_full
         for finding in findings:
             if isinstance(finding, Note):

@@ -30,7 +30,7 @@ from functools import lru_cache
 import cn2an
 import zhconv
 
-from scorer.rules._native import Normaliser
+from scorer.rules._native import Normaliser, Origins
 
 # Clause punctuation after NFKC (full-width ，！？；： are ASCII by then; 。、 stay CJK).
 BREAK_CHARS = frozenset(",.!?;:。、…~—｡､")
@@ -156,16 +156,17 @@ class Normalised:
     breaks (never at a turn's edge: a turn's edges are hard breaks of their own).
     """
 
-    original: str  # the turns joined by TURN_SEPARATOR
     full: str
     match: str
     full_starts: list[int]  # one more than the turns: the last is len(full) + 1
     match_starts: list[int]  # one more than the turns: the last is len(match)
     breaks: list[int]
-    match_to_full: Sequence[int]  # full-view offset of each match-view character
-    origin_starts: Sequence[int]  # the span of the original text behind each full-view character:
-    origin_ends: Sequence[int]  # a digit of 1017 stands for all of 一零一七
+    origins: Origins  # the original text (the turns joined by TURN_SEPARATOR) behind each view character
     utf8_starts: list[int]  # where each turn starts in the full view's UTF-8 (what RE2 reads)
+
+    @property
+    def original(self) -> str:
+        return self.origins.original
 
     def turn_full(self, turn: int) -> str:
         return self.full[self.full_starts[turn] : self.full_starts[turn + 1] - 1]
@@ -174,15 +175,13 @@ class Normalised:
         return self.match[self.match_starts[turn] : self.match_starts[turn + 1]]
 
     def quote_match(self, start: int, end: int) -> str:
-        """The original text behind the (non-empty) match-view span [start, end)."""
-        to_full = self.match_to_full
-        return self.original[self.origin_starts[to_full[start]] : self.origin_ends[to_full[end - 1]]]
+        """The original text behind the (non-empty) match-view span [start, end): a digit of 1017 stands
+        for all of 一零一七."""
+        return self.origins.match(start, end)
 
     def quote_full(self, start: int, end: int) -> str:
-        """The original text behind the full-view span [start, end)."""
-        if end <= start:  # an empty regex match
-            return ""
-        return self.original[self.origin_starts[start] : self.origin_ends[end - 1]]
+        """The original text behind the full-view span [start, end) ("" for an empty regex match)."""
+        return self.origins.full(start, end)
 
 
 _NORMALISER = Normaliser(_CODES.table, _CODES.expansions, _convert_numeral_run, _MEASURES, _MEASURE_WORDS)
@@ -194,19 +193,7 @@ def normalise_turns(texts: Sequence[str], cjk: bool) -> Normalised:
     while isinstance(views, set):  # code points never seen before
         _CODES.learn(views)
         views = _NORMALISER.views(texts, cjk)
-    full, match, full_starts, match_starts, breaks, match_to_full, origin_starts, origin_ends, utf8_starts = views
-    return Normalised(
-        TURN_SEPARATOR.join(texts),
-        full,
-        match,
-        full_starts,
-        match_starts,
-        breaks,
-        memoryview(match_to_full).cast("q"),
-        memoryview(origin_starts).cast("q"),
-        memoryview(origin_ends).cast("q"),
-        utf8_starts,
-    )
+    return Normalised(*views)
 
 
 def normalise(text: str, cjk: bool) -> Normalised:
