@@ -11,7 +11,6 @@ from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
 from typing import Any, Literal, NamedTuple, cast
 
 from callqa.patterns import match_spans
@@ -73,14 +72,6 @@ class Selection:
     mask: bytes  # 1 for each selected turn, by turn index
 
 
-class Lines(NamedTuple):
-    """Turns of the full view in UTF-8, a line each."""
-
-    data: bytes
-    starts: Sequence[int]  # where each line starts in `data`
-    turns: Sequence[int]  # the turn on each line
-
-
 def turn_mask(turns: int, chosen: Iterable[int]) -> bytes:
     """A byte per turn, 1 for the chosen ones: how the C side is told which turns a rule looks at."""
     mask = bytearray(turns)
@@ -109,7 +100,6 @@ class Context:
         self._outcomes: dict[int, Outcome] = {}
         self._metrics: dict[str, Measured] = {}
         self._full_utf8: bytes | None = None
-        self._lines: dict[int, Lines] = {}
 
     def outcome(self, condition: Compiled) -> Outcome:
         """The condition's outcome on this transcript, evaluated once however many items share it (the
@@ -249,20 +239,11 @@ class Context:
             keep = [i for i in keep if any(a > i and (within is None or a - i <= within) for a in anchors)]
         return Selection(tuple(keep), turn_mask(len(self.turns), keep))
 
-    def lines(self, selection: Selection) -> Lines:
-        """The full view of the selected turns in UTF-8, what RE2 reads without converting, a line each (so
-        a regex reads only what its scope selects)."""
-        lines = self._lines.get(id(selection))
-        if lines is None:
-            if self._full_utf8 is None:
-                self._full_utf8 = self.norm.full.encode()
-            data, starts, turns = self._full_utf8, self.norm.utf8_starts, selection.indices
-            if len(turns) < len(starts):
-                ends = [*starts[1:], len(data) + 1]  # each line's end, and its newline
-                data = b"\n".join([data[starts[turn] : ends[turn] - 1] for turn in turns])
-                starts = list(accumulate((ends[turn] - starts[turn] for turn in turns[:-1]), initial=0))
-            lines = self._lines[id(selection)] = Lines(data, starts, turns)
-        return lines
+    def full_utf8(self) -> bytes:
+        """The full view in UTF-8, what RE2 reads without converting (turns start at `norm.utf8_starts`)."""
+        if self._full_utf8 is None:
+            self._full_utf8 = self.norm.full.encode()
+        return self._full_utf8
 
     def _anchor_turns(self, anchor: CompiledAnchor) -> list[int]:
         mask = turn_mask(len(self.turns), self.role_turns[anchor.role])
@@ -434,20 +415,21 @@ class Regex(Compiled):
         """Each scoped turn with matches, and their spans (full-view offsets), as if each turn were
         searched on its own.
 
-        One pass over the scoped turns (the full view's UTF-8, turns on lines of their own: ^ and $ are
+        One pass over the whole call (the full view's UTF-8, turns on lines of their own: ^ and $ are
         line edges) finds them: a match inside one line is what searching that turn alone finds, unless
         a match running across a newline took part of the turn; such turns are searched again on their
         own (a match across the newline is a match in neither turn). Patterns anchored at the text's
-        edges go turn by turn.
+        edges go turn by turn. (Searching only the scoped turns would mean copying them out first, which
+        costs about what it saves.)
         """
         if not selection.indices:
             return []
-        data, starts, turns = ctx.lines(selection)
-        full_starts = ctx.norm.full_starts
-        by_line: dict[int, list[tuple[int, int]]] = {}
+        by_turn: dict[int, list[tuple[int, int]]] = {}
         dirty: set[int] = set()
+        mask = selection.mask
+        data, starts, full_starts = ctx.full_utf8(), ctx.norm.utf8_starts, ctx.norm.full_starts
         if self.by_turn:
-            dirty.update(range(len(turns)))
+            dirty.update(selection.indices)
         else:
             line, next_start = 0, starts[1] if len(starts) > 1 else len(data) + 1
             for start, end, a, b in self._spans(data):
@@ -456,16 +438,17 @@ class Regex(Compiled):
                     next_start = starts[line + 1] if line + 1 < len(starts) else len(data) + 1
                 if end >= next_start:  # across a newline
                     dirty.update(range(line, bisect_right(starts, max(end - 1, start))))
-                else:  # within the line (an empty match may sit at its very end)
-                    line_start, offset = starts[line], full_starts[turns[line]]
+                elif mask[line]:  # within the line (an empty match may sit at its very end)
+                    line_start, offset = starts[line], full_starts[line]
                     span = offset + len(data[line_start:a].decode()), offset + len(data[line_start:b].decode())
-                    by_line.setdefault(line, []).append(span)
-        for line in dirty:
-            text = data[starts[line] : starts[line + 1] - 1] if line + 1 < len(starts) else data[starts[line] :]
-            offset = full_starts[turns[line]]
-            found = self._spans(text)
-            by_line[line] = [(offset + len(text[:a].decode()), offset + len(text[:b].decode())) for _, _, a, b in found]
-        return [(turns[line], spans) for line, spans in sorted(by_line.items()) if spans]
+                    by_turn.setdefault(line, []).append(span)
+        for index in dirty:
+            if mask[index]:
+                text = data[starts[index] : starts[index + 1] - 1] if index + 1 < len(starts) else data[starts[index] :]
+                offset = full_starts[index]
+                found = [(len(text[:a].decode()), len(text[:b].decode())) for _, _, a, b in self._spans(text)]
+                by_turn[index] = [(offset + a, offset + b) for a, b in found]
+        return [(index, spans) for index, spans in sorted(by_turn.items()) if spans]
 
     def describe(self) -> str:
         return f"{self.scope.role}: /{self.source}/"
