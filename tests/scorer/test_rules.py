@@ -431,6 +431,23 @@ def test_metric_conditions_and_their_evidence() -> None:
     assert check(metric("first_response_latency_ms", "le", 500), doc)[0]
 
 
+def test_turns_without_speech_count_for_no_one() -> None:
+    """An empty or blank turn (a diarised noise, say) is no turn of its speaker and not speech: turn counts
+    skip it, and the speech window ignores it."""
+    turns: list[TurnSpec] = [
+        ("agent", " ", 0, 1),
+        ("agent", "您好。", 3, 4),
+        ("customer", "", 5, 6),
+        ("agent", "再见。", 7, 8),
+    ]
+    doc = build(turns)
+    assert check(metric("agent_turns", "eq", 2), doc)[0] and check(metric("customer_turns", "eq", 0), doc)[0]
+    assert check(metric("turns", "eq", 2), doc)[0]
+    opening = {"type": "phrases", "phrases": ["您好"], "scope": {"first_seconds": 0.5, "seconds_from": "speech"}}
+    assert check(opening, doc)[0], "the speech starts at 3 s, with 您好"
+    assert not check(opening | {"scope": {"first_seconds": 0.5}}, doc)[0], "the recording starts at 0 s"
+
+
 def test_first_response_latency_from_the_turns_when_not_recorded() -> None:
     doc = build([("agent", "您好。"), ("customer", "我要查话费。"), ("customer", "喂？"), ("agent", "您好。")])
     doc.metrics.response_latencies = [

@@ -68,11 +68,18 @@ class Call:
         self.roles: dict[str, list[int]] = {"agent": [], "customer": []}  # turn indices by role
         for index, role in enumerate(self.role_of):
             self.roles.setdefault(role, []).append(index)
-        talking = [index for index, text in enumerate(self.texts) if text and not text.isspace()]
-        self._spoken: dict[str | None, list[int]] = {None: talking}
         self.end_ms = doc.duration_ms or max([0, *self.ends])
-        self.speech_start_ms = min([self.begins[index] for index in talking], default=0)
-        self.speech_end_ms = max([self.ends[index] for index in talking], default=self.end_ms)
+        texts = self.texts
+        if all(texts) and not any(map(str.isspace, texts)):  # the usual case: every turn holds speech
+            self._spoken: dict[str | None, list[int]] = {None: list(range(len(texts)))}
+            self._spoken.update(self.roles)
+            self.speech_start_ms = min(self.begins, default=0)
+            self.speech_end_ms = max(self.ends, default=self.end_ms)
+        else:
+            talking = [index for index, text in enumerate(texts) if text and not text.isspace()]
+            self._spoken = {None: talking}
+            self.speech_start_ms = min([self.begins[index] for index in talking], default=0)
+            self.speech_end_ms = max([self.ends[index] for index in talking], default=self.end_ms)
 
     def spoken(self, role: str | None = None) -> list[int]:
         """The turns that hold speech (of one role, or of anyone), as indices."""
