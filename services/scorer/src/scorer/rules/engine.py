@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -77,6 +77,12 @@ class CompiledItem:
     severity: Severity
     condition: Compiled
     not_applicable_when: Compiled | None
+    found_is_bad: bool = field(init=False)  # a deduction or auto-fail: finding what it describes fails it
+    counted: bool = field(init=False)  # its points count towards the maximum (requirements, deductions)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "found_is_bad", self.kind in ("deduction", "auto_fail"))
+        object.__setattr__(self, "counted", self.kind in ("requirement", "deduction"))
 
     def scored(self, result: ItemResult, points: float, evidence: list[EvidenceFields]) -> dict[str, Any]:
         """The fields of its `ScoredItem`."""
@@ -235,18 +241,18 @@ class CompiledScorecard:
         scored: list[dict[str, Any]] = []  # ScoredItem fields: the evaluation is validated once, as a whole
         earned = maximum = 0.0
         auto_failed = False
+        outcome_of, evidence_of = ctx.outcome, ctx.evidence
         for item in self.items:
-            if item.not_applicable_when is not None and ctx.outcome(item.not_applicable_when).met:
+            if item.not_applicable_when is not None and outcome_of(item.not_applicable_when).met:
                 scored.append(item.scored(ItemResult.not_applicable, 0.0, []))
                 continue
-            outcome = ctx.outcome(item.condition)
-            found_is_bad = item.kind in ("deduction", "auto_fail")
-            passed = outcome.met != found_is_bad
+            outcome = outcome_of(item.condition)
+            passed = outcome.met != item.found_is_bad
+            evidence = evidence_of(outcome.evidence)
+            if not passed and item.found_is_bad and not evidence:  # every finding must show what was found
+                evidence = evidence_of([Note(f"found: {item.condition.describe()}")])
             points = item.points if passed and item.kind != "auto_fail" else 0.0
-            evidence = ctx.evidence(outcome.evidence)
-            if not passed and found_is_bad and not evidence:  # every finding must show what was found
-                evidence = ctx.evidence([Note(f"found: {item.condition.describe()}")])
-            if item.kind in ("requirement", "deduction"):
+            if item.counted:
                 maximum += item.points
             if item.kind == "auto_fail" and not passed:
                 auto_failed = True
