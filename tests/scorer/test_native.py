@@ -228,6 +228,17 @@ def test_select_keeps_member_turns_with_the_required_flags() -> None:
         assert hits.select(groups, members, required) == expected
         kept, limit = non_overlapping(expected), rng.randint(0, 4)
         assert hits.tally(groups, members, required, limit) == (sum(map(bool, expected)), len(kept), kept[:limit])
+        firsts, seconds = (tuple(rng.sample(range(8), rng.randint(0, 3))) for _ in range(2))
+        within, ordered, words = rng.randint(-1, 6), rng.random() < 0.5, rng.choice([None, text])
+        pairs = near(
+            hits.select((firsts,), members, required)[0],
+            hits.select((seconds,), members, required)[0],
+            within,
+            ordered,
+            words,
+            limit,
+        )
+        assert hits.near(firsts, seconds, members, required, within, ordered, words, limit) == pairs
 
 
 def test_non_overlapping_is_leftmost_longest() -> None:
@@ -255,6 +266,9 @@ def test_hit_selection_rejects_bad_input() -> None:
         hits.select([(0,)], [1], 1)  # type: ignore[arg-type]
     assert hits.select([(5, -1)], b"\x01", 0) == [[]], "ids the automaton does not have find nothing"
     assert hits.tally([(5, -1), (0,)], b"\x01", 0, 3) == (1, 1, [(0, 0, 2)])
+    assert hits.near((0,), (0, 7), b"\x01", 0, 0, False, None, 3) == [(0, 0, 2)]
+    with pytest.raises(TypeError, match="words"):
+        hits.near((0,), (0,), b"\x01", 0, 0, False, b"ab", 3)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         hits.tally([(0,)], b"\x01", 0, None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="lists of hits"):

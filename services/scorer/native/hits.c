@@ -171,6 +171,63 @@ done:
     return result;
 }
 
+/* The hits of the phrases `pids_arg` in member turns with the required flags, as sorted distinct spans in
+ * `*out`; how many, or -1. */
+static Py_ssize_t gather_spans(Hits *self, PyObject *pids_arg, const Py_buffer *members, long required, Span **out) {
+    const uint8_t *member = members->buf;
+    PyObject *pids = PySequence_Fast(pids_arg, "phrase ids must be a sequence of int");
+    if (pids == NULL) return -1;
+    Py_ssize_t count = 0, capacity = 0;
+    Span *spans = NULL;
+    for (Py_ssize_t p = 0; p < PySequence_Fast_GET_SIZE(pids); p++) {
+        Py_ssize_t pid = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(pids, p));
+        if (pid == -1 && PyErr_Occurred()) goto fail;
+        if (pid < 0 || pid >= self->phrases) continue;
+        for (Py_ssize_t k = self->first[pid]; k < self->first[pid + 1]; k++) {
+            Py_ssize_t turn = self->turn[k];
+            if (turn >= members->len || !member[turn] || (self->flags[k] & required) != required) continue;
+            if (count == capacity) {
+                capacity = 2 * capacity + 16;
+                Span *grown = PyMem_Realloc(spans, (size_t)capacity * sizeof(Span));
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    goto fail;
+                }
+                spans = grown;
+            }
+            spans[count++] = (Span){turn, self->start[k], self->end[k]};
+        }
+    }
+    Py_DECREF(pids);
+    *out = spans;
+    return sort_spans(spans, count);
+fail:
+    Py_DECREF(pids);
+    PyMem_Free(spans);
+    return -1;
+}
+
+/* near (see there) of the hits of two lists of phrases, selected as `select` selects. */
+static PyObject *hits_near(Hits *self, PyObject *args) {
+    PyObject *firsts_arg, *seconds_arg, *words;
+    Py_buffer members;
+    long required;
+    Py_ssize_t within, limit;
+    int ordered;
+    if (!PyArg_ParseTuple(args, "OOy*lnpOn", &firsts_arg, &seconds_arg, &members, &required, &within, &ordered,
+                          &words, &limit))
+        return NULL;
+    Span *lefts = NULL, *rights = NULL;
+    PyObject *found = NULL;
+    Py_ssize_t nleft = gather_spans(self, firsts_arg, &members, required, &lefts);
+    Py_ssize_t nright = nleft < 0 ? -1 : gather_spans(self, seconds_arg, &members, required, &rights);
+    if (nleft >= 0 && nright >= 0) found = pair_spans(lefts, nleft, rights, nright, within, ordered, words, limit);
+    PyMem_Free(lefts);
+    PyMem_Free(rights);
+    PyBuffer_Release(&members);
+    return found;
+}
+
 /* All hits as {phrase id: [(turn, start, end, flags), ...]} (for inspection and tests). */
 static PyObject *hits_by_phrase(Hits *self, PyObject *unused) {
     PyObject *result = PyDict_New();
@@ -204,6 +261,9 @@ static PyMethodDef hits_methods[] = {
     {"tally", (PyCFunction)hits_tally, METH_VARARGS,
      "tally(groups, members, required, limit) -> (groups with a hit, hits kept leftmost-longest, the first `limit` "
      "of those as (turn, start, end)): select and non_overlapping in one, without a Python object per hit."},
+    {"near", (PyCFunction)hits_near, METH_VARARGS,
+     "near(firsts, seconds, members, required, within, ordered, words, limit) -> [(turn, start, end), ...]: "
+     "near() of the hits of two lists of phrase ids, each selected as select() selects."},
     {"by_phrase", (PyCFunction)hits_by_phrase, METH_NOARGS,
      "by_phrase() -> {phrase id: [(turn, start, end, flags), ...]}: every hit, each phrase's in text order."},
     {NULL, NULL, 0, NULL},

@@ -55,6 +55,13 @@ typedef struct {
     PyObject *hit; /* borrowed, or NULL */
 } Placed;
 Py_ssize_t keep_non_overlapping(Placed *placed, Py_ssize_t count);
+typedef struct {
+    Py_ssize_t turn, start, end;
+} Span;
+Py_ssize_t sort_spans(Span *spans, Py_ssize_t count); /* sorted by turn, start, end; distinct; how many */
+/* near's pairing of sorted distinct spans (see there); words: the match view (gaps in words), or None. */
+PyObject *pair_spans(const Span *lefts, Py_ssize_t nleft, const Span *rights, Py_ssize_t nright, Py_ssize_t within,
+                     int ordered, PyObject *words, Py_ssize_t limit);
 PyObject *non_overlapping(PyObject *module, PyObject *groups);
 PyObject *near(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *similar_turns(PyObject *module, PyObject *args, PyObject *kwargs);

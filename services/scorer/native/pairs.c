@@ -72,10 +72,6 @@ done:
 
 /* --- near ----------------------------------------------------------------------------------- */
 
-typedef struct {
-    Py_ssize_t turn, start, end;
-} Span;
-
 static int compare_span(const void *a, const void *b) {
     const Span *x = a, *y = b;
     if (x->turn != y->turn) return (x->turn > y->turn) - (x->turn < y->turn);
@@ -83,11 +79,20 @@ static int compare_span(const void *a, const void *b) {
     return (x->end > y->end) - (x->end < y->end);
 }
 
+Py_ssize_t sort_spans(Span *spans, Py_ssize_t count) {
+    if (count == 0) return 0;
+    qsort(spans, (size_t)count, sizeof(Span), compare_span);
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t k = 0; k < count; k++)
+        if (kept == 0 || compare_span(&spans[kept - 1], &spans[k]) != 0) spans[kept++] = spans[k];
+    return kept;
+}
+
 /* Hits as sorted, distinct spans; how many. */
 static Py_ssize_t read_spans(PyObject *hits, Span **out) {
     PyObject *seq = PySequence_Fast(hits, "hits must be a sequence of (turn, start, end)");
     if (seq == NULL) return -1;
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq), kept = 0;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
     Span *spans = PyMem_Calloc((size_t)count + 1, sizeof(Span));
     if (spans == NULL) {
         Py_DECREF(seq);
@@ -104,11 +109,8 @@ static Py_ssize_t read_spans(PyObject *hits, Span **out) {
         spans[k] = (Span){v[0], v[1], v[2]};
     }
     Py_DECREF(seq);
-    qsort(spans, (size_t)count, sizeof(Span), compare_span);
-    for (Py_ssize_t k = 0; k < count; k++)
-        if (kept == 0 || compare_span(&spans[kept - 1], &spans[k]) != 0) spans[kept++] = spans[k];
     *out = spans;
-    return kept;
+    return sort_spans(spans, count);
 }
 
 /* Characters between two spans (or words, counting the space-separated runs of `text`); negative when
@@ -121,27 +123,15 @@ static Py_ssize_t span_gap(const Py_UCS4 *text, Py_ssize_t left_end, Py_ssize_t 
     return words;
 }
 
-/* In each turn with both, each first hit paired with the first second hit (in text order) close enough:
- * the span from the earlier start to the later end. Turns in order, until `limit` spans (a turn is
- * finished first). */
-PyObject *near(PyObject *module, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"firsts", "seconds", "within", "ordered", "words", "limit", NULL};
-    PyObject *firsts_arg, *seconds_arg, *words = Py_None;
-    Py_ssize_t within, limit = PY_SSIZE_T_MAX;
-    int ordered;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOnp|On", keywords, &firsts_arg, &seconds_arg, &within,
-                                     &ordered, &words, &limit))
-        return NULL;
+PyObject *pair_spans(const Span *lefts, Py_ssize_t nleft, const Span *rights, Py_ssize_t nright, Py_ssize_t within,
+                     int ordered, PyObject *words, Py_ssize_t limit) {
     if (words != Py_None && !PyUnicode_Check(words)) {
         PyErr_SetString(PyExc_TypeError, "words must be the match view (str) or None");
         return NULL;
     }
-    Span *lefts = NULL, *rights = NULL;
     Py_UCS4 *text = NULL;
     PyObject *found = NULL;
-    Py_ssize_t nleft = read_spans(firsts_arg, &lefts), nright = nleft < 0 ? -1 : read_spans(seconds_arg, &rights);
-    if (nleft < 0 || nright < 0) goto done;
-    if (words != Py_None && (text = PyUnicode_AsUCS4Copy(words)) == NULL) goto done;
+    if (words != Py_None && (text = PyUnicode_AsUCS4Copy(words)) == NULL) return NULL;
     Py_ssize_t length = words == Py_None ? 0 : PyUnicode_GET_LENGTH(words);
     if ((found = PyList_New(0)) == NULL) goto done;
     for (Py_ssize_t k = 0; k < nleft; k++)
@@ -186,8 +176,26 @@ out_of_range:
     PyErr_SetString(PyExc_ValueError, "a hit lies outside the words");
     Py_CLEAR(found);
 done:
+    PyMem_Free(text);
+    return found;
+}
+
+/* In each turn with both, each first hit paired with the first second hit (in text order) close enough:
+ * the span from the earlier start to the later end. Turns in order, until `limit` spans (a turn is
+ * finished first). */
+PyObject *near(PyObject *module, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"firsts", "seconds", "within", "ordered", "words", "limit", NULL};
+    PyObject *firsts_arg, *seconds_arg, *words = Py_None;
+    Py_ssize_t within, limit = PY_SSIZE_T_MAX;
+    int ordered;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOnp|On", keywords, &firsts_arg, &seconds_arg, &within,
+                                     &ordered, &words, &limit))
+        return NULL;
+    Span *lefts = NULL, *rights = NULL;
+    PyObject *found = NULL;
+    Py_ssize_t nleft = read_spans(firsts_arg, &lefts), nright = nleft < 0 ? -1 : read_spans(seconds_arg, &rights);
+    if (nleft >= 0 && nright >= 0) found = pair_spans(lefts, nleft, rights, nright, within, ordered, words, limit);
     PyMem_Free(lefts);
     PyMem_Free(rights);
-    PyMem_Free(text);
     return found;
 }

@@ -43,6 +43,19 @@ class Hits:
     ) -> tuple[int, int, list[tuple[int, int, int]]]:
         """What `select` selects, summed up without a Python object per hit: how many groups have a hit,
         how many hits `non_overlapping` would keep of them all, and the first `limit` of those."""
+    def near(
+        self,
+        firsts: Sequence[int],
+        seconds: Sequence[int],
+        members: bytes | bytearray,
+        required: int,
+        within: int,
+        ordered: bool,
+        words: str | None,
+        limit: int,
+    ) -> list[tuple[int, int, int]]:
+        """`near` of the hits of the phrases `firsts` and those of `seconds`, each selected as `select`
+        selects them, without a Python object per hit."""
     def by_phrase(self) -> dict[int, list[tuple[int, int, int, int]]]:
         """Every hit as (turn, start, end, flags), by phrase id."""
 

@@ -468,14 +468,19 @@ class Proximity(Compiled):
 
     def evaluate(self, ctx: Context) -> Outcome:
         required = ctx.required(self.word_boundary)
-        firsts = ctx.hits.select((self.first,), ctx.select(self.scope).mask, required)[0]
-        if self.negations:
-            firsts = [hit for hit in firsts if not ctx.negated(*hit, self.negations, self.negation_window)]
+        words = None if ctx.cjk else ctx.text  # gaps in words, not characters
+        mask = ctx.select(self.scope).mask
+        if not self.negations:  # all in C
+            found = ctx.hits.near(
+                self.first, self.second, mask, required, self.within, self.ordered, words, MAX_EVIDENCE
+            )
+            return Outcome(bool(found), found)
+        firsts = ctx.hits.select((self.first,), mask, required)[0]
+        firsts = [hit for hit in firsts if not ctx.negated(*hit, self.negations, self.negation_window)]
         if not firsts:
             return Outcome(False)
-        with_firsts = turn_mask(len(ctx.turns), [turn for turn, _, _ in firsts])
+        with_firsts = turn_mask(len(ctx.turns), [turn for turn, _, _ in firsts])  # seconds only where needed
         seconds = ctx.hits.select((self.second,), with_firsts, required)[0]
-        words = None if ctx.cjk else ctx.text  # gaps in words, not characters
         found = near(firsts, seconds, self.within, self.ordered, words, MAX_EVIDENCE)
         return Outcome(bool(found), found)
 
