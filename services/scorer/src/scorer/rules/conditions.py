@@ -309,7 +309,9 @@ class AnyOf(Compiled):
 
     def evaluate(self, ctx: Context) -> Outcome:
         # No short cut: a deduction shows every finding (不知道 and 喂 in one call), not just the first.
-        met = [outcome for outcome in (child.evaluate(ctx) for child in self.children) if outcome.met]
+        met = [outcome for outcome in [child.evaluate(ctx) for child in self.children] if outcome.met]
+        if len(met) == 1:  # the usual case: nothing to merge
+            return met[0]
         return Outcome(bool(met), _merged(o.evidence for o in met))
 
     def describe(self) -> str:
