@@ -272,6 +272,16 @@ static Py_ssize_t dictionary_cut(const Dictionary *self, const Py_UCS4 *text, Py
                                  Py_ssize_t *ends, double *work) {
     double *score = work;
     Py_ssize_t *word_end = ends; /* the route, before it becomes the tokens */
+    /* The table is large and a clause's probes land all over it: ask for the slots of its one- to three-
+     * character fragments first, so that their cache misses overlap instead of coming one by one. */
+    for (Py_ssize_t start = 0; start < size; start++) {
+        if (text[start] < SINGLES) __builtin_prefetch(&self->singles[text[start]]);
+        uint64_t hash = fnv_step(FNV_OFFSET, text[start]);
+        for (Py_ssize_t end = start + 2; end <= size && end <= start + 3; end++) {
+            hash = fnv_step(hash, text[end - 1]);
+            __builtin_prefetch(&self->words.entries[hash_slot(hash, self->words.mask)]);
+        }
+    }
     score[size] = 0.0;
     for (Py_ssize_t start = size - 1; start >= 0; start--) {
         int found = 0;
