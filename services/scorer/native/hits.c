@@ -60,50 +60,77 @@ PyObject *hits_new(Py_ssize_t phrases, Py_ssize_t count, const int32_t *pid, con
     return (PyObject *)self;
 }
 
+/* Indices into a Hits' arrays, growing. */
+typedef struct {
+    Py_ssize_t *at;
+    Py_ssize_t count, capacity;
+} Selected;
+
+/* Append the hits of the phrases `pids_arg` that lie in member turns (members[turn] != 0) and carry all the
+ * required flags: a phrase's hits in text order, phrase after phrase. 0, or -1 with an exception. */
+static int select_into(const Hits *self, PyObject *pids_arg, const Py_buffer *members, long required, Selected *out) {
+    const uint8_t *member = members->buf;
+    PyObject *pids = PySequence_Fast(pids_arg, "a group must be a sequence of phrase ids");
+    if (pids == NULL) return -1;
+    for (Py_ssize_t p = 0; p < PySequence_Fast_GET_SIZE(pids); p++) {
+        Py_ssize_t pid = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(pids, p));
+        if (pid == -1 && PyErr_Occurred()) goto fail;
+        if (pid < 0 || pid >= self->phrases) continue; /* a phrase that can never be found */
+        for (Py_ssize_t k = self->first[pid]; k < self->first[pid + 1]; k++) {
+            Py_ssize_t turn = self->turn[k];
+            if (turn >= members->len || !member[turn] || (self->flags[k] & required) != required) continue;
+            if (out->count == out->capacity) {
+                Py_ssize_t capacity = 2 * out->capacity + 64;
+                Py_ssize_t *grown = PyMem_Realloc(out->at, (size_t)capacity * sizeof(Py_ssize_t));
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    goto fail;
+                }
+                out->at = grown;
+                out->capacity = capacity;
+            }
+            out->at[out->count++] = k;
+        }
+    }
+    Py_DECREF(pids);
+    return 0;
+fail:
+    Py_DECREF(pids);
+    return -1;
+}
+
+static PyObject *hit_tuple(const Hits *self, Py_ssize_t k) {
+    return Py_BuildValue("(nnn)", self->turn[k], self->start[k], self->end[k]);
+}
+
 /* Per group of phrase ids, the hits of its phrases in member turns that carry the required flags. */
 static PyObject *hits_select(Hits *self, PyObject *args) {
     PyObject *groups_arg;
     Py_buffer members;
     long required;
     if (!PyArg_ParseTuple(args, "Oy*l", &groups_arg, &members, &required)) return NULL;
-    const uint8_t *member = members.buf;
     PyObject *groups = PySequence_Fast(groups_arg, "groups must be a sequence of sequences of phrase ids");
     PyObject *result = NULL;
-    if (groups == NULL) goto done;
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(groups);
-    if ((result = PyList_New(count)) == NULL) goto done;
-    for (Py_ssize_t g = 0; g < count; g++) {
-        PyObject *selected = PyList_New(0);
-        if (selected == NULL) goto fail;
-        PyList_SET_ITEM(result, g, selected);
-        PyObject *pids = PySequence_Fast(PySequence_Fast_GET_ITEM(groups, g), "a group must be a sequence of ids");
-        if (pids == NULL) goto fail;
-        for (Py_ssize_t p = 0; p < PySequence_Fast_GET_SIZE(pids); p++) {
-            Py_ssize_t pid = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(pids, p));
-            if (pid == -1 && PyErr_Occurred()) {
-                Py_DECREF(pids);
-                goto fail;
-            }
-            if (pid < 0 || pid >= self->phrases) continue; /* a phrase that can never be found */
-            for (Py_ssize_t k = self->first[pid]; k < self->first[pid + 1]; k++) {
-                Py_ssize_t turn = self->turn[k];
-                if (turn >= members.len || !member[turn] || (self->flags[k] & required) != required) continue;
-                PyObject *hit = Py_BuildValue("(nnn)", turn, self->start[k], self->end[k]);
-                if (hit == NULL || PyList_Append(selected, hit) < 0) {
-                    Py_XDECREF(hit);
-                    Py_DECREF(pids);
-                    goto fail;
-                }
-                Py_DECREF(hit);
-            }
+    Selected selected = {0};
+    if (groups == NULL || (result = PyList_New(PySequence_Fast_GET_SIZE(groups))) == NULL) goto done;
+    for (Py_ssize_t g = 0; g < PySequence_Fast_GET_SIZE(groups); g++) {
+        selected.count = 0;
+        if (select_into(self, PySequence_Fast_GET_ITEM(groups, g), &members, required, &selected) < 0) goto fail;
+        PyObject *hits = PyList_New(selected.count);
+        if (hits == NULL) goto fail;
+        PyList_SET_ITEM(result, g, hits);
+        for (Py_ssize_t h = 0; h < selected.count; h++) {
+            PyObject *hit = hit_tuple(self, selected.at[h]);
+            if (hit == NULL) goto fail;
+            PyList_SET_ITEM(hits, h, hit);
         }
-        Py_DECREF(pids);
     }
     goto done;
 fail:
     Py_CLEAR(result);
 done:
     Py_XDECREF(groups);
+    PyMem_Free(selected.at);
     PyBuffer_Release(&members);
     return result;
 }
@@ -117,56 +144,39 @@ static PyObject *hits_tally(Hits *self, PyObject *args) {
     long required;
     Py_ssize_t limit;
     if (!PyArg_ParseTuple(args, "Oy*ln", &groups_arg, &members, &required, &limit)) return NULL;
-    const uint8_t *member = members.buf;
     PyObject *groups = PySequence_Fast(groups_arg, "groups must be a sequence of sequences of phrase ids");
     PyObject *result = NULL, *first = NULL;
     Placed *placed = NULL;
-    Py_ssize_t count = 0, found_groups = 0, capacity = 0;
+    Selected selected = {0};
+    Py_ssize_t found_groups = 0;
     if (groups == NULL) goto done;
     for (Py_ssize_t g = 0; g < PySequence_Fast_GET_SIZE(groups); g++) {
-        PyObject *pids = PySequence_Fast(PySequence_Fast_GET_ITEM(groups, g), "a group must be a sequence of ids");
-        if (pids == NULL) goto done;
-        Py_ssize_t before = count;
-        for (Py_ssize_t p = 0; p < PySequence_Fast_GET_SIZE(pids); p++) {
-            Py_ssize_t pid = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(pids, p));
-            if (pid == -1 && PyErr_Occurred()) {
-                Py_DECREF(pids);
-                goto done;
-            }
-            if (pid < 0 || pid >= self->phrases) continue; /* a phrase that can never be found */
-            for (Py_ssize_t k = self->first[pid]; k < self->first[pid + 1]; k++) {
-                Py_ssize_t turn = self->turn[k];
-                if (turn >= members.len || !member[turn] || (self->flags[k] & required) != required) continue;
-                if (count == capacity) {
-                    capacity = 2 * capacity + 64;
-                    Placed *grown = PyMem_Realloc(placed, (size_t)capacity * sizeof(Placed));
-                    if (grown == NULL) {
-                        Py_DECREF(pids);
-                        PyErr_NoMemory();
-                        goto done;
-                    }
-                    placed = grown;
-                }
-                placed[count] = (Placed){self->start[k], self->end[k], count, turn, NULL};
-                count++;
-            }
-        }
-        Py_DECREF(pids);
-        found_groups += count > before;
+        Py_ssize_t before = selected.count;
+        if (select_into(self, PySequence_Fast_GET_ITEM(groups, g), &members, required, &selected) < 0) goto done;
+        found_groups += selected.count > before;
     }
-    Py_ssize_t kept = keep_non_overlapping(placed, count), shown = kept < limit ? kept : limit;
+    if ((placed = PyMem_Calloc((size_t)selected.count + 1, sizeof(Placed))) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t h = 0; h < selected.count; h++) {
+        Py_ssize_t k = selected.at[h];
+        placed[h] = (Placed){self->start[k], self->end[k], h, self->turn[k], NULL};
+    }
+    Py_ssize_t kept = keep_non_overlapping(placed, selected.count), shown = kept < limit ? kept : limit;
     if (shown < 0) shown = 0;
     if ((first = PyList_New(shown)) == NULL) goto done;
-    for (Py_ssize_t k = 0; k < shown; k++) {
-        PyObject *hit = Py_BuildValue("(nnn)", placed[k].turn, placed[k].start, placed[k].end);
+    for (Py_ssize_t h = 0; h < shown; h++) {
+        PyObject *hit = Py_BuildValue("(nnn)", placed[h].turn, placed[h].start, placed[h].end);
         if (hit == NULL) goto done;
-        PyList_SET_ITEM(first, k, hit);
+        PyList_SET_ITEM(first, h, hit);
     }
     result = Py_BuildValue("(nnO)", found_groups, kept, first);
 done:
     Py_XDECREF(first);
     Py_XDECREF(groups);
     PyMem_Free(placed);
+    PyMem_Free(selected.at);
     PyBuffer_Release(&members);
     return result;
 }
@@ -174,37 +184,25 @@ done:
 /* The hits of the phrases `pids_arg` in member turns with the required flags, as sorted distinct spans in
  * `*out`; how many, or -1. */
 static Py_ssize_t gather_spans(Hits *self, PyObject *pids_arg, const Py_buffer *members, long required, Span **out) {
-    const uint8_t *member = members->buf;
-    PyObject *pids = PySequence_Fast(pids_arg, "phrase ids must be a sequence of int");
-    if (pids == NULL) return -1;
-    Py_ssize_t count = 0, capacity = 0;
-    Span *spans = NULL;
-    for (Py_ssize_t p = 0; p < PySequence_Fast_GET_SIZE(pids); p++) {
-        Py_ssize_t pid = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(pids, p));
-        if (pid == -1 && PyErr_Occurred()) goto fail;
-        if (pid < 0 || pid >= self->phrases) continue;
-        for (Py_ssize_t k = self->first[pid]; k < self->first[pid + 1]; k++) {
-            Py_ssize_t turn = self->turn[k];
-            if (turn >= members->len || !member[turn] || (self->flags[k] & required) != required) continue;
-            if (count == capacity) {
-                capacity = 2 * capacity + 16;
-                Span *grown = PyMem_Realloc(spans, (size_t)capacity * sizeof(Span));
-                if (grown == NULL) {
-                    PyErr_NoMemory();
-                    goto fail;
-                }
-                spans = grown;
-            }
-            spans[count++] = (Span){turn, self->start[k], self->end[k]};
-        }
+    Selected selected = {0};
+    if (select_into(self, pids_arg, members, required, &selected) < 0) {
+        PyMem_Free(selected.at);
+        return -1;
     }
-    Py_DECREF(pids);
+    Span *spans = PyMem_Calloc((size_t)selected.count + 1, sizeof(Span));
+    if (spans == NULL) {
+        PyMem_Free(selected.at);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t h = 0; h < selected.count; h++) {
+        Py_ssize_t k = selected.at[h];
+        spans[h] = (Span){self->turn[k], self->start[k], self->end[k]};
+    }
+    Py_ssize_t count = selected.count;
+    PyMem_Free(selected.at);
     *out = spans;
     return sort_spans(spans, count);
-fail:
-    Py_DECREF(pids);
-    PyMem_Free(spans);
-    return -1;
 }
 
 /* near (see there) of the hits of two lists of phrases, selected as `select` selects. */
