@@ -117,7 +117,6 @@ class Context:
         if all(type(finding) is tuple for finding in findings):  # hits only (most often): quoted in C
             return self.norm.origins.evidence(cast("Sequence[Hit]", findings), ids, begins, ends)
         out: list[EvidenceFields] = []
-        quote_match, quote_full = self.norm.quote_match, self.norm.quote_full
         for finding in findings:
             if isinstance(finding, Note):
                 out.append(
@@ -129,12 +128,11 @@ class Context:
                     }
                 )
                 continue
-            if isinstance(finding, Quote):
-                turn = finding.turn
-                text = quote_full(finding.start, finding.end) if finding.view == "full" else self.call.texts[turn]
-            else:  # a hit
-                turn, start, end = finding
-                text = quote_match(start, end)
+            if not isinstance(finding, Quote):  # a hit
+                out += self.norm.origins.evidence([finding], ids, begins, ends)
+                continue
+            turn = finding.turn
+            text = self.norm.quote_full(finding.start, finding.end) if finding.view == "full" else self.call.texts[turn]
             out.append({"turn_id": ids[turn], "begin_ms": begins[turn], "end_ms": ends[turn], "text": text})
         return out
 
@@ -344,14 +342,6 @@ class Phrases(Compiled):
     negation_window: int
     scope: CompiledScope
 
-    def found(self, ctx: Context) -> list[list[Hit]]:
-        """Per phrase (with its synonyms), its hits in the scoped turns."""
-        mask = ctx.select(self.scope).mask
-        per_group = ctx.hits.select(self.groups, mask, ctx.required(self.word_boundary))
-        if not (self.exclude_after or self.negations):
-            return per_group
-        return [[hit for hit in group if not self._excluded(ctx, *hit)] for group in per_group]
-
     def _excluded(self, ctx: Context, turn: int, start: int, end: int) -> bool:
         if self.exclude_after and ctx.followed_by(turn, end, self.exclude_after):
             return True
@@ -360,10 +350,13 @@ class Phrases(Compiled):
     def tally(self, ctx: Context, limit: int) -> tuple[int, int, list[Hit]]:
         """How many phrases (with their synonyms) were found, how many findings there are leftmost-longest
         (感谢 and 感谢您 at one place are one), and the first `limit` of those."""
+        mask, required = ctx.select(self.scope).mask, ctx.required(self.word_boundary)
         if not (self.exclude_after or self.negations):  # all in C
-            mask = ctx.select(self.scope).mask
-            return ctx.hits.tally(self.groups, mask, ctx.required(self.word_boundary), limit)
-        per_group = self.found(ctx)
+            return ctx.hits.tally(self.groups, mask, required, limit)
+        per_group = [
+            [hit for hit in group if not self._excluded(ctx, *hit)]
+            for group in ctx.hits.select(self.groups, mask, required)
+        ]
         hits = non_overlapping(per_group)
         return sum(1 for group in per_group if group), len(hits), hits[:limit]
 

@@ -164,10 +164,6 @@ class Normalised:
     origins: Origins  # the original text (the turns joined by TURN_SEPARATOR) behind each view character
     utf8_starts: list[int]  # where each turn starts in the full view's UTF-8 (what RE2 reads)
 
-    @property
-    def original(self) -> str:
-        return self.origins.original
-
     def turn_full(self, turn: int) -> str:
         return self.full[self.full_starts[turn] : self.full_starts[turn + 1] - 1]
 
