@@ -21,3 +21,6 @@ class Settings(ServiceSettings):
     consumer_group: str = "scorer"
     transcripts_bucket: str = Field("callqa-transcripts", description="where the transcriber keeps transcripts")
     seed_default_scorecards: bool = Field(True, description="install default-zh and default-en when missing")
+    rescore_lease_s: float = Field(
+        60.0, gt=0, description="a re-score job whose run stops writing for this long is resumed by another replica"
+    )

@@ -7,14 +7,19 @@ Idempotent per recording + scorecard version + transcript version (a unique key)
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import or_, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import col, delete, func, select
 
 from callqa.db import Database
@@ -22,7 +27,7 @@ from callqa.events import EvaluationScored, EvaluationScoredEvent, ScoredItem, T
 from callqa.outbox import enqueue
 from callqa.storage import ObjectNotFound, ObjectStore
 from callqa.transcripts import TranscriptDocument
-from scorer.library import ScorecardLibrary
+from scorer.library import ScorecardLibrary, ScorecardNotFound
 from scorer.models import EvaluationRecord, RescoreJob, ScorecardVersion, TranscriptSeen
 
 log = logging.getLogger(__name__)
@@ -30,10 +35,16 @@ PRODUCER = "scorer"
 
 EVALUATIONS = Counter("callqa_scorer_evaluations_total", "Evaluations stored", ["scorecard", "passed"])
 SCORING_SECONDS = Histogram("callqa_scorer_evaluation_seconds", "Time to evaluate one transcript with one card")
+UNFINISHED = ("queued", "running")  # re-score job statuses that still need a run
+ERROR_LIMIT = 1000  # RescoreJob.error's length
 
 
 class EvaluationNotFound(KeyError):
     pass
+
+
+class ClaimLost(Exception):
+    """The re-score job is no longer this run's: its lease ran out and another run took it over."""
 
 
 @dataclass(frozen=True)
@@ -58,10 +69,13 @@ class CallFilter:
 
 
 class Scorer:
-    def __init__(self, db: Database, library: ScorecardLibrary, transcripts: ObjectStore) -> None:
+    def __init__(
+        self, db: Database, library: ScorecardLibrary, transcripts: ObjectStore, *, rescore_lease_s: float = 60.0
+    ) -> None:
         self.db = db
         self.library = library
         self.transcripts = transcripts
+        self.lease = timedelta(seconds=rescore_lease_s)
 
     # --- from the bus -----------------------------------------------------------------------
 
@@ -185,40 +199,134 @@ class Scorer:
         return list(rows), int(total)
 
     # --- re-scoring -------------------------------------------------------------------------
+    # A job is worked on by the one run that holds its claim (`claimed_by`); each write of that run
+    # is conditional on the claim and renews its lease. A run that dies stops renewing, so any replica
+    # may then claim the job with a conditional UPDATE that only one claimant can win (on SQLite and on
+    # PostgreSQL alike), and a run whose job was taken over finds out at its next write and stops.
 
-    def rescore(self, job_id: str, progress: Callable[[int, int, int], None] | None = None) -> None:
-        """Score every remembered transcript matching the job's filter with the job's card version."""
+    def start_job(self, job: RescoreJob) -> str:
+        """Store a new job already claimed by the run about to start, so no replica resumes it meanwhile."""
+        claim = new_claim()
+        job.claimed_by, job.lease_expires_at = claim, utcnow() + self.lease
+        with self.db.session() as session:
+            session.add(job)
+        return claim
+
+    def claim_orphaned_jobs(self) -> list[tuple[str, str]]:
+        """Claim the unfinished jobs no live run holds (their process crashed or stopped): (job id, claim)
+        of each job won. Resuming is running the job again: re-scoring is idempotent per recording +
+        scorecard version + transcript version, so what the earlier run stored is found, not redone."""
+        now = utcnow()
+        orphaned = (
+            col(RescoreJob.status).in_(UNFINISHED),
+            or_(col(RescoreJob.lease_expires_at).is_(None), col(RescoreJob.lease_expires_at) < now),
+        )
+        with self.db.session() as session:
+            ids = session.exec(select(RescoreJob.id).where(*orphaned).order_by(col(RescoreJob.created_at))).all()
+        won = []
+        for job_id in ids:
+            claim = new_claim()
+            with self.db.session() as session:
+                result = session.exec(
+                    update(RescoreJob)
+                    .where(col(RescoreJob.id) == job_id, *orphaned)
+                    .values(claimed_by=claim, lease_expires_at=now + self.lease)
+                )
+            if result.rowcount == 1:
+                won.append((job_id, claim))
+        return won
+
+    def rescore(
+        self,
+        job_id: str,
+        claim: str,
+        *,
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int, int], None] | None = None,
+    ) -> None:
+        """Score every remembered transcript matching the job's filter with the job's card version.
+
+        The job ends `done`, or `failed` with the reason when anything escapes the run (a call that
+        fails to score only counts in `failed`). On `stop` it is released as it is, `running`, for the
+        next replica or start-up to resume."""
+        try:
+            self._rescore(job_id, claim, stop, progress)
+        except ClaimLost:
+            log.warning("re-score job taken over by another run; this one stops", extra={"job_id": job_id})
+        except Exception as exc:
+            log.exception("re-score job failed", extra={"job_id": job_id})
+            try:
+                self._update_job(
+                    job_id, claim, release=True, status="failed", error=describe(exc), finished_at=utcnow()
+                )
+            except Exception:  # e.g. the database is down: the lease runs out and a replica resumes the job
+                log.exception("could not record the failure of a re-score job", extra={"job_id": job_id})
+
+    def _rescore(
+        self, job_id: str, claim: str, stop: threading.Event | None, progress: Callable[[int, int, int], None] | None
+    ) -> None:
         with self.db.session() as session:
             job = session.get(RescoreJob, job_id)
-            assert job is not None
+        if job is None:
+            raise ClaimLost(job_id)
         card = self.library.get(job.scorecard_id, job.scorecard_version)
         where = CallFilter(**job.filters)
         with self.db.session() as session:
             targets = list(session.exec(select(TranscriptSeen).where(*where.conditions(TranscriptSeen))))
         language = card.language
         targets = [t for t in targets if t.language.split("-")[0] == language]
-        self._update_job(job_id, status="running", total=len(targets))
+        # Counts start afresh when a job is resumed: the calls an earlier run scored are counted again.
+        self._update_job(job_id, claim, status="running", total=len(targets), done=0, failed=0)
         done = failed = 0
+        written = time.monotonic()
         for seen in targets:
+            if stop is not None and stop.is_set():
+                self._update_job(job_id, claim, release=True, done=done, failed=failed)
+                log.info("re-score job released for the next start", extra={"job_id": job_id})
+                return
             try:
                 self.evaluate_and_store(seen, self.load(seen), card)
                 done += 1
             except Exception:
                 failed += 1
                 log.exception("re-score failed", extra={"recording_id": seen.recording_id})
-            if (done + failed) % 10 == 0 or done + failed == len(targets):
-                self._update_job(job_id, done=done, failed=failed)
+            # Written every 10 calls, and often enough that slow calls do not let the lease run out.
+            renew = time.monotonic() - written > self.lease.total_seconds() / 3
+            if (done + failed) % 10 == 0 or done + failed == len(targets) or renew:
+                self._update_job(job_id, claim, done=done, failed=failed)
+                written = time.monotonic()
                 if progress:
                     progress(done, failed, len(targets))
-        self._update_job(job_id, status="done", done=done, failed=failed, finished_at=utcnow())
+        self._update_job(job_id, claim, release=True, status="done", done=done, failed=failed, finished_at=utcnow())
 
-    def _update_job(self, job_id: str, **changes: Any) -> None:
+    def _update_job(self, job_id: str, claim: str, *, release: bool = False, **changes: Any) -> None:
+        """Write as the run holding `claim`, renewing its lease (or releasing the job); ClaimLost if it
+        no longer holds it."""
+        lease = (
+            {"claimed_by": None, "lease_expires_at": None} if release else {"lease_expires_at": utcnow() + self.lease}
+        )
         with self.db.session() as session:
-            job = session.get(RescoreJob, job_id)
-            assert job is not None
-            for name, value in changes.items():
-                setattr(job, name, value)
-            session.add(job)
+            result = session.exec(
+                update(RescoreJob)
+                .where(col(RescoreJob.id) == job_id, col(RescoreJob.claimed_by) == claim)
+                .values(**changes, **lease)
+            )
+        if result.rowcount != 1:
+            raise ClaimLost(job_id)
+
+
+def new_claim() -> str:
+    """Unique per run, and says where the run is to whoever reads the table."""
+    return f"{socket.gethostname()[:50]}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
+
+
+def describe(exc: Exception) -> str:
+    """One readable line for a failed job's `error` (the database's own message, not SQLAlchemy's SQL)."""
+    if isinstance(exc, ScorecardNotFound):
+        return f"scorecard {exc.args[0]} no longer exists"
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0]}"[:ERROR_LIMIT] if lines else type(cause).__name__
 
 
 def scrubbed(item: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from callqa.storage import ObjectStore
 from scorer.api import evaluations, scorecards
 from scorer.config import Settings
 from scorer.evaluations import EvaluationNotFound, Scorer
+from scorer.jobs import RescoreJobs
 from scorer.library import ScorecardExists, ScorecardLibrary, ScorecardNotFound
 
 TOPICS = [topic_for("transcript.ready"), topic_for("recording.purged")]
@@ -29,7 +30,8 @@ TOPICS = [topic_for("transcript.ready"), topic_for("recording.purged")]
 def create_app(settings: Settings) -> FastAPI:
     db = Database(settings.database_url)
     transcripts = ObjectStore.from_settings(settings.s3.model_copy(update={"bucket": settings.transcripts_bucket}))
-    service = Scorer(db, ScorecardLibrary(db), transcripts)
+    service = Scorer(db, ScorecardLibrary(db), transcripts, rescore_lease_s=settings.rescore_lease_s)
+    rescores = RescoreJobs(service)
     relay = OutboxRelay(db, settings.kafka, settings.service_name)
     state: dict[str, Consumer] = {}
 
@@ -50,7 +52,9 @@ def create_app(settings: Settings) -> FastAPI:
             )
             state["consumer"] = consumer
             tasks = [asyncio.create_task(consumer.run()), asyncio.create_task(relay.run())]
+            rescores.resume_orphans(every_s=settings.rescore_lease_s / 2)
             yield
+            await rescores.stop()
             consumer.stop()
             relay.stop()
             for task in tasks:
@@ -71,7 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.scorer = service
-    app.state.background = set()
+    app.state.rescores = rescores
     for error, status, title in (
         (ScorecardNotFound, 404, "Scorecard not found"),
         (ScorecardExists, 409, "Scorecard already exists"),

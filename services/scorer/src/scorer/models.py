@@ -87,3 +87,7 @@ class RescoreJob(SQLModel, table=True):
     created_by: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
     finished_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # The run working on an unfinished job and until when it holds it (every write of the run renews
+    # the lease); a job with no claimant or an expired lease is resumed by the next replica to look.
+    claimed_by: str | None = Field(default=None, max_length=100)
+    lease_expires_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

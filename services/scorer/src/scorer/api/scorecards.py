@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -13,6 +12,7 @@ from pydantic import BaseModel, Field
 from callqa.http import PROBLEM_RESPONSES, FieldError, Page, PageParams, ProblemError, page_params
 from callqa.transcripts import TranscriptDocument
 from scorer.api.deps import Author, LibraryDep, Reader, ScorerDep
+from scorer.jobs import RescoreJobs
 from scorer.models import RescoreJob, ScorecardVersion
 from scorer.rules.engine import compile_scorecard
 from scorer.scorecard import Scorecard, ScorecardError, default_scorecard, validate_scorecard
@@ -68,6 +68,10 @@ class JobOut(BaseModel):
     done: int
     failed: int
     progress: float = Field(description="0..1")
+    error: str | None = Field(
+        description="why the job ended `failed` (calls that failed to score only count in `failed`)",
+        examples=["scorecard billing-zh v3 no longer exists"],
+    )
     created_at: datetime
     finished_at: datetime | None
 
@@ -83,6 +87,7 @@ class JobOut(BaseModel):
             done=job.done,
             failed=job.failed,
             progress=round(progress, 3),
+            error=job.error,
             created_at=job.created_at,
             finished_at=job.finished_at,
         )
@@ -179,11 +184,9 @@ async def rescore(
         status="queued",
         created_by=principal.subject,
     )
-    with scorer.db.session() as session:
-        session.add(job)
-    task = asyncio.create_task(asyncio.to_thread(scorer.rescore, job.id))
-    request.app.state.background.add(task)
-    task.add_done_callback(request.app.state.background.discard)
+    claim = scorer.start_job(job)
+    rescores: RescoreJobs = request.app.state.rescores
+    rescores.start(job.id, claim)
     response.headers["Location"] = f"{jobs.prefix}/{job.id}"
     return JobOut.of(job)
 
