@@ -25,7 +25,7 @@ from callqa.transcripts import (
 )
 from scorer.rules import compile_scorecard
 from scorer.rules.conditions import Regex
-from scorer.rules.normalise import normalise, normalise_phrase, normalise_turns
+from scorer.rules.normalise import normalise, normalise_phrase
 from scorer.scorecard import Scorecard
 
 TurnSpec = tuple[str, str] | tuple[str, str, float, float]
@@ -170,20 +170,31 @@ EDGE_TURNS = [
 
 
 @pytest.mark.parametrize("cjk", [True, False], ids=["cjk", "words"])
-def test_a_transcript_normalised_at_once_equals_its_turns_normalised_one_by_one(cjk: bool) -> None:
-    """The engine normalises all turns of a call in one pass, with global offsets; each turn's views,
-    clause breaks and quotes must be what normalising that turn alone gives."""
-    whole = normalise_turns(EDGE_TURNS, cjk)
-    assert whole.utf8_starts == [len(whole.full[:start].encode()) for start in whole.full_starts[:-1]]
-    for index, text in enumerate(EDGE_TURNS):
-        alone = normalise(text, cjk)
-        assert whole.turn_full(index) == alone.full, text
-        assert whole.turn_match(index) == alone.match, text
-        base = whole.match_starts[index]
-        inside = [b - base for b in whole.breaks if base <= b < whole.match_starts[index + 1]]
-        assert inside == alone.breaks, text
-        for start in range(len(alone.match) - 1):
-            assert whole.quote_match(base + start, base + start + 2) == alone.quote_match(start, start + 2), text
+def test_every_view_character_quotes_what_was_said(cjk: bool) -> None:
+    """Evidence quotes the original behind a span: each match-view character comes from a full-view
+    character, which comes from the original (a digit from its whole spoken number); breaks lie inside."""
+    for text in EDGE_TURNS:
+        view = normalise(text, cjk)
+        assert all(0 < b < len(view.match) for b in view.breaks), text
+        for start in range(len(view.match)):
+            quoted = view.quote_match(start, start + 1)
+            assert quoted and quoted in text, (text, start)
+        for start in range(len(view.full)):
+            assert view.quote_full(start, start + 1) in text, (text, start)
+        assert view.quote_full(3, 3) == ""
+
+
+def test_breaks_are_where_clause_punctuation_separated_words() -> None:
+    assert normalise("不知道，您好。再见", cjk=True).breaks == [3, 5]
+    assert normalise("，，开头和结尾。", cjk=True).breaks == [], "a turn's own edges are no breaks"
+    assert normalise("a - b, c", cjk=False).match == "a b c"
+    assert normalise("a - b, c", cjk=False).breaks == [3], "for words, the space that stands for the comma"
+
+
+def test_traditional_characters_are_converted_phrase_by_phrase() -> None:
+    """zhconv's phrase-level conversion, where a character's simplified form depends on its word."""
+    assert normalise("乾隆皇帝很乾淨", cjk=True).full == "乾隆皇帝很干净"
+    assert normalise("後來發現頭髮", cjk=True).full == "后来发现头发"
 
 
 def test_traditional_full_width_and_numerals_match_the_same_phrases() -> None:
@@ -370,14 +381,12 @@ def test_regex_finds_what_searching_each_turn_alone_finds(pattern: str) -> None:
             compiled = compile_pattern("(?m)" + pattern)
             expected = []
             for index in selection.indices:
-                offset = ctx.norm.full_starts[index]
                 spans, last = [], None
-                for match in compiled.finditer(ctx.norm.turn_full(index)):
+                for match in compiled.finditer(ctx.texts[index].full):
                     if match.start() == match.end() and match.span() == last:
                         continue  # the re2 module reports some empty matches twice
                     last = match.span()
-                    quoted = match.span(1) if compiled.groups and match.start(1) >= 0 else match.span()
-                    spans.append((offset + quoted[0], offset + quoted[1]))
+                    spans.append(match.span(1) if compiled.groups and match.start(1) >= 0 else match.span())
                 if spans:
                     expected.append((index, spans))
             assert condition._matches(ctx, selection) == expected, (pattern, role, turns)

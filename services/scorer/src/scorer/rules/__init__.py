@@ -3,10 +3,10 @@
     compiled = compile_scorecard(default_scorecard("zh"))
     evaluation = compiled.evaluate(document)   # Evaluation: items, total/max points, percentage, passed
 
-Modules: `normalise` (text forms and offsets), `matching` (Aho-Corasick, jieba word boundaries),
-`metrics` (conversation metrics by name), `lexicon` (weak sentiment word lists), `conditions`
-(compiled conditions), `engine` (scoring), and `_native` (their per-character and per-hit loops, in C:
-`services/scorer/native/`, with its contracts in `_native.pyi`).
+Modules: `normalise` (text forms and offsets), `matching` (Aho-Corasick with pyahocorasick, jieba word
+boundaries per scorecard, hit selection and pairing), `similarity` (customer repetition), `metrics`
+(conversation metrics by name), `lexicon` (weak sentiment word lists), `conditions` (compiled conditions),
+`engine` (scoring).
 """
 
 from scorer.rules.engine import CompiledScorecard, Evaluation, compile_scorecard, evaluate

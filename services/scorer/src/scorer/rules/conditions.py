@@ -9,23 +9,22 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, cast
+from typing import Any, Literal, NamedTuple
 
 from callqa.patterns import match_spans
 from callqa.transcripts import Turn
-from scorer.rules._native import Hits, near, non_overlapping, similar_turns
-from scorer.rules.matching import ALIGNED, WHOLE, Hit
+from scorer.rules.matching import ALIGNED, WHOLE, Hit, Hits, near, non_overlapping
 from scorer.rules.metrics import Call, Measured, Note, measure
-from scorer.rules.normalise import Normalised
+from scorer.rules.normalise import TurnText
+from scorer.rules.similarity import similar_turns
 
 MAX_EVIDENCE = 5  # findings quoted per condition (all are counted): 40 × 您 prove no more than 5 do
 
 
 class Quote(NamedTuple):
-    """A span of a turn to quote from the full view (global offsets), or the whole turn; quoted only if
-    reported."""
+    """A span of a turn's full view to quote, or the whole turn; quoted only if reported."""
 
     turn: int
     start: int
@@ -33,8 +32,8 @@ class Quote(NamedTuple):
     view: Literal["full", "turn"]
 
 
-# What a condition found: a phrase hit (a span of the match view, as the C side hands it over: a plain
-# tuple, no object to build per hit), a Quote of another view, or a Note in words.
+# What a condition found: a phrase hit (a span of a turn's match view: a plain tuple, no object to build
+# per hit), a Quote of another view, or a Note in words.
 Finding = Hit | Quote | Note
 EvidenceFields = dict[str, Any]  # keyword arguments of callqa.events.Evidence
 
@@ -73,7 +72,7 @@ class Selection:
 
 
 def turn_mask(turns: int, chosen: Iterable[int]) -> bytes:
-    """A byte per turn, 1 for the chosen ones: how the C side is told which turns a rule looks at."""
+    """A byte per turn, 1 for the chosen ones: which turns a rule looks at."""
     mask = bytearray(turns)
     for index in chosen:
         mask[index] = 1
@@ -81,25 +80,22 @@ def turn_mask(turns: int, chosen: Iterable[int]) -> bytes:
 
 
 class Context:
-    """One transcript under evaluation: its normalised views, raw phrase hits, lazily computed extras.
+    """One transcript under evaluation: its turns' normalised views, raw phrase hits, lazily computed extras.
 
-    Offsets into the views are global (see `Normalised`); a turn's edges bound every check.
+    Offsets are those of a turn's views; a turn's edges bound every check.
     """
 
-    def __init__(self, call: Call, norm: Normalised, hits: Hits, cjk: bool) -> None:
+    def __init__(self, call: Call, texts: list[TurnText], hits: Hits, cjk: bool) -> None:
         self.call = call
         self.turns: list[Turn] = call.turns
-        self.norm = norm
-        self.text = norm.match
-        self.bounds = norm.match_starts
-        self.breaks = norm.breaks
+        self.texts = texts
         self.hits = hits
         self.cjk = cjk
         self.role_turns: dict[str, list[int]] = {"any": list(range(len(self.turns))), **self.call.roles}
         self._selections: dict[int, Selection] = {}
         self._outcomes: dict[int, Outcome] = {}
         self._metrics: dict[str, Measured] = {}
-        self._full_utf8: bytes | None = None
+        self._lines: tuple[str, list[int]] | None = None
 
     def outcome(self, condition: Compiled) -> Outcome:
         """The condition's outcome on this transcript, evaluated once however many items share it (the
@@ -114,26 +110,23 @@ class Context:
     def evidence(self, findings: Sequence[Finding]) -> list[EvidenceFields]:
         """The findings as the fields of `callqa.events.Evidence` (validated with the whole evaluation)."""
         ids, begins, ends = self.call.ids, self.call.begins, self.call.ends
-        if all(type(finding) is tuple for finding in findings):  # hits only (most often): quoted in C
-            return self.norm.origins.evidence(cast("Sequence[Hit]", findings), ids, begins, ends)
         out: list[EvidenceFields] = []
         for finding in findings:
             if isinstance(finding, Note):
-                out.append(
-                    {
-                        "turn_id": finding.turn_id,
-                        "begin_ms": finding.begin_ms,
-                        "end_ms": finding.end_ms,
-                        "text": finding.text,
-                    }
+                turn_id, begin, end, text = finding.turn_id, finding.begin_ms, finding.end_ms, finding.text
+            elif isinstance(finding, Quote):
+                turn = finding.turn
+                text = (
+                    self.texts[turn].quote_full(finding.start, finding.end)
+                    if finding.view == "full"
+                    else self.call.texts[turn]
                 )
-                continue
-            if not isinstance(finding, Quote):  # a hit
-                out += self.norm.origins.evidence([finding], ids, begins, ends)
-                continue
-            turn = finding.turn
-            text = self.norm.quote_full(finding.start, finding.end) if finding.view == "full" else self.call.texts[turn]
-            out.append({"turn_id": ids[turn], "begin_ms": begins[turn], "end_ms": ends[turn], "text": text})
+                turn_id, begin, end = ids[turn], begins[turn], ends[turn]
+            else:  # a hit
+                turn, start, stop = finding
+                text = self.texts[turn].quote_match(start, stop)
+                turn_id, begin, end = ids[turn], begins[turn], ends[turn]
+            out.append({"turn_id": turn_id, "begin_ms": begin, "end_ms": end, "text": text})
         return out
 
     # --- hit checks ----------------------------------------------------------------------
@@ -143,28 +136,23 @@ class Context:
         """The flags a raw hit needs to count (see `matching`)."""
         return WHOLE | ALIGNED if word_boundary else WHOLE
 
-    def _at_break(self, position: int) -> bool:
-        breaks = self.breaks
-        k = bisect_left(breaks, position)
-        return k < len(breaks) and breaks[k] == position
-
     def followed_by(self, turn: int, end: int, continuations: Sequence[str]) -> bool:
         """Does one of `continuations` follow the hit directly (same clause)?"""
-        text = self.text
-        high = self.bounds[turn + 1]
+        view = self.texts[turn]
+        text = view.match
         position = end
         if not self.cjk:
-            if end >= high or text[end] != " ":
+            if end >= len(text) or text[end] != " ":
                 return False
             position = end + 1
-        if self._at_break(end):
+        if _at(view.breaks, end):
             return False
         for continuation in continuations:
             after = position + len(continuation)
             if (
-                after <= high
+                after <= len(text)
                 and text.startswith(continuation, position)
-                and (self.cjk or after == high or text[after] == " ")
+                and (self.cjk or after == len(text) or text[after] == " ")
             ):
                 return True
         return False
@@ -172,10 +160,9 @@ class Context:
     def negated(self, turn: int, start: int, end: int, negations: Sequence[str], window: int) -> bool:
         """Is the hit preceded, within `window` characters (CJK) / words, by a negation in the same clause?
         A negation may overlap the hit (不一定 for 一定, 不能保证 for 保证)."""
-        text = self.text
-        low = self.bounds[turn]
+        text = self.texts[turn].match
         for negation in negations:
-            found = text.find(negation, low, end)
+            found = text.find(negation, 0, end)
             while found != -1 and found < start:
                 neg_end = found + len(negation)
                 if neg_end <= end and self._negates(turn, found, neg_end, start, window):
@@ -184,15 +171,15 @@ class Context:
         return False
 
     def _negates(self, turn: int, neg_start: int, neg_end: int, start: int, window: int) -> bool:
-        text = self.text
+        view = self.texts[turn]
+        text = view.match
         if not self.cjk and not (
-            (neg_start == self.bounds[turn] or text[neg_start - 1] == " ")
-            and (neg_end == self.bounds[turn + 1] or text[neg_end] == " ")
+            (neg_start == 0 or text[neg_start - 1] == " ") and (neg_end == len(text) or text[neg_end] == " ")
         ):
             return False
         if neg_end > start:
             return True
-        breaks = self.breaks
+        breaks = view.breaks
         k = bisect_left(breaks, neg_end)
         if k < len(breaks) and breaks[k] <= start:  # a clause break between negation and hit
             return False
@@ -237,15 +224,19 @@ class Context:
             keep = [i for i in keep if any(a > i and (within is None or a - i <= within) for a in anchors)]
         return Selection(tuple(keep), turn_mask(len(self.turns), keep))
 
-    def full_utf8(self) -> bytes:
-        """The full view in UTF-8, what RE2 reads without converting (turns start at `norm.utf8_starts`)."""
-        if self._full_utf8 is None:
-            self._full_utf8 = self.norm.full.encode()
-        return self._full_utf8
+    def lines(self) -> tuple[str, list[int]]:
+        """The turns' full views joined by newlines (a turn holds none), and where each line starts."""
+        if self._lines is None:
+            starts, position = [], 0
+            for text in self.texts:
+                starts.append(position)
+                position += len(text.full) + 1
+            self._lines = "\n".join([text.full for text in self.texts]), starts
+        return self._lines
 
     def _anchor_turns(self, anchor: CompiledAnchor) -> list[int]:
         mask = turn_mask(len(self.turns), self.role_turns[anchor.role])
-        return sorted({turn for turn, _, _ in self.hits.select((anchor.pids,), mask, WHOLE | ALIGNED)[0]})
+        return sorted({turn for turn, _, _ in self.hits.select(anchor.pids, mask, WHOLE | ALIGNED)})
 
     # --- metrics ---------------------------------------------------------------------------
 
@@ -255,6 +246,12 @@ class Context:
             measured = measure(name, self.call)
             self._metrics[name] = measured
         return measured
+
+
+def _at(breaks: list[int], position: int) -> bool:
+    """Is there a clause break at `position`?"""
+    k = bisect_left(breaks, position)
+    return k < len(breaks) and breaks[k] == position
 
 
 def _merged(groups: Iterable[Sequence[Finding]]) -> list[Finding]:
@@ -351,14 +348,11 @@ class Phrases(Compiled):
         """How many phrases (with their synonyms) were found, how many findings there are leftmost-longest
         (感谢 and 感谢您 at one place are one), and the first `limit` of those."""
         mask, required = ctx.select(self.scope).mask, ctx.required(self.word_boundary)
-        if not (self.exclude_after or self.negations):  # all in C
-            return ctx.hits.tally(self.groups, mask, required, limit)
-        per_group = [
-            [hit for hit in group if not self._excluded(ctx, *hit)]
-            for group in ctx.hits.select(self.groups, mask, required)
-        ]
+        per_group = [ctx.hits.select(group, mask, required) for group in self.groups]
+        if self.exclude_after or self.negations:
+            per_group = [[hit for hit in hits if not self._excluded(ctx, *hit)] for hits in per_group]
         hits = non_overlapping(per_group)
-        return sum(1 for group in per_group if group), len(hits), hits[:limit]
+        return sum(1 for hits in per_group if hits), len(hits), hits[:limit]
 
     def evaluate(self, ctx: Context) -> Outcome:
         found, total, first = self.tally(ctx, max(self.count, MAX_EVIDENCE))
@@ -381,14 +375,14 @@ class Phrases(Compiled):
 
 @dataclass(slots=True)
 class Regex(Compiled):
-    pattern: Any  # re2, compiled in multi-line mode: ^ and $ are turn starts and ends in either use
+    pattern: Any  # re2, compiled in multi-line mode: ^ and $ are a turn's start and end
     source: str
     count: int
     scope: CompiledScope
-    by_turn: bool = field(init=False)  # anchored at the text's edges: searched turn by turn
+    anchored: bool = field(init=False)  # at the text's edges: only a turn's own search can tell
 
     def __post_init__(self) -> None:
-        self.by_turn = "\\A" in self.source or "\\z" in self.source
+        self.anchored = "\\A" in self.source or "\\z" in self.source
 
     def evaluate(self, ctx: Context) -> Outcome:
         evidence: list[Finding] = []
@@ -399,51 +393,34 @@ class Regex(Compiled):
             evidence += [Quote(index, start, end, "full") for start, end in spans[: max(0, limit - len(evidence))]]
         return Outcome(found >= self.count, evidence)
 
-    def _spans(self, data: bytes) -> Iterator[tuple[int, int, int, int]]:
-        """Each match in UTF-8 `data`: its byte span, and the byte span to quote: the first group if it took
-        part (RE2 has no lookaround, so a group marks the part worth quoting), else the whole match."""
-        for spans in match_spans(self.pattern, data):
-            quoted = spans[1] if len(spans) > 1 and spans[1][0] >= 0 else spans[0]
-            yield spans[0][0], spans[0][1], quoted[0], quoted[1]
-
     def _matches(self, ctx: Context, selection: Selection) -> list[tuple[int, list[tuple[int, int]]]]:
-        """Each scoped turn with matches, and their spans (full-view offsets), as if each turn were
-        searched on its own.
+        """Each scoped turn with matches of its own, and the spans to quote (offsets of its full view).
 
-        One pass over the whole call (the full view's UTF-8, turns on lines of their own: ^ and $ are
-        line edges) finds them: a match inside one line is what searching that turn alone finds, unless
-        a match running across a newline took part of the turn; such turns are searched again on their
-        own (a match across the newline is a match in neither turn). Patterns anchored at the text's
-        edges go turn by turn. (Searching only the scoped turns would mean copying them out first, which
-        costs about what it saves.)
+        One search over the whole call (the turns' full views, a line each: ^ and $ are a turn's edges) tells
+        which turns to search alone: a turn that holds a match of its own also holds one of the call's search,
+        or is run across by one. Patterns anchored at the text's edges (\\A, \\z) go turn by turn.
         """
-        if not selection.indices:
-            return []
-        by_turn: dict[int, list[tuple[int, int]]] = {}
-        dirty: set[int] = set()
-        mask = selection.mask
-        data, starts, full_starts = ctx.full_utf8(), ctx.norm.utf8_starts, ctx.norm.full_starts
-        if self.by_turn:
-            dirty.update(selection.indices)
-        else:
-            line, next_start = 0, starts[1] if len(starts) > 1 else len(data) + 1
-            for start, end, a, b in self._spans(data):
-                if not starts[line] <= start < next_start:
-                    line = bisect_right(starts, start) - 1
-                    next_start = starts[line + 1] if line + 1 < len(starts) else len(data) + 1
-                if end >= next_start:  # across a newline
-                    dirty.update(range(line, bisect_right(starts, max(end - 1, start))))
-                elif mask[line]:  # within the line (an empty match may sit at its very end)
-                    line_start, offset = starts[line], full_starts[line]
-                    span = offset + len(data[line_start:a].decode()), offset + len(data[line_start:b].decode())
-                    by_turn.setdefault(line, []).append(span)
-        for index in dirty:
-            if mask[index]:
-                text = data[starts[index] : starts[index + 1] - 1] if index + 1 < len(starts) else data[starts[index] :]
-                offset = full_starts[index]
-                found = [(len(text[:a].decode()), len(text[:b].decode())) for _, _, a, b in self._spans(text)]
-                by_turn[index] = [(offset + a, offset + b) for a, b in found]
-        return [(index, spans) for index, spans in sorted(by_turn.items()) if spans]
+        indices: Iterable[int] = selection.indices
+        if not self.anchored and indices:
+            text, starts = ctx.lines()
+            touched: set[int] = set()
+            for spans in match_spans(self.pattern, text):
+                start, end = spans[0]
+                touched.update(range(bisect_right(starts, start) - 1, bisect_right(starts, max(start, end - 1))))
+            indices = [index for index in indices if index in touched]
+        found = []
+        for index in indices:
+            spans = self._spans(ctx.texts[index].full)
+            if spans:
+                found.append((index, spans))
+        return found
+
+    def _spans(self, text: str) -> list[tuple[int, int]]:
+        """Each match in a turn's full view, as the span to quote: the first group if it took part (RE2 has
+        no lookaround, so a group marks the part worth quoting), else the whole match."""
+        return [
+            spans[1] if len(spans) > 1 and spans[1][0] >= 0 else spans[0] for spans in match_spans(self.pattern, text)
+        ]
 
     def describe(self) -> str:
         return f"{self.scope.role}: /{self.source}/"
@@ -463,19 +440,14 @@ class Proximity(Compiled):
 
     def evaluate(self, ctx: Context) -> Outcome:
         required = ctx.required(self.word_boundary)
-        words = None if ctx.cjk else ctx.text  # gaps in words, not characters
+        words = None if ctx.cjk else [text.match for text in ctx.texts]  # gaps in words, not characters
         mask = ctx.select(self.scope).mask
-        if not self.negations:  # all in C
-            found = ctx.hits.near(
-                self.first, self.second, mask, required, self.within, self.ordered, words, MAX_EVIDENCE
-            )
-            return Outcome(bool(found), found)
-        firsts = ctx.hits.select((self.first,), mask, required)[0]
-        firsts = [hit for hit in firsts if not ctx.negated(*hit, self.negations, self.negation_window)]
+        firsts = ctx.hits.select(self.first, mask, required)
+        if self.negations:
+            firsts = [hit for hit in firsts if not ctx.negated(*hit, self.negations, self.negation_window)]
         if not firsts:
             return Outcome(False)
-        with_firsts = turn_mask(len(ctx.turns), [turn for turn, _, _ in firsts])  # seconds only where needed
-        seconds = ctx.hits.select((self.second,), with_firsts, required)[0]
+        seconds = ctx.hits.select(self.second, mask, required)
         found = near(firsts, seconds, self.within, self.ordered, words, MAX_EVIDENCE)
         return Outcome(bool(found), found)
 
@@ -513,6 +485,11 @@ class Metric(Compiled):
         return f"{self.name} {self.op} {self.value:g}"
 
 
+def _units(match: str, cjk: bool) -> Sequence[str]:
+    """What a turn is made of, for telling repeats apart: its characters (CJK) or words."""
+    return match if cjk else match.split()
+
+
 @dataclass(slots=True)
 class Repetition(Compiled):
     role: str
@@ -526,9 +503,8 @@ class Repetition(Compiled):
         members = ctx.role_turns[self.role]
         if len(members) < self.min_repeats:
             return Outcome(False)
-        group = similar_turns(
-            ctx.text, ctx.bounds, members, not ctx.cjk, self.min_length, self.min_repeats, self.similarity
-        )
+        units = {index: _units(ctx.texts[index].match, ctx.cjk) for index in members}
+        group = similar_turns(units, self.min_length, self.min_repeats, self.similarity)
         if group is None:
             return Outcome(False)
         return Outcome(True, [Quote(turn, 0, 0, "turn") for turn in group])

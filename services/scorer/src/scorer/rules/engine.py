@@ -1,9 +1,11 @@
 """Compile a scorecard once, evaluate many transcripts with it.
 
-Compiling normalises every phrase, puts all of them into one Aho-Corasick automaton, adds them to
-jieba's dictionary (CJK cards) and compiles regexes with RE2. Evaluating a transcript normalises
-all its turns at once, scans the result once with the automaton, and then answers each item from
-those raw hits (word-boundary, clause, exclusion and negation checks are done only on hits).
+Compiling normalises every phrase, puts all of them into one Aho-Corasick automaton, gives a CJK card a
+jieba dictionary of its own with its phrases as words, and compiles regexes with RE2. Evaluating a
+transcript normalises its turns, scans each once with the automaton, and then answers each item from
+those raw hits (word-boundary, clause, exclusion and negation checks are done only on hits). A compiled
+card shares nothing that changes with any other: the same transcript and card always give the same
+evaluation, whatever else the process compiled before.
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ from scorer.rules.conditions import (
     Sentiment,
 )
 from scorer.rules.lexicon import lexicon
-from scorer.rules.matching import SEGMENTER, PhraseIndex, PhraseShape, word_shape
+from scorer.rules.matching import PhraseIndex, Segmenter, word_shape
 from scorer.rules.metrics import Call, Note
-from scorer.rules.normalise import is_cjk_language, normalise_phrase, normalise_turns
+from scorer.rules.normalise import is_cjk_language, normalise, normalise_phrase
 from scorer.scorecard import (
     AllCondition,
     Anchor,
@@ -223,18 +225,17 @@ class CompiledScorecard:
             for section, item in card.all_items()
         ]
         phrases = list(compiler.phrases)
-        shapes: list[PhraseShape]
+        aligned = [pid in compiler.aligned for pid in range(len(phrases))]
         if self.cjk:
-            SEGMENTER.register(phrases)
-            shapes = [SEGMENTER.shape(p) for p in phrases]
+            segmenter = Segmenter(phrases)
+            self.index = PhraseIndex(phrases, [segmenter.shape(p) for p in phrases], aligned, segmenter)
         else:
-            shapes = [word_shape(p) for p in phrases]
-        self.index = PhraseIndex(phrases, shapes, [pid in compiler.aligned for pid in range(len(phrases))], self.cjk)
+            self.index = PhraseIndex(phrases, [word_shape(p) for p in phrases], aligned, None)
 
     def context(self, doc: TranscriptDocument) -> Context:
         call = Call(doc)
-        norm = normalise_turns(call.texts, self.cjk)
-        return Context(call, norm, self.index.scan(norm), self.cjk)
+        texts = [normalise(text, self.cjk) for text in call.texts]
+        return Context(call, texts, self.index.scan(texts), self.cjk)
 
     def evaluate(self, doc: TranscriptDocument) -> Evaluation:
         ctx = self.context(doc)

@@ -1,7 +1,7 @@
-"""Finding phrases: one Aho-Corasick pass per call, which also checks each raw hit (in C, `_native`).
+"""Finding phrases: one Aho-Corasick pass (pyahocorasick) over each turn's match view, then cheap checks on
+each raw hit.
 
-A raw hit is a substring match in the match view. The scan flags whether
-
+A raw hit is a substring match in a turn's match view. The scan flags whether
 
 - it starts and ends on a word boundary (ALIGNED): jieba tokens for Chinese (so 不知道 does not fire
   inside 不知道理 = 不知/道理, nor 保证 inside 保证金), spaces for space-delimited languages;
@@ -12,29 +12,38 @@ A raw hit is a substring match in the match view. The scan flags whether
 
 A condition takes the raw hits whose flags it needs (word-boundary checks can be turned off per rule).
 
-Scorecard phrases are added to jieba's dictionary so that they are cut out whole; their own word
-structure (taken before they are added) still counts as boundaries, so a shorter phrase inside a
-longer one (感谢 in 感谢您的来电) can match too. jieba's route runs only for the clauses that hold a raw
-hit, on a C copy of jieba's frequency table (`_native.Dictionary`).
+Each compiled scorecard has a `Segmenter` of its own: jieba's dictionary-only cut with the card's phrases
+added as words, so that they are cut out whole; their own word structure (taken before they are added)
+still counts as boundaries, so a shorter phrase inside a longer one (感谢 in 感谢您的来电) can match too.
+The card's words sit over jieba's dictionary, loaded once and never changed, so what one card adds can never
+change how another card cuts a sentence.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from math import log
+from functools import lru_cache
 from typing import Any
 
+import ahocorasick
 import jieba
 
-from scorer.rules._native import Automaton, Dictionary, Hits
-from scorer.rules.normalise import Normalised
+from scorer.rules.normalise import TurnText
 
 jieba.setLogLevel(logging.WARNING)  # "Building prefix dict ..." on every start is noise
 
 MIN_WORDS_ACROSS_BREAK = 3
+CLAUSE_CACHE_SIZE = 20_000  # per card: agents say the same scripted clauses in call after call
+
+Hit = tuple[int, int, int]  # turn index, start, end: a span of that turn's match view
+RawHit = tuple[int, int, int, int]  # a hit and its flags
+# What the scan finds out about each raw hit:
+WHOLE = 1  # no clause break inside, or only between words of a phrase of MIN_WORDS_ACROSS_BREAK words or more
+ALIGNED = 2  # starts and ends on word boundaries (checked only for the phrases a rule wants aligned)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,42 +59,67 @@ def word_shape(phrase: str) -> PhraseShape:
     return PhraseShape(phrase.count(" ") + 1, frozenset(i for i, c in enumerate(phrase) if c == " "))
 
 
+# --- jieba, one dictionary per scorecard --------------------------------------------------------------------
+
+_ABSENT = object()
+_BASE: Any = None
+_BASE_LOCK = threading.Lock()
+
+
+def _base_tokenizer() -> Any:
+    """jieba's own dictionary, loaded once per process and only ever read."""
+    global _BASE
+    with _BASE_LOCK:
+        if _BASE is None:
+            tokenizer = jieba.Tokenizer()
+            tokenizer.initialize()
+            _BASE = tokenizer
+    return _BASE
+
+
+class _CardWords(dict[str, int]):
+    """A scorecard's words over jieba's shared dictionary: what jieba's `add_word` writes stays here, what it
+    reads falls through to the shared table (so a card costs its own words, not a copy of 350,000)."""
+
+    def __init__(self, shared: dict[str, int]) -> None:
+        super().__init__()
+        self.shared = shared
+
+    def __missing__(self, word: str) -> int:
+        return self.shared[word]
+
+    def __contains__(self, word: object) -> bool:
+        return dict.__contains__(self, word) or word in self.shared
+
+    def get(self, word: str, default: Any = None) -> Any:
+        value = dict.get(self, word, _ABSENT)
+        return self.shared.get(word, default) if value is _ABSENT else value
+
+
 class Segmenter:
-    """A private jieba tokenizer (jieba's global one is left alone), shared by all scorecards."""
+    """jieba's dictionary-only cut (HMM off: only dictionary words, so segmentation is predictable) with one
+    scorecard's phrases added as words. Built once per compiled scorecard; read-only afterwards."""
 
-    def __init__(self) -> None:
-        self._tokenizer: Any = None
-        self._dictionary: Dictionary | None = None  # the tokenizer's FREQ, in C
-        self._logtotal = 0.0
-        self._lock = threading.RLock()
-        self._shapes: dict[str, PhraseShape] = {}
-
-    def dictionary(self) -> tuple[Dictionary, float]:
-        """The C copy of the dictionary, and log(total), for the automaton's word-boundary checks."""
-        return self._jieba()[1], self._logtotal
-
-    def _jieba(self) -> tuple[Any, Dictionary]:
-        if self._tokenizer is None or self._dictionary is None:
-            with self._lock:
-                if self._tokenizer is None or self._dictionary is None:
-                    tokenizer = jieba.Tokenizer()
-                    tokenizer.initialize()
-                    self._logtotal = log(tokenizer.total)
-                    self._dictionary = Dictionary(tokenizer.FREQ)
-                    self._tokenizer = tokenizer
-        return self._tokenizer, self._dictionary
+    def __init__(self, phrases: Iterable[str]) -> None:
+        base = _base_tokenizer()
+        self._tokenizer = jieba.Tokenizer()
+        self._tokenizer.FREQ = _CardWords(base.FREQ)
+        self._tokenizer.total = base.total
+        self._tokenizer.initialized = True
+        self.shapes: dict[str, PhraseShape] = {}
+        for phrase in phrases:
+            self.shape(phrase)
+            if len(phrase) > 1 and not self._tokenizer.FREQ.get(phrase):
+                self._tokenizer.add_word(phrase)  # the phrase with a count, its new prefixes with 0
+        self.boundaries = lru_cache(maxsize=CLAUSE_CACHE_SIZE)(self._boundaries)
 
     def _tokens(self, text: str) -> list[tuple[int, int]]:
-        """(start, end) of each word, as jieba's dictionary-only cut (HMM off) would make them.
-
-        HMM off: only dictionary words, so segmentation is predictable. jieba's own route through its
-        dictionary (`get_DAG` + `calc`), computed in C from a copy of jieba's frequency table.
-        """
-        return self._jieba()[1].segment(text, self._logtotal)
+        """(start, end) of each word of jieba's cut; a run of single ASCII letters/digits is one word."""
+        return [(start, end) for _, start, end in self._tokenizer.tokenize(text, HMM=False)]
 
     def shape(self, phrase: str) -> PhraseShape:
         """The structure of a phrase as jieba cuts it before it becomes a dictionary word itself."""
-        known = self._shapes.get(phrase)
+        known = self.shapes.get(phrase)
         if known is not None:
             return known
         tokens = self._tokens(phrase)
@@ -93,57 +127,155 @@ class Segmenter:
         for start, end in tokens:
             if 0 < end < len(phrase):
                 inner.add(end)
-            word = phrase[start:end]
-            sub = self._shapes.get(word)
-            if sub is not None and word != phrase:
+            sub = self.shapes.get(phrase[start:end])
+            if sub is not None and end - start < len(phrase):
                 inner.update(start + offset for offset in sub.inner)
-        words = max(len(tokens), len(inner) + 1)
-        shape = self._shapes.setdefault(phrase, PhraseShape(words, frozenset(inner)))
-        if shape.inner:  # where the phrase is cut out whole, its inner word boundaries still count
-            self._jieba()[1].set_shape(phrase, sorted(shape.inner))
+        shape = self.shapes[phrase] = PhraseShape(max(len(tokens), len(inner) + 1), frozenset(inner))
         return shape
 
-    def register(self, phrases: Iterable[str]) -> None:
-        """Make the phrases dictionary words (idempotent; call once per compiled scorecard)."""
-        tokenizer, dictionary = self._jieba()
-        with self._lock:
-            for phrase in phrases:
-                if phrase in self._shapes and tokenizer.FREQ.get(phrase):
-                    continue
-                self.shape(phrase)
-                if len(phrase) > 1 and not tokenizer.FREQ.get(phrase):
-                    tokenizer.add_word(phrase)  # the phrase with a count, its new prefixes with 0
-                    for end in range(1, len(phrase) + 1):
-                        dictionary.set(phrase[:end], tokenizer.FREQ[phrase[:end]])
-                    self._logtotal = log(tokenizer.total)
+    def _boundaries(self, clause: str) -> frozenset[int]:
+        """Offsets in `clause` where a word starts or ends (0 and len included); where a phrase is cut out
+        whole, the places where its own words meet count too."""
+        found = {0}
+        shapes = self.shapes
+        for start, end in self._tokens(clause):
+            found.add(end)
+            sub = shapes.get(clause[start:end]) if end - start > 1 else None
+            if sub is not None:
+                found.update(start + offset for offset in sub.inner)
+        return frozenset(found)
 
 
-SEGMENTER = Segmenter()
+# --- the scan ------------------------------------------------------------------------------------------------
 
 
-Hit = tuple[int, int, int]  # turn index, start, end: a span of a transcript's match view (global offsets)
-# What the scan finds out about each raw hit (flags of `Hits`):
-WHOLE = 1  # no clause break inside, or only between words of a phrase of MIN_WORDS_ACROSS_BREAK words or more
-ALIGNED = 2  # starts and ends on word boundaries (checked only for the phrases a rule wants aligned)
+class Hits:
+    """A call's raw hits by phrase id: (turn, start, end, flags), each phrase's in text order."""
+
+    __slots__ = ("by_phrase",)
+
+    def __init__(self, by_phrase: dict[int, list[RawHit]]) -> None:
+        self.by_phrase = by_phrase
+
+    def select(self, pids: Sequence[int], members: bytes, required: int) -> list[Hit]:
+        """The hits of the phrases `pids` in member turns (`members[turn]` non-zero) that carry all `required`
+        flags: a phrase's hits in text order, phrase after phrase."""
+        by_phrase = self.by_phrase
+        return [
+            (turn, start, end)
+            for pid in pids
+            for turn, start, end, flags in by_phrase.get(pid, ())
+            if members[turn] and flags & required == required
+        ]
 
 
 class PhraseIndex:
     """All normalised phrases of a scorecard in one automaton; a phrase id is its list index."""
 
     def __init__(
-        self, phrases: Sequence[str], shapes: Sequence[PhraseShape], aligned: Sequence[bool], cjk: bool
+        self,
+        phrases: Sequence[str],
+        shapes: Sequence[PhraseShape],
+        aligned: Sequence[bool],
+        segmenter: Segmenter | None,
     ) -> None:
-        """`aligned`: per phrase, whether any rule wants it on word boundaries (only those are checked:
-        a clause is cut only if a hit needs it)."""
-        joints = [sorted(shape.inner) if shape.words >= MIN_WORDS_ACROSS_BREAK else None for shape in shapes]
-        self._automaton = Automaton(phrases, joints, aligned)
-        self._cjk = cjk
+        """`aligned`: per phrase, whether any rule wants it on word boundaries (only those are checked: a
+        clause is cut only if a hit needs it). `segmenter`: word boundaries for CJK; None: at spaces."""
+        self._lengths = [len(phrase) for phrase in phrases]
+        self._joints = [shape.inner if shape.words >= MIN_WORDS_ACROSS_BREAK else frozenset() for shape in shapes]
+        self._aligned = list(aligned)
+        self._segmenter = segmenter
+        self._automaton: Any = None
+        if any(phrases):
+            automaton = ahocorasick.Automaton()
+            for pid, phrase in enumerate(phrases):
+                if phrase and not automaton.exists(phrase):  # a phrase given twice keeps its first id
+                    automaton.add_word(phrase, pid)
+            automaton.make_automaton()
+            self._automaton = automaton
 
-    def scan(self, norm: Normalised) -> Hits:
+    def scan(self, turns: Sequence[TurnText]) -> Hits:
         """Every occurrence of every phrase within a turn, overlapping ones included, with its WHOLE and
-        ALIGNED flags: one pass of the automaton over the whole match view (jieba's cut runs only for the
-        clauses that hold an occurrence of a phrase some rule wants aligned)."""
-        if self._cjk:
-            dictionary, logtotal = SEGMENTER.dictionary()
-            return self._automaton.scan(norm.match, norm.match_starts, norm.breaks, dictionary, logtotal)
-        return self._automaton.scan(norm.match, norm.match_starts, norm.breaks)
+        ALIGNED flags."""
+        found: dict[int, list[RawHit]] = {}
+        if self._automaton is None:
+            return Hits(found)
+        lengths, joints, aligned = self._lengths, self._joints, self._aligned
+        for index, turn in enumerate(turns):
+            text, breaks = turn.match, turn.breaks
+            if not text:
+                continue
+            for last, pid in self._automaton.iter(text):
+                end = last + 1
+                start = end - lengths[pid]
+                flags = WHOLE
+                if breaks:
+                    inside = breaks[bisect_right(breaks, start) : bisect_left(breaks, end)]
+                    if inside and any(b - start not in joints[pid] for b in inside):
+                        flags = 0
+                if aligned[pid] and self._boundary(turn, start) and self._boundary(turn, end):
+                    flags |= ALIGNED
+                found.setdefault(pid, []).append((index, start, end, flags))
+        return Hits(found)
+
+    def _boundary(self, turn: TurnText, position: int) -> bool:
+        text = turn.match
+        if position <= 0 or position >= len(text):
+            return True
+        if self._segmenter is None:
+            return text[position - 1] == " " or text[position] == " "
+        breaks = turn.breaks
+        k = bisect_right(breaks, position)
+        if k and breaks[k - 1] == position:
+            return True
+        start = breaks[k - 1] if k else 0
+        end = breaks[k] if k < len(breaks) else len(text)
+        return position - start in self._segmenter.boundaries(text[start:end])
+
+
+# --- what rules do with the hits they selected ----------------------------------------------------------------
+
+
+def non_overlapping(groups: Iterable[list[Hit]]) -> list[Hit]:
+    """The hits of all groups sorted by place, longer first, keeping each that does not overlap the last one
+    kept (leftmost-longest: 感谢 and 感谢您 at one place count once; equal hits keep the first given)."""
+    kept: list[Hit] = []
+    for hit in sorted((hit for group in groups for hit in group), key=lambda h: (h[0], h[1], -h[2])):
+        if not kept or hit[0] != kept[-1][0] or hit[1] >= kept[-1][2]:
+            kept.append(hit)
+    return kept
+
+
+def near(
+    firsts: Sequence[Hit], seconds: Sequence[Hit], within: int, ordered: bool, words: Sequence[str] | None, limit: int
+) -> list[Hit]:
+    """In each turn that has both, each distinct first hit (in text order) paired with the first distinct second
+    hit that is at most `within` apart: characters, or words when `words` (the turns' match views, words
+    separated by single spaces) are given; overlapping hits are 0 or less apart. With `ordered`, the second
+    must start at or after the first's end. Each pair gives the span from the earlier start to the later end.
+    Turns in order, stopping once `limit` spans are found (a turn is finished first)."""
+    by_turn: dict[int, list[Hit]] = {}
+    for hit in sorted(set(seconds)):
+        by_turn.setdefault(hit[0], []).append(hit)
+    found: list[Hit] = []
+    current = -1
+    for turn, start, end in sorted(set(firsts)):
+        if turn != current:
+            if len(found) >= limit:
+                break
+            current = turn
+        for _, other_start, other_end in by_turn.get(turn, ()):
+            if ordered and other_start < end:
+                continue
+            left_end, right_start = (end, other_start) if other_start >= start else (other_end, start)
+            if _gap(words, turn, left_end, right_start) <= within:
+                found.append((turn, min(start, other_start), max(end, other_end)))
+                break
+    return found
+
+
+def _gap(words: Sequence[str] | None, turn: int, left_end: int, right_start: int) -> int:
+    """Characters between two spans, or words of the turn's match view; negative when they overlap."""
+    if right_start <= left_end or words is None:
+        return right_start - left_end
+    return len(words[turn][left_end:right_start].split())

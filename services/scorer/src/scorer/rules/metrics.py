@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from callqa.transcripts import Span, TranscriptDocument
-from scorer.rules._native import columns
 
 
 class Note(NamedTuple):
@@ -28,9 +27,6 @@ class Measured:
 def clock(ms: int) -> str:
     seconds = max(0, ms) // 1000
     return f"{seconds // 60:02d}:{seconds % 60:02d}"
-
-
-_TURN_FIELDS = ("text", "id", "begin_ms", "end_ms", "role")
 
 
 class Call:
@@ -64,7 +60,11 @@ class Call:
         self.begins: list[int]
         self.ends: list[int]
         self.role_of: list[str]
-        self.texts, self.ids, self.begins, self.ends, self.role_of = columns(turns, _TURN_FIELDS)
+        self.texts = [turn.text for turn in turns]
+        self.ids = [turn.id for turn in turns]
+        self.begins = [turn.begin_ms for turn in turns]
+        self.ends = [turn.end_ms for turn in turns]
+        self.role_of = [turn.role for turn in turns]
         self.roles: dict[str, list[int]] = {"agent": [], "customer": []}  # turn indices by role
         for index, role in enumerate(self.role_of):
             self.roles.setdefault(role, []).append(index)

@@ -1,7 +1,7 @@
 """Text normalisation, applied alike to transcript turns and to scorecard phrases.
 
-Two views of a transcript are built, each with a way back to offsets in the original text (evidence
-quotes what was actually said):
+Two views of a turn are built, each with a way back to the original text (evidence quotes what was
+actually said):
 
 - the *full* view: NFKC (full-width -> half-width), lower case, traditional -> simplified, Chinese
   numerals -> digits; punctuation is kept. Regular expressions run on it.
@@ -10,55 +10,42 @@ quotes what was actually said):
   clause punctuation (， 。 ! ? ; : 、 … ~ —) a *break* is recorded: a phrase must not straddle a
   clause break unless the break falls between words of a longer phrase (see `matching`).
 
-Both views cover all turns of a transcript at once, as one string each (the full view joins the
-turns with newlines, the match view just concatenates them). Per-code-point tables (`_CodePoints`, a
-memo of pure functions of one character, filled on first sight of each) give the normal form; the
-views, their offsets and the clause breaks are then built in one pass over the call in C
-(`_native.Normaliser`). Traditional -> simplified is per character (zhconv): phrase-level
-conversions are lost, but the views stay cheap to build.
+The views are a few `str` operations per turn (`str.translate` with a per-character table, one regex
+substitution each for numerals and separators). Where each view character came from is worked out only
+for the turns evidence quotes (`TurnText.quote_match`), by the same steps with offsets carried along.
+Traditional -> simplified is zhconv's phrase-level conversion for turns that hold a traditional character,
+and per character otherwise (zhconv, memoised in the table).
 """
 
 from __future__ import annotations
 
-import threading
+import re
 import unicodedata
-from array import array
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import cn2an
 import zhconv
 
-from scorer.rules._native import Normaliser, Origins
-
 # Clause punctuation after NFKC (full-width ，！？；： are ASCII by then; 。、 stay CJK).
 BREAK_CHARS = frozenset(",.!?;:。、…~—｡､")
-TURN_SEPARATOR = "\n"  # joins the turns of the full view; a turn's own line breaks become spaces
-_NEWLINES = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_NEWLINES = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # a turn is one line (regexes' ^ and $ are its edges)
 _APOSTROPHES = {"’": "'", "‘": "'", "`": "'", "´": "'", "′": "'"}
 
-_CN_DIGITS = {
-    "零": "0",
-    "〇": "0",
-    "一": "1",
-    "幺": "1",
-    "二": "2",
-    "三": "3",
-    "四": "4",
-    "五": "5",
-    "六": "6",
-    "七": "7",
-    "八": "8",
-    "九": "9",
-}
+# CJK: everything that is not a letter or digit separates. Words: apostrophes inside words and % are kept.
+_SPLIT_CJK = re.compile(r"([\W_]+)")
+_SPLIT_WORDS = re.compile(r"((?:[^\w'%]|_|'(?!\w)|(?<!\w)')+)")
+
+_CN_DIGITS = dict(zip("零〇一幺二三四五六七八九", "001123456789", strict=True))
 _CN_UNITS = frozenset("十百千万亿")
 # A numeral run is converted when it is clearly a number: two or more numerals (一三八, 九十八), an
 # ordinal (第二 = 第2), or a single numeral before a measure word (两天 = 2天, 三次 = 3次). Lone 一
 # elsewhere is mostly not a number (一定, 一下, 一直, 统一) and is left alone so jieba still knows the word.
 _NUMERALS = "零〇一幺二两三四五六七八九十百千万亿"
 _MEASURES = "次个位块元角毛秒天日周月年号岁楼层台张条件家遍笔单倍折期"
-_MEASURE_WORDS = ("小时", "分钟", "星期")
+_NUMERAL_CHARS = frozenset(_NUMERALS)
+_NUMERAL_RUN = re.compile(f"(?<=第)[{_NUMERALS}]+|[{_NUMERALS}]{{2,}}|[{_NUMERALS}](?=[{_MEASURES}]|小时|分钟|星期)")
 
 
 def is_cjk_language(language: str) -> bool:
@@ -66,66 +53,36 @@ def is_cjk_language(language: str) -> bool:
     return language.lower().split("-")[0] in {"zh", "cmn", "yue", "wuu", "ja"}
 
 
-def _normal_form(char: str) -> str:
-    if char in _NEWLINES:
-        return " "  # turns are single lines (regexes run over newline-joined turns)
-    out = unicodedata.normalize("NFKC", char).lower()
-    out = "".join(_APOSTROPHES.get(c, c) for c in out)
-    if any(ord(c) >= 0x2E80 for c in out):
-        out = zhconv.convert(out, "zh-cn")
-    return out
+class _CharTable(dict[int, str]):
+    """Each character's normal form, for `str.translate`; learnt on first sight of a character (a pure
+    function of it, so learning lazily is the same as a full table, without its start-up cost)."""
 
+    def __init__(self, simplify: bool) -> None:
+        super().__init__()
+        self.simplify = simplify  # traditional -> simplified, character by character
+        self.resizing: set[str] = set()  # characters whose normal form is not exactly one character
+        self.traditional: set[str] = set()  # characters zhconv changes
 
-class _CodePoints:
-    """Per-code-point facts in one table indexed by code point, learnt on first sight of each one.
-
-    Each entry is a pure function of one character (its normal form; whether, as a character of the
-    full view, it is a letter/digit, a word character, clause punctuation, a Chinese numeral), so
-    filling the table lazily is the same as filling it up front, only without the start-up cost. An
-    entry packs them in 32 bits, the layout `native/normaliser.c` reads (CP_* there): the normal form when it is
-    one character (bits 0-20), the state (21-22: UNKNOWN, ONE, or RESIZES, whose normal form is in
-    `expansions`), then one bit each for alnum (23), word (24), clause (25) and numeral (26).
-    """
-
-    SIZE = 0x110000
-    UNKNOWN, ONE, RESIZES = 0, 1, 2
-
-    def __init__(self) -> None:
-        self.table = array("I", bytes(4 * self.SIZE))
-        self.expansions: dict[int, str] = {}  # normal forms that are not one character
-        self._lock = threading.Lock()
-        self._learning: set[int] = set()  # being learnt (a normal form may hold its own character)
-        for code in range(128):  # numerals become ASCII digits without being seen in a text
-            self._learn(code)
-
-    def learn(self, codes: Iterable[int]) -> None:
-        with self._lock:
-            for code in codes:
-                self._learn(code)
-
-    def _learn(self, code: int) -> None:
-        if self.table[code] or code in self._learning:
-            return
-        self._learning.add(code)
+    def __missing__(self, code: int) -> str:
         char = chr(code)
-        out = _normal_form(char)
+        if char in _NEWLINES:
+            out = " "
+        else:
+            out = unicodedata.normalize("NFKC", char).lower()
+            out = "".join(_APOSTROPHES.get(c, c) for c in out)
+            if self.simplify and any(ord(c) >= 0x2E80 for c in out):
+                simplified = zhconv.convert(out, "zh-cn")
+                if simplified != out:
+                    self.traditional.add(char)
+                out = simplified
         if len(out) != 1:
-            self.expansions[code] = out
-        for piece in out:  # the normal form's characters occur in full views: know them too
-            self._learn(ord(piece))
-        # Known only now, with its pieces: the C side trusts the rest of the table for a known code point.
-        self.table[code] = (
-            (ord(out) if len(out) == 1 else 0)
-            | (self.ONE if len(out) == 1 else self.RESIZES) << 21
-            | char.isalnum() << 23
-            | (char.isalnum() or char == "_") << 24
-            | (char in BREAK_CHARS) << 25
-            | (char in _NUMERALS) << 26
-        )
-        self._learning.discard(code)
+            self.resizing.add(char)
+        self[code] = out
+        return out
 
 
-_CODES = _CodePoints()
+_TABLE = _CharTable(simplify=True)
+_FOLDED = _CharTable(simplify=False)  # for zhconv's phrase-level conversion, which needs the words whole
 
 
 @lru_cache(maxsize=4096)
@@ -147,55 +104,129 @@ def _convert_numeral_run(run: str) -> str | None:
     return str(int(number)) if number.is_integer() else str(number)
 
 
+def _numbers(mapped: str) -> list[tuple[int, int, str]]:
+    """The numeral runs of a mapped turn that are numbers: (start, end, digits)."""
+    if _NUMERAL_CHARS.isdisjoint(mapped):
+        return []
+    return [(m.start(), m.end(), d) for m in _NUMERAL_RUN.finditer(mapped) if (d := _convert_numeral_run(m.group()))]
+
+
+def _mapped(text: str) -> str:
+    """Each character in its normal form. A turn with traditional characters is converted phrase by phrase
+    (乾隆 stays, 乾淨 becomes 干净), where that keeps every character in its place."""
+    mapped = text.translate(_TABLE)  # first: the table learns the text's characters
+    if not _TABLE.traditional.isdisjoint(text) and _TABLE.resizing.isdisjoint(text):
+        phrased: str = zhconv.convert(text.translate(_FOLDED), "zh-cn")
+        if len(phrased) == len(text):
+            return phrased
+    return mapped
+
+
 @dataclass(slots=True, eq=False)
-class Normalised:
-    """The views of a transcript's turns (or of one text: a transcript of one turn).
+class TurnText:
+    """One turn's text as the rules read it: the full and match views, and the clause breaks of the match
+    view (sorted positions p, 0 < p < len(match), where clause punctuation separated two kept characters;
+    for words, the position of the space that stands for it)."""
 
-    Offsets are global: turn i is `full[full_starts[i]:full_starts[i + 1] - 1]` and
-    `match[match_starts[i]:match_starts[i + 1]]`. `breaks` are the sorted match-view positions of clause
-    breaks (never at a turn's edge: a turn's edges are hard breaks of their own).
-    """
-
+    original: str
+    cjk: bool
     full: str
     match: str
-    full_starts: list[int]  # one more than the turns: the last is len(full) + 1
-    match_starts: list[int]  # one more than the turns: the last is len(match)
     breaks: list[int]
-    origins: Origins  # the original text (the turns joined by TURN_SEPARATOR) behind each view character
-    utf8_starts: list[int]  # where each turn starts in the full view's UTF-8 (what RE2 reads)
-
-    def turn_full(self, turn: int) -> str:
-        return self.full[self.full_starts[turn] : self.full_starts[turn + 1] - 1]
-
-    def turn_match(self, turn: int) -> str:
-        return self.match[self.match_starts[turn] : self.match_starts[turn + 1]]
+    exact: bool  # the full view has the original's offsets (no numeral or expansion moved them)
+    _pieces: tuple[list[int], list[int]] | None = field(default=None, repr=False)
+    _origins: tuple[list[int], list[int]] | None = field(default=None, repr=False)
 
     def quote_match(self, start: int, end: int) -> str:
         """The original text behind the (non-empty) match-view span [start, end): a digit of 1017 stands
         for all of 一零一七."""
-        return self.origins.match(start, end)
+        if self._pieces is None:
+            self._pieces = _pieces(self.full, self.cjk)
+        starts, starts_full = self._pieces
+        first = bisect_right(starts, start) - 1
+        last = bisect_right(starts, end - 1) - 1
+        return self.quote_full(starts_full[first] + start - starts[first], starts_full[last] + end - starts[last])
 
     def quote_full(self, start: int, end: int) -> str:
-        """The original text behind the full-view span [start, end) ("" for an empty regex match)."""
-        return self.origins.full(start, end)
+        """The original text behind the full-view span [start, end) ("" when it is empty)."""
+        if end <= start:
+            return ""
+        if self.exact:
+            return self.original[start:end]
+        if self._origins is None:
+            self._origins = _full_origins(self.original)
+        starts, ends = self._origins
+        return self.original[starts[start] : ends[end - 1]]
 
 
-_NORMALISER = Normaliser(_CODES.table, _CODES.expansions, _convert_numeral_run, _MEASURES, _MEASURE_WORDS)
+def _pieces(full: str, cjk: bool) -> tuple[list[int], list[int]]:
+    """Where each run of kept characters starts in the match view, and in the full view."""
+    parts = (_SPLIT_CJK if cjk else _SPLIT_WORDS).split(full)
+    gap = 0 if cjk else 1
+    starts: list[int] = []
+    starts_full: list[int] = []
+    length = position = 0
+    for k, part in enumerate(parts):
+        if k % 2 == 0 and part:  # a run (the separators are the odd parts)
+            if starts:
+                length += gap
+            starts.append(length)
+            starts_full.append(position)
+            length += len(part)
+        position += len(part)
+    return starts, starts_full
 
 
-def normalise_turns(texts: Sequence[str], cjk: bool) -> Normalised:
-    """Both views of all `texts` (a transcript's turns, in order) in one go."""
-    views = _NORMALISER.views(texts, cjk)
-    while isinstance(views, set):  # code points never seen before
-        _CODES.learn(views)
-        views = _NORMALISER.views(texts, cjk)
-    return Normalised(*views)
+def _full_origins(text: str) -> tuple[list[int], list[int]]:
+    """Per full-view character, the span of the original it stands for: the steps of `normalise` again, with
+    offsets carried along."""
+    if _TABLE.resizing.isdisjoint(text):
+        starts, ends = list(range(len(text))), list(range(1, len(text) + 1))
+    else:  # ellipses, ligatures ...: each piece of a character's normal form stands for that character
+        starts, ends = [], []
+        for index, char in enumerate(text):
+            size = len(_TABLE[ord(char)])
+            starts += [index] * size
+            ends += [index + 1] * size
+    full_starts: list[int] = []
+    full_ends: list[int] = []
+    position = 0
+    for start, end, digits in _numbers(_mapped(text)):  # every digit stands for the whole spoken number
+        full_starts += starts[position:start] + [starts[start]] * len(digits)
+        full_ends += ends[position:start] + [ends[end - 1]] * len(digits)
+        position = end
+    return full_starts + starts[position:], full_ends + ends[position:]
 
 
-def normalise(text: str, cjk: bool) -> Normalised:
-    return normalise_turns([text], cjk)
+def normalise(text: str, cjk: bool) -> TurnText:
+    mapped = _mapped(text)
+    numbers = _numbers(mapped)
+    full = mapped
+    if numbers:
+        pieces, position = [], 0
+        for start, end, digits in numbers:
+            pieces += [mapped[position:start], digits]
+            position = end
+        full = "".join(pieces) + mapped[position:]
+    # The match view: the runs of characters between separators, joined by nothing (CJK) or one space.
+    parts = (_SPLIT_CJK if cjk else _SPLIT_WORDS).split(full)  # run, separator, run, ..., run
+    runs = parts[::2]  # only the first and the last can be empty: separators are maximal
+    gap = 0 if cjk else 1
+    breaks: list[int] = []
+    length = len(runs[0])
+    for k, separator in enumerate(parts[1::2]):
+        following = runs[k + 1]
+        if not following:
+            break  # the turn ends with this separator
+        if length:  # a run before it, too: a break if it held clause punctuation
+            if not BREAK_CHARS.isdisjoint(separator):
+                breaks.append(length)
+            length += gap
+        length += len(following)
+    match = "".join(runs) if cjk else " ".join([run for run in runs if run])
+    return TurnText(text, cjk, full, match, breaks, exact=not numbers and _TABLE.resizing.isdisjoint(text))
 
 
 def normalise_phrase(phrase: str, cjk: bool) -> str:
     """A scorecard phrase in the form it is searched for in the match view."""
-    return normalise_turns([phrase], cjk).match
+    return normalise(phrase, cjk).match
