@@ -37,7 +37,7 @@ from scorer.rules.normalise import TurnText
 jieba.setLogLevel(logging.WARNING)  # "Building prefix dict ..." on every start is noise
 
 MIN_WORDS_ACROSS_BREAK = 3
-CLAUSE_CACHE_SIZE = 20_000  # per card: agents say the same scripted clauses in call after call
+CLAUSE_CACHE_SIZE = 4096  # per card (~2 MiB at most): agents say the same scripted clauses call after call
 
 Hit = tuple[int, int, int]  # turn index, start, end: a span of that turn's match view
 RawHit = tuple[int, int, int, int]  # a hit and its flags
@@ -133,6 +133,10 @@ class Segmenter:
         shape = self.shapes[phrase] = PhraseShape(max(len(tokens), len(inner) + 1), frozenset(inner))
         return shape
 
+    def forget(self) -> None:
+        """Empty the memo of clauses cut (what a benchmark of the worst case does before every call)."""
+        self.boundaries.cache_clear()
+
     def _boundaries(self, clause: str) -> frozenset[int]:
         """Offsets in `clause` where a word starts or ends (0 and len included); where a phrase is cut out
         whole, the places where its own words meet count too."""
@@ -184,7 +188,7 @@ class PhraseIndex:
         self._lengths = [len(phrase) for phrase in phrases]
         self._joints = [shape.inner if shape.words >= MIN_WORDS_ACROSS_BREAK else frozenset() for shape in shapes]
         self._aligned = list(aligned)
-        self._segmenter = segmenter
+        self.segmenter = segmenter
         self._automaton: Any = None
         if any(phrases):
             automaton = ahocorasick.Automaton()
@@ -222,7 +226,7 @@ class PhraseIndex:
         text = turn.match
         if position <= 0 or position >= len(text):
             return True
-        if self._segmenter is None:
+        if self.segmenter is None:
             return text[position - 1] == " " or text[position] == " "
         breaks = turn.breaks
         k = bisect_right(breaks, position)
@@ -230,7 +234,7 @@ class PhraseIndex:
             return True
         start = breaks[k - 1] if k else 0
         end = breaks[k] if k < len(breaks) else len(text)
-        return position - start in self._segmenter.boundaries(text[start:end])
+        return position - start in self.segmenter.boundaries(text[start:end])
 
 
 # --- what rules do with the hits they selected ----------------------------------------------------------------
