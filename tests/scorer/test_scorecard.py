@@ -253,7 +253,9 @@ def test_kinds_points_and_threshold() -> None:
     items = {i.item_id: i for i in evaluation.items}
     assert items["ded_found"].evidence[0].text == "您好" and items["ded_found"].evidence[0].turn_id == "t0"
     assert items["req_met"].evidence, "a met requirement shows where"
-    assert items["na"].evidence == []
+    assert [e.text for e in items["req_missed"].evidence] == ["not found: agent: 再见"], "a miss says what was sought"
+    assert [e.text for e in items["na"].evidence] == ["not applicable: agent: 您好", "您好"], "n/a names its reason"
+    assert items["na"].evidence[1].turn_id == "t0", "and points at what made it so"
 
 
 def test_an_auto_fail_zeroes_the_evaluation() -> None:

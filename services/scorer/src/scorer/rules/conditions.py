@@ -47,6 +47,7 @@ class Outcome:
 @dataclass(frozen=True, slots=True)
 class CompiledAnchor:
     pids: tuple[int, ...]
+    labels: tuple[str, ...]
     role: str
     within_turns: int | None
 
@@ -63,6 +64,24 @@ class CompiledScope:
     from_speech: bool = False
     before_anchor: CompiledAnchor | None = None
     after_anchor: CompiledAnchor | None = None
+
+    def describe(self) -> str:
+        """Where a rule looks, in words: "agent (first turn)", "any (within 15 s of the speech's start)"."""
+        start = "speech's" if self.from_speech else "call's"
+        parts = []
+        if self.first_turns is not None:
+            parts.append("first turn" if self.first_turns == 1 else f"first {self.first_turns} turns")
+        if self.last_turns is not None:
+            parts.append("last turn" if self.last_turns == 1 else f"last {self.last_turns} turns")
+        if self.first_seconds is not None:
+            parts.append(f"starting within {self.first_seconds:g} s of the {start} start")
+        if self.last_seconds is not None:
+            parts.append(f"ending within {self.last_seconds:g} s of the {start} end")
+        for anchor, relation in ((self.after_anchor, "after"), (self.before_anchor, "before")):
+            if anchor is not None:
+                within = f" (within {anchor.within_turns} turns)" if anchor.within_turns else ""
+                parts.append(f"{relation} {anchor.role} says {_listing(anchor.labels)}{within}")
+        return self.role + (f" ({', '.join(parts)})" if parts else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +267,18 @@ class Context:
         return measured
 
 
+NOT_FOUND = "not found: "
+
+
+def absent(what: str) -> Note:
+    """The finding of a condition met because something is not there (`not`, `none`)."""
+    return Note(NOT_FOUND + what)
+
+
+def is_absence(finding: Finding) -> bool:
+    return isinstance(finding, Note) and finding.text.startswith(NOT_FOUND)
+
+
 def _at(breaks: list[int], position: int) -> bool:
     """Is there a clause break at `position`?"""
     k = bisect_left(breaks, position)
@@ -321,7 +352,7 @@ class Not(Compiled):
         outcome = self.child.evaluate(ctx)
         if outcome.met:
             return Outcome(False, outcome.evidence)
-        return Outcome(True, [Note(f"not found: {self.child.describe()}")])
+        return Outcome(True, [absent(self.child.describe())])
 
     def describe(self) -> str:
         return f"not ({self.child.describe()})"
@@ -363,14 +394,14 @@ class Phrases(Compiled):
         elif self.mode == "none":
             met = total == 0
             if met:
-                return Outcome(True, [Note(f"not found: {self.describe()}")])
+                return Outcome(True, [absent(f"{self.scope.describe()}: {_listing(self.labels)}")])
         else:
             met = total >= self.count
         return Outcome(met, first)
 
     def describe(self) -> str:
         quantity = {"any": "", "all": "all of ", "none": "none of ", "at_least": f"{self.count}× "}[self.mode]
-        return f"{self.scope.role}: {quantity}{_listing(self.labels)}"
+        return f"{self.scope.describe()}: {quantity}{_listing(self.labels)}"
 
 
 @dataclass(slots=True)
@@ -423,7 +454,7 @@ class Regex(Compiled):
         ]
 
     def describe(self) -> str:
-        return f"{self.scope.role}: /{self.source}/"
+        return f"{self.scope.describe()}: /{self.source}/"
 
 
 @dataclass(slots=True)
@@ -453,7 +484,7 @@ class Proximity(Compiled):
 
     def describe(self) -> str:
         joiner = "then" if self.ordered else "near"
-        return f"{self.scope.role}: ({_listing(self.labels[0])}) {joiner} ({_listing(self.labels[1])})"
+        return f"{self.scope.describe()}: ({_listing(self.labels[0])}) {joiner} ({_listing(self.labels[1])})"
 
 
 _OPS = {

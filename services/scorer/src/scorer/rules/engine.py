@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from scorer.rules.conditions import (
     CompiledScope,
     Context,
     EvidenceFields,
+    Finding,
     Metric,
     Not,
     Phrases,
@@ -34,6 +36,8 @@ from scorer.rules.conditions import (
     Regex,
     Repetition,
     Sentiment,
+    absent,
+    is_absence,
 )
 from scorer.rules.lexicon import lexicon
 from scorer.rules.matching import PhraseIndex, Segmenter, word_shape
@@ -120,7 +124,7 @@ class _Compiler:
             if spec is None:
                 return None
             pids = tuple(dict.fromkeys(self.pid(p, True) for p in spec.phrases))
-            return CompiledAnchor(pids, spec.role, spec.within_turns)
+            return CompiledAnchor(pids, tuple(spec.phrases), spec.role, spec.within_turns)
 
         compiled = CompiledScope(
             role=role,
@@ -244,14 +248,23 @@ class CompiledScorecard:
         auto_failed = False
         outcome_of, evidence_of = ctx.outcome, ctx.evidence
         for item in self.items:
-            if item.not_applicable_when is not None and outcome_of(item.not_applicable_when).met:
-                scored.append(item.scored(ItemResult.not_applicable, 0.0, []))
-                continue
+            if item.not_applicable_when is not None:
+                skipped = outcome_of(item.not_applicable_when)
+                if skipped.met:
+                    evidence = evidence_of(not_applicable(item.not_applicable_when, skipped.evidence))
+                    scored.append(item.scored(ItemResult.not_applicable, 0.0, evidence))
+                    continue
             outcome = outcome_of(item.condition)
             passed = outcome.met != item.found_is_bad
             evidence = evidence_of(outcome.evidence)
-            if not passed and item.found_is_bad and not evidence:  # every finding must show what was found
-                evidence = evidence_of([Note(f"found: {item.condition.describe()}")])
+            if not passed and not evidence:  # a failure always says what was found, or what was looked for
+                evidence = evidence_of(
+                    [
+                        Note(f"found: {item.condition.describe()}")
+                        if item.found_is_bad
+                        else absent(item.condition.describe())
+                    ]
+                )
             points = item.points if passed and item.kind != "auto_fail" else 0.0
             if item.counted:
                 maximum += item.points
@@ -274,6 +287,14 @@ class CompiledScorecard:
                 "auto_failed": auto_failed,
             }
         )
+
+
+def not_applicable(precondition: Compiled, findings: Sequence[Finding]) -> list[Finding]:
+    """Why an item was skipped: its precondition, with what was measured ("agent_turns lt 3: 2 agent turns"),
+    and whatever it found in the call."""
+    measured = [f.text for f in findings if isinstance(f, Note) and f.turn_id is None and not is_absence(f)]
+    reason = Note(f"not applicable: {precondition.describe()}" + (f": {'; '.join(measured)}" if measured else ""))
+    return [reason, *(f for f in findings if not (isinstance(f, Note) and f.turn_id is None))]
 
 
 _CACHE: OrderedDict[str, CompiledScorecard] = OrderedDict()
