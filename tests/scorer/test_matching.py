@@ -87,11 +87,10 @@ def test_shapes_keep_a_phrases_own_words() -> None:
 
 
 def brute_force(phrases: Sequence[str], turns: Sequence[str]) -> dict[int, list[Hit]]:
-    first_id = {phrase: pid for pid, phrase in reversed(list(enumerate(phrases)))}
     found: dict[int, list[Hit]] = {}
     for turn, text in enumerate(turns):
         for start in range(len(text)):
-            for phrase, pid in first_id.items():
+            for pid, phrase in enumerate(phrases):
                 if phrase and text.startswith(phrase, start):
                     found.setdefault(pid, []).append((turn, start, start + len(phrase)))
     return {pid: sorted(hits) for pid, hits in found.items()}
@@ -115,8 +114,8 @@ def test_scan_finds_every_overlapping_occurrence_inside_turns() -> None:
 
 
 def test_scan_edge_cases() -> None:
-    assert scan(["您好", "好", "您好"], [view("您好")]) == {0: [(0, 0, 2, 3)], 1: [(0, 1, 2, 1)]}, (
-        "a repeated phrase keeps its first id"
+    assert scan(["您好", "好", "您好"], [view("您好")]) == {0: [(0, 0, 2, 3)], 1: [(0, 1, 2, 1)], 2: [(0, 0, 2, 3)]}, (
+        "a phrase given twice is found for each of its ids"
     )
     assert scan(["您好", "好"], [view("您"), view("好")]) == {1: [(1, 0, 1, 3)]}, "not across two turns"
     assert scan(["您好"], [view("")]) == {}
@@ -139,6 +138,19 @@ def test_scan_flags_word_boundaries_at_spaces_or_from_jiebas_cut() -> None:
     assert index.scan([view("不知道理")]).by_phrase == {0: [(0, 0, 3, WHOLE)], 1: [(0, 2, 4, WHOLE | ALIGNED)]}, (
         "word boundaries are checked only for the phrases that ask for it"
     )
+
+
+def test_homophones_find_a_phrase_with_one_character_of_the_same_sound() -> None:
+    phrases = ["不知道", "清楚", "您好"]
+    segmenter = Segmenter(phrases)
+    index = PhraseIndex(phrases, [segmenter.shape(p) for p in phrases], [True] * 3, segmenter, [True, True, False])
+    turns = [view("我也不知到"), view("这个我不清除"), view("布置到客厅"), view("你好"), view("不知道")]
+    found = {pid: [hit[:3] for hit in hits] for pid, hits in index.scan(turns).by_phrase.items()}
+    assert found == {0: [(0, 2, 5), (4, 0, 3)], 1: [(1, 4, 6)]}, (
+        "不知到 and 不清除 sound alike; 布置到 differs in two characters; 您好 asked for no homophones"
+    )
+    plain = PhraseIndex(phrases, [segmenter.shape(p) for p in phrases], [True] * 3, segmenter)
+    assert {pid: len(hits) for pid, hits in plain.scan(turns).by_phrase.items()} == {0: 1}, "opt-in only"
 
 
 def test_scan_flags_a_phrase_split_by_a_clause_break_unless_at_a_joint() -> None:

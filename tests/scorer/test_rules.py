@@ -487,3 +487,69 @@ def test_sentiment_is_a_dictionary_signal() -> None:
     assert met(negative, ("customer", "我真的很失望，你们让人很生气。"))
     assert not met(negative, ("customer", "好的，太好了。"))
     assert met({"type": "sentiment", "polarity": "positive"}, ("customer", "That was very helpful."), language="en")
+
+
+# --- built-in operators: identifier requests, dissatisfaction ---------------------------------------------
+
+
+ASKS = {"type": "identifier_request"}
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [
+        ("麻烦说一下您登记的手机号。", True),
+        ("请报一下卡号后四位。", True),
+        ("您的收货地址是北京市朝阳区建国路八号，对吗？", True),
+        ("订单号方便提供一下吗？", True),
+        ("好的，我帮您查一下物流。", False),
+        ("您的问题已经记录了。", False),
+    ],
+)
+def test_identifier_request_zh(text: str, asked: bool) -> None:
+    assert met(ASKS, ("agent", text)) == asked, text
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [
+        ("what's the email on the account?", True),
+        ("could you confirm your postcode for me", True),
+        ("can I grab the last four digits of the card", True),
+        ("I'll check the delivery status now", False),
+    ],
+)
+def test_identifier_request_en(text: str, asked: bool) -> None:
+    assert met(ASKS, ("agent", text), language="en") == asked, text
+
+
+def test_identifier_request_takes_extra_words_and_the_customer_role() -> None:
+    assert met(ASKS | {"identifiers": ["会员卡"]}, ("agent", "请出示一下会员卡。"))
+    assert not met(ASKS, ("customer", "我的手机号是多少来着？"), ("agent", "好的。")), "the agent's turns only"
+
+
+UNHAPPY = {"type": "dissatisfaction"}
+
+
+@pytest.mark.parametrize(
+    ("text", "unhappy"),
+    [
+        ("我的信用卡被盗刷了，你们赶紧给我退款！", True),  # problem + demand
+        ("这已经是第三次了，到底什么时候能修好？", False),  # exasperation alone weighs 1
+        ("我要投诉你们。", True),  # a complaint weighs 2
+        ("我不是要投诉，就是问一下。", False),  # negated
+        ("你好，我想查一下话费。", False),
+        ("太过分了！气死我了！", True),  # emotion + exclamations
+    ],
+)
+def test_dissatisfaction_zh(text: str, unhappy: bool) -> None:
+    assert met(UNHAPPY, ("agent", "您好。"), ("customer", text)) == unhappy, text
+
+
+def test_dissatisfaction_en_and_repetition() -> None:
+    assert met(UNHAPPY, ("customer", "I was charged twice and I want my money back"), language="en")
+    assert not met(UNHAPPY, ("customer", "I don't want a refund, just checking"), language="en")
+    repeated = [("customer", "when will my parcel arrive please"), ("agent", "let me see")] * 3
+    assert met(UNHAPPY, *repeated, language="en"), "the same request three times weighs 2"
+    _, evidence = check(UNHAPPY, build([("customer", "我要投诉你们。")]))
+    assert [e.text for e in evidence] == ["投诉"]

@@ -153,6 +153,11 @@ class PhrasesCondition(_Model):
     mode: Literal["any", "all", "none", "at_least"] = "any"
     count: int = Field(1, ge=1, description="occurrences needed for mode at_least")
     word_boundary: bool = Field(True, description="hits must start and end on word boundaries")
+    homophones: bool = Field(
+        False,
+        description="Chinese: also find a phrase of 2+ characters with one character recognised as another of the "
+        "same sound (不知到 for 不知道, 不清除 for 不清楚): toneless pinyin, one character different at most",
+    )
     exclude_after: list[Phrase] = Field(default_factory=list)
     negations: list[Phrase] = Field(default_factory=list)
     negation_window: int = Field(4, ge=0)
@@ -192,6 +197,38 @@ class ProximityCondition(_Model):
     negations: list[Phrase] = Field(default_factory=list)
     negation_window: int = Field(4, ge=0)
     scope: Scope = Field(default_factory=Scope)
+
+
+class IdentifierRequestCondition(_Model):
+    """`role` asks for or confirms one of the customer's identifying details: a request or question (请提供,
+    麻烦报一下, 是多少, 对吗; can I have, could you confirm, what's) and an identifier (手机号, 卡号后四位,
+    收货地址, 订单号; email, postcode, date of birth, last four digits) within `within` characters (CJK) or
+    words of each other, in either order, in one turn. The lexicons are built in (`scorer.rules.lexicon`);
+    `identifiers` and `requests` add to them."""
+
+    type: Literal["identifier_request"]
+    role: RoleSelector = "agent"
+    identifiers: list[Phrase] = Field(default_factory=list, description="added to the built-in identifiers")
+    requests: list[Phrase] = Field(default_factory=list, description="added to the built-in request forms")
+    within: int | None = Field(None, ge=0, description="default: 16 characters (CJK) / 6 words")
+    scope: Scope = Field(default_factory=Scope)
+
+
+DissatisfactionSignal = Literal["complaint", "demand", "problem", "emotion", "exasperation"]
+
+
+class DissatisfactionCondition(_Model):
+    """`role` (the customer) is unhappy: the weights of the signals found add up to `min_score`. A complaint or
+    escalation (投诉, 找你们领导; complaint, manager) 2, a demand for a refund or compensation 2, a reported
+    failure or loss (盗刷, 多扣了, 还没到; fraud, charged twice, never arrived) 1, negative emotion (生气, 失望;
+    angry, fed up) 1, exasperation (又, 第三次, 到底; again, third time, still) 1, two or more exclamations 1,
+    the same request three times 2. Negated cues (我不是要投诉, not a complaint) do not count. The lexicons are
+    built in (`scorer.rules.lexicon`); `phrases` adds to a signal's."""
+
+    type: Literal["dissatisfaction"]
+    role: RoleSelector = "customer"
+    min_score: int = Field(2, ge=1)
+    phrases: dict[DissatisfactionSignal, list[Phrase]] = Field(default_factory=dict)
 
 
 class MetricCondition(_Model):
@@ -235,10 +272,26 @@ Condition = Annotated[
     | ProximityCondition
     | MetricCondition
     | RepetitionCondition
-    | SentimentCondition,
+    | SentimentCondition
+    | IdentifierRequestCondition
+    | DissatisfactionCondition,
     Field(discriminator="type"),
 ]
-CONDITION_TYPES = frozenset({"all", "any", "not", "phrases", "regex", "proximity", "metric", "repetition", "sentiment"})
+CONDITION_TYPES = frozenset(
+    {
+        "all",
+        "any",
+        "not",
+        "phrases",
+        "regex",
+        "proximity",
+        "metric",
+        "repetition",
+        "sentiment",
+        "identifier_request",
+        "dissatisfaction",
+    }
+)
 
 
 def _kind_spelling(value: object) -> object:

@@ -15,6 +15,7 @@ from typing import Any, Literal, NamedTuple
 
 from callqa.patterns import match_spans
 from callqa.transcripts import Turn
+from scorer.rules.lexicon import REPEATS_WEIGHT
 from scorer.rules.matching import ALIGNED, WHOLE, Hit, Hits, near, non_overlapping
 from scorer.rules.metrics import Call, Measured, Note, measure
 from scorer.rules.normalise import TurnText
@@ -556,3 +557,31 @@ class Sentiment(Compiled):
 
     def describe(self) -> str:
         return f"{self.words.scope.role}: {self.min_hits}× {self.polarity} words"
+
+
+@dataclass(slots=True)
+class Dissatisfaction(Compiled):
+    signals: list[tuple[int, Phrases]]  # (weight, the signal's words)
+    exclamations: Regex
+    repeats: Repetition
+    min_score: int
+    role: str
+
+    def evaluate(self, ctx: Context) -> Outcome:
+        score, evidence = 0, list[Finding]()
+        for weight, words in self.signals:
+            _, total, first = words.tally(ctx, MAX_EVIDENCE)
+            if total:
+                score += weight
+                evidence += first
+        for extra, weight in ((self.exclamations, 1), (self.repeats, REPEATS_WEIGHT)):
+            outcome = extra.evaluate(ctx)
+            if outcome.met:
+                score += weight
+                evidence += outcome.evidence
+        return Outcome(score >= self.min_score, evidence[:MAX_EVIDENCE])
+
+    def describe(self) -> str:
+        return (
+            f"{self.role} dissatisfied (complaint, demand, problem, emotion, exasperation, repeats: {self.min_score}+)"
+        )

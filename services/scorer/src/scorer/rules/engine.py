@@ -27,6 +27,7 @@ from scorer.rules.conditions import (
     CompiledAnchor,
     CompiledScope,
     Context,
+    Dissatisfaction,
     EvidenceFields,
     Finding,
     Metric,
@@ -39,7 +40,17 @@ from scorer.rules.conditions import (
     absent,
     is_absence,
 )
-from scorer.rules.lexicon import lexicon
+from scorer.rules.lexicon import (
+    DISSATISFACTION,
+    DISSATISFACTION_NEGATIONS,
+    DISSATISFACTION_WEIGHTS,
+    EXCLAMATIONS,
+    IDENTIFIER_WITHIN,
+    IDENTIFIERS,
+    REQUESTS,
+    language_of,
+    lexicon,
+)
 from scorer.rules.matching import PhraseIndex, Segmenter, word_shape
 from scorer.rules.metrics import Call, Note
 from scorer.rules.normalise import is_cjk_language, normalise, normalise_phrase
@@ -48,6 +59,8 @@ from scorer.scorecard import (
     Anchor,
     AnyCondition,
     Condition,
+    DissatisfactionCondition,
+    IdentifierRequestCondition,
     MetricCondition,
     NotCondition,
     PhrasesCondition,
@@ -105,13 +118,14 @@ class CompiledItem:
 class _Compiler:
     def __init__(self, cjk: bool) -> None:
         self.cjk = cjk
-        self.phrases: dict[str, int] = {}  # normalised phrase -> phrase id
+        self.phrases: dict[tuple[str, bool], int] = {}  # (normalised phrase, homophones too) -> phrase id
         self.aligned: set[int] = set()  # phrases some rule wants on word boundaries
         self.compiled: dict[str, Compiled] = {}
         self.scopes: dict[CompiledScope, CompiledScope] = {}
 
-    def pid(self, phrase: str, word_boundary: bool) -> int:
-        pid = self.phrases.setdefault(normalise_phrase(phrase, self.cjk), len(self.phrases))
+    def pid(self, phrase: str, word_boundary: bool, homophones: bool = False) -> int:
+        key = (normalise_phrase(phrase, self.cjk), homophones and self.cjk)
+        pid = self.phrases.setdefault(key, len(self.phrases))
         if word_boundary:
             self.aligned.add(pid)
         return pid
@@ -157,7 +171,10 @@ class _Compiler:
             return Phrases(
                 groups=[
                     tuple(
-                        dict.fromkeys(self.pid(p, spec.word_boundary) for p in [phrase, *spec.synonyms.get(phrase, [])])
+                        dict.fromkeys(
+                            self.pid(p, spec.word_boundary, spec.homophones)
+                            for p in [phrase, *spec.synonyms.get(phrase, [])]
+                        )
                     )
                     for phrase in spec.phrases
                 ],
@@ -185,6 +202,24 @@ class _Compiler:
                 negation_window=spec.negation_window,
                 scope=self.scope(spec.role, spec.scope),
             )
+        if isinstance(spec, IdentifierRequestCondition):
+            language = language_of(self.cjk)
+            requests = [*REQUESTS[language], *spec.requests]
+            identifiers = [*IDENTIFIERS[language], *spec.identifiers]
+            aligned = not self.cjk  # Chinese identifiers hide inside longer words (手机号 in 手机号码)
+            return Proximity(
+                first=tuple(dict.fromkeys(self.pid(p, aligned) for p in requests)),
+                second=tuple(dict.fromkeys(self.pid(p, aligned) for p in identifiers)),
+                labels=(requests, identifiers),
+                within=spec.within if spec.within is not None else IDENTIFIER_WITHIN[language],
+                ordered=False,
+                word_boundary=aligned,
+                negations=(),
+                negation_window=0,
+                scope=self.scope(spec.role, spec.scope),
+            )
+        if isinstance(spec, DissatisfactionCondition):
+            return self.dissatisfaction(spec)
         if isinstance(spec, MetricCondition):
             return Metric(spec.metric, spec.op, spec.value, spec.value2 if spec.value2 is not None else spec.value)
         if isinstance(spec, RepetitionCondition):
@@ -204,6 +239,29 @@ class _Compiler:
             )
             return Sentiment(finder, spec.polarity, spec.min_hits)
         raise TypeError(f"unknown condition {type(spec).__name__}")
+
+    def dissatisfaction(self, spec: DissatisfactionCondition) -> Dissatisfaction:
+        language = language_of(self.cjk)
+        aligned = not self.cjk  # Chinese cues are often inside longer words (投诉电话, 又是)
+        negations = self.texts(list(DISSATISFACTION_NEGATIONS[language]))
+        signals = []
+        for signal, weight in DISSATISFACTION_WEIGHTS.items():
+            words = list(dict.fromkeys([*DISSATISFACTION[(language, signal)], *spec.phrases.get(signal, [])]))
+            finder = Phrases(
+                groups=[(self.pid(w, aligned),) for w in words],
+                labels=words,
+                mode="any",
+                count=1,
+                word_boundary=aligned,
+                exclude_after=(),
+                negations=negations,
+                negation_window=2 if self.cjk else 3,
+                scope=self.scope(spec.role, Scope()),
+            )
+            signals.append((weight, finder))
+        exclamations = Regex(compile_pattern("(?m)!"), "!", EXCLAMATIONS, self.scope(spec.role, Scope()))
+        repeats = Repetition(spec.role, 3, 0.5, 6 if self.cjk else 4)
+        return Dissatisfaction(signals, exclamations, repeats, spec.min_score, spec.role)
 
 
 class CompiledScorecard:
@@ -228,11 +286,13 @@ class CompiledScorecard:
             )
             for section, item in card.all_items()
         ]
-        phrases = list(compiler.phrases)
+        phrases = [phrase for phrase, _ in compiler.phrases]
         aligned = [pid in compiler.aligned for pid in range(len(phrases))]
+        homophones = [homophones for _, homophones in compiler.phrases]
         if self.cjk:
-            segmenter = Segmenter(phrases)
-            self.index = PhraseIndex(phrases, [segmenter.shape(p) for p in phrases], aligned, segmenter)
+            segmenter = Segmenter(dict.fromkeys(phrases))
+            shapes = [segmenter.shape(p) for p in phrases]
+            self.index = PhraseIndex(phrases, shapes, aligned, segmenter, homophones)
         else:
             self.index = PhraseIndex(phrases, [word_shape(p) for p in phrases], aligned, None)
 

@@ -1,10 +1,14 @@
-"""Small sentiment lexicons for the `sentiment` condition.
+"""The built-in word lists of the conditions that carry their own: `sentiment`, `identifier_request` and
+`dissatisfaction`. Service-dialogue specific, per language (zh, en); written from the rubric and tuned on the
+dev part of tests/scorer/corpus only.
 
-Deliberately short and service-dialogue specific: dictionary sentiment is a weak signal (no negation,
-irony or context handling), so scorecards should rely on explicit phrases and use this as a hint.
+Dictionary sentiment is a weak signal (no negation, irony or context handling): scorecards should rely on
+explicit phrases and use `sentiment` as a hint.
 """
 
 from __future__ import annotations
+
+from scorer.scorecard import DissatisfactionSignal
 
 LEXICONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("zh", "negative"): (
@@ -95,3 +99,283 @@ LEXICONS: dict[tuple[str, str], tuple[str, ...]] = {
 
 def lexicon(cjk: bool, polarity: str) -> tuple[str, ...]:
     return LEXICONS[("zh" if cjk else "en", polarity)]
+
+
+# --- identifier_request: a request or question form near an identifying detail ---------------------------
+
+IDENTIFIERS: dict[str, tuple[str, ...]] = {
+    "zh": (
+        "手机号",
+        "手机号码",
+        "电话",
+        "电话号码",
+        "联系电话",
+        "联系方式",
+        "号码",
+        "姓名",
+        "名字",
+        "全名",
+        "地址",
+        "收货地址",
+        "住址",
+        "身份证",
+        "身份证号",
+        "证件号",
+        "证件号码",
+        "账号",
+        "账户",
+        "帐号",
+        "卡号",
+        "银行卡号",
+        "后四位",
+        "尾号",
+        "后六位",
+        "订单号",
+        "订单编号",
+        "单号",
+        "运单号",
+        "快递单号",
+        "保单号",
+        "报案号",
+        "工单号",
+        "车牌",
+        "车牌号",
+        "车架号",
+        "出生日期",
+        "生日",
+        "邮箱",
+        "验证码",
+        "会员号",
+        "用户名",
+        "户号",
+        "合同号",
+        "预约号",
+        "编号",
+        "房号",
+        "门牌号",
+    ),
+    "en": (
+        "name",
+        "full name",
+        "first name",
+        "surname",
+        "last name",
+        "phone number",
+        "number",
+        "mobile number",
+        "mobile",
+        "telephone",
+        "address",
+        "postcode",
+        "post code",
+        "postal code",
+        "zip code",
+        "zip",
+        "date of birth",
+        "birthday",
+        "email",
+        "email address",
+        "e-mail",
+        "account number",
+        "account",
+        "card number",
+        "last four digits",
+        "last 4 digits",
+        "last four",
+        "order number",
+        "reference",
+        "reference number",
+        "booking reference",
+        "booking number",
+        "policy number",
+        "claim number",
+        "case number",
+        "ticket number",
+        "registration",
+        "membership number",
+        "customer number",
+        "username",
+    ),
+}
+REQUESTS: dict[str, tuple[str, ...]] = {
+    "zh": (
+        "请",
+        "麻烦",
+        "方便",
+        "能否",
+        "能不能",
+        "可否",
+        "告诉",
+        "说一下",
+        "说下",
+        "报一下",
+        "报下",
+        "念一下",
+        "提供",
+        "核实",
+        "确认",
+        "核对",
+        "验证",
+        "登记",
+        "留一下",
+        "输入",
+        "是多少",
+        "是什么",
+        "对吗",
+        "对吧",
+        "是吗",
+        "对不对",
+        "是不是",
+    ),
+    "en": (
+        "confirm",
+        "verify",
+        "check",
+        "can i have",
+        "could i have",
+        "may i have",
+        "can i get",
+        "could i get",
+        "can i grab",
+        "could you give me",
+        "can you give me",
+        "could you tell me",
+        "can you tell me",
+        "what's",
+        "what is",
+        "whats",
+        "is it",
+        "is that",
+        "spell",
+        "provide",
+        "read out",
+    ),
+}
+IDENTIFIER_WITHIN = {"zh": 16, "en": 6}  # characters / words between the request and the identifier
+
+# --- dissatisfaction: signals that a customer is unhappy, and what each weighs ------------------------------
+
+
+def _except(words: tuple[str, ...], *left_out: str) -> tuple[str, ...]:
+    """A word counts for one signal only (投诉 is a complaint, not also an emotion)."""
+    return tuple(word for word in words if word not in left_out)
+
+
+DISSATISFACTION_WEIGHTS: dict[DissatisfactionSignal, int] = {
+    "complaint": 2,
+    "demand": 2,
+    "problem": 1,
+    "emotion": 1,
+    "exasperation": 1,
+}
+EXCLAMATIONS = 2  # that many exclamation marks in the customer's turns weigh 1
+REPEATS_WEIGHT = 2  # the same request three times
+DISSATISFACTION: dict[tuple[str, str], tuple[str, ...]] = {
+    ("zh", "complaint"): (
+        "投诉",
+        "举报",
+        "曝光",
+        "12315",
+        "消协",
+        "找你们领导",
+        "找你们经理",
+        "找你们主管",
+        "差评",
+    ),
+    ("zh", "demand"): ("退款", "退钱", "把钱退", "赔偿", "补偿", "赔钱", "退货"),
+    ("zh", "problem"): (
+        "盗刷",
+        "被盗",
+        "多扣",
+        "扣了两次",
+        "重复扣费",
+        "乱扣费",
+        "扣错",
+        "还没到",
+        "没收到",
+        "丢了",
+        "丢件",
+        "坏了",
+        "损坏",
+        "用不了",
+        "打不开",
+        "断网",
+        "没信号",
+        "故障",
+        "一直没解决",
+        "没人处理",
+        "没人管",
+        "被骗",
+        "莫名其妙",
+    ),
+    ("zh", "emotion"): (*_except(LEXICONS["zh", "negative"], "投诉"), "急死", "搞什么"),
+    ("zh", "exasperation"): (
+        "又是",
+        "第二次",
+        "第三次",
+        "好几次",
+        "多少次",
+        "到底",
+        "究竟",
+        "怎么还",
+        "还是没",
+        "说了多少遍",
+        "每次都",
+    ),
+    ("en", "complaint"): (
+        "complaint",
+        "complain",
+        "complaining",
+        "ombudsman",
+        "manager",
+        "supervisor",
+        "escalate",
+        "report you",
+        "bad review",
+    ),
+    ("en", "demand"): ("refund", "money back", "compensation", "compensate", "reimburse", "chargeback"),
+    ("en", "problem"): (
+        "fraud",
+        "fraudulent",
+        "stolen",
+        "charged twice",
+        "double charged",
+        "overcharged",
+        "wrong charge",
+        "never arrived",
+        "hasn't arrived",
+        "didn't arrive",
+        "lost",
+        "broken",
+        "damaged",
+        "not working",
+        "doesn't work",
+        "stopped working",
+        "outage",
+        "no signal",
+        "scam",
+    ),
+    ("en", "emotion"): (
+        *_except(LEXICONS["en", "negative"], "complaint", "complain"),
+        "sick of",
+        "outrageous",
+        "disgusting",
+        "rubbish",
+        "a joke",
+    ),
+    ("en", "exasperation"): (
+        "again",
+        "third time",
+        "second time",
+        "how many times",
+        "every time",
+        "already told",
+        "keep telling",
+        "for the last time",
+    ),
+}
+DISSATISFACTION_NEGATIONS = {"zh": ("不是", "没有", "不想", "不用", "不需要", "不要"), "en": ("not", "no", "don't")}
+
+
+def language_of(cjk: bool) -> str:
+    return "zh" if cjk else "en"

@@ -31,6 +31,7 @@ from typing import Any
 
 import ahocorasick
 import jieba
+from pypinyin import lazy_pinyin
 
 from scorer.rules.normalise import TurnText
 
@@ -174,7 +175,8 @@ class Hits:
 
 
 class PhraseIndex:
-    """All normalised phrases of a scorecard in one automaton; a phrase id is its list index."""
+    """All normalised phrases of a scorecard in one automaton; a phrase id is its list index. Phrases that
+    may be said with a homophone are also in a second automaton, over the turns' sounds."""
 
     def __init__(
         self,
@@ -182,45 +184,56 @@ class PhraseIndex:
         shapes: Sequence[PhraseShape],
         aligned: Sequence[bool],
         segmenter: Segmenter | None,
+        homophones: Sequence[bool] = (),
     ) -> None:
         """`aligned`: per phrase, whether any rule wants it on word boundaries (only those are checked: a
-        clause is cut only if a hit needs it). `segmenter`: word boundaries for CJK; None: at spaces."""
-        self._lengths = [len(phrase) for phrase in phrases]
+        clause is cut only if a hit needs it). `segmenter`: word boundaries for CJK; None: at spaces.
+        `homophones`: per phrase, whether to find it with one character of the same sound in its place."""
+        self._phrases = list(phrases)
         self._joints = [shape.inner if shape.words >= MIN_WORDS_ACROSS_BREAK else frozenset() for shape in shapes]
         self._aligned = list(aligned)
         self.segmenter = segmenter
-        self._automaton: Any = None
-        if any(phrases):
-            automaton = ahocorasick.Automaton()
-            for pid, phrase in enumerate(phrases):
-                if phrase and not automaton.exists(phrase):  # a phrase given twice keeps its first id
-                    automaton.add_word(phrase, pid)
-            automaton.make_automaton()
-            self._automaton = automaton
+        self._automaton = _automaton([(phrase, pid) for pid, phrase in enumerate(phrases)])
+        sounds = [(sound(p), pid) for pid, (p, h) in enumerate(zip(phrases, homophones, strict=False)) if h]
+        self._sounds = _automaton([(code, pid) for code, pid in sounds if len(code) > 1 and code != phrases[pid]])
 
     def scan(self, turns: Sequence[TurnText]) -> Hits:
         """Every occurrence of every phrase within a turn, overlapping ones included, with its WHOLE and
-        ALIGNED flags."""
+        ALIGNED flags; for the phrases that allow it, also where one character was recognised as another of
+        the same sound."""
         found: dict[int, list[RawHit]] = {}
         if self._automaton is None:
             return Hits(found)
-        lengths, joints, aligned = self._lengths, self._joints, self._aligned
+        phrases = self._phrases
         for index, turn in enumerate(turns):
-            text, breaks = turn.match, turn.breaks
+            text = turn.match
             if not text:
                 continue
-            for last, pid in self._automaton.iter(text):
-                end = last + 1
-                start = end - lengths[pid]
-                flags = WHOLE
-                if breaks:
-                    inside = breaks[bisect_right(breaks, start) : bisect_left(breaks, end)]
-                    if inside and any(b - start not in joints[pid] for b in inside):
-                        flags = 0
-                if aligned[pid] and self._boundary(turn, start) and self._boundary(turn, end):
-                    flags |= ALIGNED
-                found.setdefault(pid, []).append((index, start, end, flags))
+            for last, pids in self._automaton.iter(text):
+                for pid in pids:
+                    found.setdefault(pid, []).append(self._flagged(index, turn, pid, last + 1))
+            if self._sounds is not None:
+                for last, pids in self._sounds.iter(sound(text)):
+                    for pid in pids:
+                        phrase = phrases[pid]
+                        said = text[last + 1 - len(phrase) : last + 1]
+                        if sum(a != b for a, b in zip(said, phrase, strict=True)) == 1:  # one substitution
+                            found.setdefault(pid, []).append(self._flagged(index, turn, pid, last + 1))
+        for hits in found.values():
+            hits.sort()
         return Hits(found)
+
+    def _flagged(self, index: int, turn: TurnText, pid: int, end: int) -> RawHit:
+        start = end - len(self._phrases[pid])
+        flags = WHOLE
+        breaks = turn.breaks
+        if breaks:
+            inside = breaks[bisect_right(breaks, start) : bisect_left(breaks, end)]
+            if inside and any(b - start not in self._joints[pid] for b in inside):
+                flags = 0
+        if self._aligned[pid] and self._boundary(turn, start) and self._boundary(turn, end):
+            flags |= ALIGNED
+        return index, start, end, flags
 
     def _boundary(self, turn: TurnText, position: int) -> bool:
         text = turn.match
@@ -235,6 +248,55 @@ class PhraseIndex:
         start = breaks[k - 1] if k else 0
         end = breaks[k] if k < len(breaks) else len(text)
         return position - start in self.segmenter.boundaries(text[start:end])
+
+
+def _automaton(keyed: Iterable[tuple[str, int]]) -> Any:
+    """An Aho-Corasick automaton finding each non-empty key, with the ids given for it; None if there are none."""
+    ids: dict[str, list[int]] = {}
+    for key, pid in keyed:
+        if key:
+            ids.setdefault(key, []).append(pid)
+    if not ids:
+        return None
+    automaton = ahocorasick.Automaton()
+    for key, pids in ids.items():
+        automaton.add_word(key, tuple(pids))
+    automaton.make_automaton()
+    return automaton
+
+
+# --- homophones: a turn's sounds ---------------------------------------------------------------------------
+
+_SYLLABLE_BASE = 0xF0000  # private use plane 15: one code point per toneless pinyin syllable
+
+
+class _Syllables(dict[int, str]):
+    """Each Han character's toneless pinyin (its most common reading) as one private-use character, for
+    `str.translate`; other characters stay as they are, so a turn's sounds align with its match view."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._codes: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        reading = lazy_pinyin(char)[0] if "\u3400" <= char <= "\u9fff" or "\U00020000" <= char <= "\U0003134f" else char
+        with self._lock:
+            if reading != char and reading.isascii() and reading.isalpha():
+                out = self._codes.setdefault(reading, chr(_SYLLABLE_BASE + len(self._codes)))
+            else:
+                out = char
+            self[code] = out
+        return out
+
+
+_SYLLABLES = _Syllables()
+
+
+def sound(text: str) -> str:
+    """What `text` sounds like, character by character (不知到 and 不知道 sound alike)."""
+    return text.translate(_SYLLABLES)
 
 
 # --- what rules do with the hits they selected ----------------------------------------------------------------
