@@ -524,7 +524,8 @@ def test_identifier_request_en(text: str, asked: bool) -> None:
 
 
 def test_identifier_request_takes_extra_words_and_the_customer_role() -> None:
-    assert met(ASKS | {"identifiers": ["会员卡"]}, ("agent", "请出示一下会员卡。"))
+    assert met(ASKS | {"identifiers": ["会员卡"]}, ("agent", "方便出示一下会员卡吗？"))
+    assert not met(ASKS, ("agent", "方便出示一下会员卡吗？")), "会员卡 is not a built-in identifier"
     assert not met(ASKS, ("customer", "我的手机号是多少来着？"), ("agent", "好的。")), "the agent's turns only"
 
 

@@ -244,14 +244,18 @@ class MetricCondition(_Model):
 
 class RepetitionCondition(_Model):
     """`min_repeats` turns of `role` saying nearly the same thing: turns of at least `min_length`
-    characters (CJK) / words whose character- (word-) bigram Jaccard similarity with one of them is at
-    least `similarity`."""
+    characters (CJK) / words whose character- (word-) bigram similarity with one of them is at least
+    `similarity`: Jaccard, or with `measure: containment` the share of the shorter turn's bigrams found in the
+    other (a request said again inside a longer turn)."""
 
     type: Literal["repetition"]
     role: RoleSelector = "customer"
     min_repeats: int = Field(3, ge=2)
     similarity: float = Field(0.5, gt=0, le=1)
     min_length: int = Field(6, ge=1)
+    measure: Literal["jaccard", "containment"] = Field(
+        "jaccard", description="containment: the share of the shorter turn's bigrams the other has"
+    )
 
 
 class SentimentCondition(_Model):

@@ -528,6 +528,7 @@ class Repetition(Compiled):
     min_repeats: int
     similarity: float
     min_length: int
+    measure: Literal["jaccard", "containment"] = "jaccard"
 
     def evaluate(self, ctx: Context) -> Outcome:
         """Some turn with at least `min_repeats - 1` others whose unit bigrams (characters, or words) have
@@ -536,7 +537,7 @@ class Repetition(Compiled):
         if len(members) < self.min_repeats:
             return Outcome(False)
         units = {index: _units(ctx.texts[index].match, ctx.cjk) for index in members}
-        group = similar_turns(units, self.min_length, self.min_repeats, self.similarity)
+        group = similar_turns(units, self.min_length, self.min_repeats, self.similarity, self.measure)
         if group is None:
             return Outcome(False)
         return Outcome(True, [Quote(turn, 0, 0, "turn") for turn in group])

@@ -10,6 +10,7 @@ evaluation, whatever else the process compiled before.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -45,6 +46,8 @@ from scorer.rules.lexicon import (
     DISSATISFACTION_NEGATIONS,
     DISSATISFACTION_WEIGHTS,
     EXCLAMATIONS,
+    IDENTIFIER_ALONE,
+    IDENTIFIER_QUESTION,
     IDENTIFIER_WITHIN,
     IDENTIFIERS,
     REQUESTS,
@@ -207,7 +210,13 @@ class _Compiler:
             requests = [*REQUESTS[language], *spec.requests]
             identifiers = [*IDENTIFIERS[language], *spec.identifiers]
             aligned = not self.cjk  # Chinese identifiers hide inside longer words (手机号 in 手机号码)
-            return Proximity(
+            scope = self.scope(spec.role, spec.scope)
+            named = "|".join(re.escape(normalise(i, self.cjk).full) for i in sorted(identifiers, key=len, reverse=True))
+            asked_alone = [
+                Regex(compile_pattern("(?m)" + pattern.format(named)), pattern.format("…"), 1, scope)
+                for pattern in (IDENTIFIER_QUESTION[language], IDENTIFIER_ALONE)
+            ]
+            near = Proximity(
                 first=tuple(dict.fromkeys(self.pid(p, aligned) for p in requests)),
                 second=tuple(dict.fromkeys(self.pid(p, aligned) for p in identifiers)),
                 labels=(requests, identifiers),
@@ -216,14 +225,15 @@ class _Compiler:
                 word_boundary=aligned,
                 negations=(),
                 negation_window=0,
-                scope=self.scope(spec.role, spec.scope),
+                scope=scope,
             )
+            return AnyOf([near, *asked_alone])
         if isinstance(spec, DissatisfactionCondition):
             return self.dissatisfaction(spec)
         if isinstance(spec, MetricCondition):
             return Metric(spec.metric, spec.op, spec.value, spec.value2 if spec.value2 is not None else spec.value)
         if isinstance(spec, RepetitionCondition):
-            return Repetition(spec.role, spec.min_repeats, spec.similarity, spec.min_length)
+            return Repetition(spec.role, spec.min_repeats, spec.similarity, spec.min_length, spec.measure)
         if isinstance(spec, SentimentCondition):
             words = list(lexicon(self.cjk, spec.polarity))
             finder = Phrases(
@@ -260,7 +270,7 @@ class _Compiler:
             )
             signals.append((weight, finder))
         exclamations = Regex(compile_pattern("(?m)!"), "!", EXCLAMATIONS, self.scope(spec.role, Scope()))
-        repeats = Repetition(spec.role, 3, 0.5, 6 if self.cjk else 4)
+        repeats = Repetition(spec.role, 3, 0.5, 6 if self.cjk else 4, "containment")
         return Dissatisfaction(signals, exclamations, repeats, spec.min_score, spec.role)
 
 
