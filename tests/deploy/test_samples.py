@@ -25,7 +25,7 @@ SPEECH_RMS = 500
 
 @pytest.fixture(scope="module")
 def calls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SampleCall]:
-    rendered = render_calls(DEFAULT_YAML, tmp_path_factory.mktemp("samples"))
+    rendered = render_calls(DEFAULT_YAML, tmp_path_factory.mktemp("samples"), engine="espeak")
     return {call.call_id: call for call in rendered}
 
 
@@ -152,7 +152,7 @@ calls:
 def test_cache_agent_right_and_validation(tmp_path: Path) -> None:
     script, out = tmp_path / "calls.yaml", tmp_path / "out"
     script.write_text(CALL)
-    [call] = render_calls(script, out)
+    [call] = render_calls(script, out, engine="espeak")
     assert call.metadata["started_at"] == "2026-11-20T10:00:00+01:00"  # unquoted in YAML: still a string
     assert (call.channel("agent"), call.channel("customer")) == (1, 0)
     assert call.turns[1].begin_s == call.turns[0].end_s
@@ -162,16 +162,16 @@ def test_cache_agent_right_and_validation(tmp_path: Path) -> None:
     assert max(map(abs, window(channels[0], rate, *agent_turn))) <= SILENT_PEAK
 
     rendered_at = call.path.stat().st_mtime_ns
-    assert render_calls(script, out) == [call]
+    assert render_calls(script, out, engine="espeak") == [call]
     assert call.path.stat().st_mtime_ns == rendered_at  # cached
     future = script.stat().st_mtime + 10
     os.utime(script, (future, future))
-    assert render_calls(script, out) == [call]
+    assert render_calls(script, out, engine="espeak") == [call]
     assert call.path.stat().st_mtime_ns != rendered_at  # the script changed: rendered again
 
     script.write_text(CALL.replace("role: customer", "role: supervisor"))
     with pytest.raises(ValueError, match=r"tiny-1.*turn 1: role must be 'agent' or 'customer'"):
-        render_calls(script, out)
+        render_calls(script, out, engine="espeak")
     script.write_text(CALL.replace("role: customer", "role: agent").replace("pause_before_s: 0", "pause_before_s: -1"))
     with pytest.raises(ValueError, match="overlaps the agent's own previous turn"):
-        render_calls(script, out)
+        render_calls(script, out, engine="espeak")

@@ -86,7 +86,7 @@ Samples = npt.NDArray[np.float32]
 def calls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SampleCall]:
     folder = tmp_path_factory.mktemp("metric-calls")
     (folder / "calls.yaml").write_text(calls_yaml(), encoding="utf-8")
-    return {call.call_id: call for call in render_calls(folder / "calls.yaml", folder, workers=2)}
+    return {call.call_id: call for call in render_calls(folder / "calls.yaml", folder, engine="espeak", workers=2)}
 
 
 def decode(path: Path, *, mono: bool = False) -> Samples:

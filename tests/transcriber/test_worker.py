@@ -73,7 +73,7 @@ def english_call(tmp_path_factory: pytest.TempPathFactory) -> SampleCall:
     folder = tmp_path_factory.mktemp("calls")
     script = folder / "calls.yaml"
     script.write_text(yaml.safe_dump({"calls": [CALL]}, allow_unicode=True))
-    (call,) = render_calls(script, folder / "out")
+    (call,) = render_calls(script, folder / "out", engine="espeak")
     return call
 
 

@@ -9,6 +9,7 @@ conversation metrics, and each call's QA evaluation with the evidence for every 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from typing import Any
@@ -44,45 +45,53 @@ def _walk_through(state: stack.StackState) -> int:
     platform = {"X-API-Key": state.secrets["ingest_api_key"]}
     admin = {"X-API-Key": state.secrets["admin_api_key"]}
 
-    print("==> rendering the sample calls (espeak-ng + sox, stereo 8 kHz μ-law)")
-    calls = samples.render_calls()
+    print("==> rendering the sample calls (Kokoro-82M voices + sox, stereo 8 kHz μ-law; cached in .callqa/)")
+    calls = samples.render_calls(progress=True)
 
     print(f"==> posting {len(calls)} recordings to {ingest}/v1/recordings")
     posted: list[tuple[str, dict[str, Any]]] = []
+    sent: list[dict[str, Any]] = []  # the metadata each call was posted with
+    renamed: list[str] = []
     with httpx.Client(base_url=ingest, timeout=60) as client:
         for call in tqdm(calls, unit="call"):
-            with call.path.open("rb") as audio:
-                response = client.post(
-                    "/v1/recordings",
-                    files={"audio": (call.path.name, audio, "audio/wav")},
-                    data={"metadata": json.dumps(call.metadata)},
-                    headers=platform,
-                )
+            metadata = call.metadata
+            response = _post(client, call, metadata, platform)
+            if response.status_code == 409:
+                # The archive (kept in .callqa/ between demos) holds an earlier rendering of this call, from
+                # before the script or the renderer changed; a call id is never reused for other audio, so
+                # this rendering goes in as a call of its own, named after its audio (found again next time).
+                tag = hashlib.sha256(call.path.read_bytes()).hexdigest()[:8]
+                metadata = {**call.metadata, "call_id": f"{call.call_id}~{tag}"}
+                response = _post(client, call, metadata, platform)
+                renamed.append(metadata["call_id"])
             if response.status_code not in (200, 201):
-                print(f"   {call.call_id}: {response.status_code} {response.text}")
+                print(f"   {metadata['call_id']}: {response.status_code} {response.text}")
                 return 1
             posted.append((response.reason_phrase, response.json()))
+            sent.append(metadata)
         print()
-        print(f"   {'call id':<26} {'http':<9} {'audio':<28} {'consent':<9} {'retention':<22} outcome")
+        if renamed:
+            print(
+                f"   {len(renamed)} of the calls were posted by an earlier demo with other audio (an earlier"
+                " rendering), so this rendering went in as <call id>~<audio hash>; for an empty archive:"
+                " ./run stack down, then delete .callqa/data"
+            )
+        width = max(26, *(len(r["call_id"]) for _, r in posted))
+        print(f"   {'call id':<{width}} {'http':<9} {'audio':<28} {'consent':<9} {'retention':<22} outcome")
         for reason, r in posted:
             audio = r["audio"]
             facts = f"{audio['duration_ms'] / 1000:.1f}s {audio['channels']}ch {audio['codec']}"
             retention = f"{r['retention']['policy']} → {r['retention']['retain_until'][:10]}"
             print(
-                f"   {r['call_id']:<26} {reason:<9} {facts:<28} {r['consent']['status']:<9} {retention:<22} "
+                f"   {r['call_id']:<{width}} {reason:<9} {facts:<28} {r['consent']['status']:<9} {retention:<22} "
                 f"{r['consent']['outcome']}"
             )
 
-        first = calls[0]
-        with first.path.open("rb") as audio:
-            again = client.post(
-                "/v1/recordings",
-                files={"audio": (first.path.name, audio, "audio/wav")},
-                data={"metadata": json.dumps(first.metadata)},
-                headers=platform,
-            )
+        first = sent[0]
+        again = _post(client, calls[0], first, platform)
         print(
-            f"\n==> posting {first.call_id} again: {again.status_code} {again.reason_phrase} (idempotent, no new event)"
+            f"\n==> posting {first['call_id']} again: {again.status_code} {again.reason_phrase} "
+            "(idempotent, no new event)"
         )
 
         listed = client.get("/v1/recordings", params={"limit": 100}, headers=admin).json()
@@ -93,7 +102,7 @@ def _walk_through(state: stack.StackState) -> int:
     events = asyncio.run(_events(f"127.0.0.1:{state.ports.kafka}", STORED_TOPIC, ids))
     for event in events:
         p = event["payload"]
-        print(f"   {p['recording_id']}  {p['call_id']:<26} lang={p['language']} layout={p['channel_layout']}")
+        print(f"   {p['recording_id']}  {p['call_id']:<{width}} lang={p['language']} layout={p['channel_layout']}")
     missing = ids - {e["payload"]["recording_id"] for e in events}
     if missing:
         print(f"   missing events for {sorted(missing)}")
@@ -117,6 +126,18 @@ def _walk_through(state: stack.StackState) -> int:
         return 1
     print(f"\nAPI docs: {ingest}/docs   metrics: {ingest}/metrics")
     return 0
+
+
+def _post(
+    client: httpx.Client, call: samples.SampleCall, metadata: dict[str, Any], headers: dict[str, str]
+) -> httpx.Response:
+    with call.path.open("rb") as audio:
+        return client.post(
+            "/v1/recordings",
+            files={"audio": (call.path.name, audio, "audio/wav")},
+            data={"metadata": json.dumps(metadata)},
+            headers=headers,
+        )
 
 
 def _print_transcript(call_id: str, doc: dict[str, Any]) -> None:
