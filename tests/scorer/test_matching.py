@@ -15,6 +15,7 @@ from scorer.rules.matching import (
     ALIGNED,
     WHOLE,
     Hit,
+    Hits,
     PhraseIndex,
     PhraseShape,
     Segmenter,
@@ -96,11 +97,18 @@ def brute_force(phrases: Sequence[str], turns: Sequence[str]) -> dict[int, list[
     return {pid: sorted(hits) for pid, hits in found.items()}
 
 
+def flagged(hits: Hits) -> dict[int, list[tuple[int, ...]]]:
+    """Every raw hit with both flags: WHOLE from the scan, ALIGNED as a rule would find it out."""
+    return {
+        pid: [(t, s, e, flags | (ALIGNED if hits.aligned(t, s, e) else 0)) for t, s, e, flags in found]
+        for pid, found in hits.by_phrase.items()
+    }
+
+
 def scan(phrases: Sequence[str], turns: Sequence[TurnText], cjk: bool = False) -> dict[int, list[tuple[int, ...]]]:
     shapes = [word_shape(p) for p in phrases]
     segmenter = Segmenter(phrases) if cjk else None
-    index = PhraseIndex(phrases, shapes, [True] * len(phrases), segmenter)
-    return index.scan(turns).by_phrase
+    return flagged(PhraseIndex(phrases, shapes, segmenter).scan(turns))
 
 
 def test_scan_finds_every_overlapping_occurrence_inside_turns() -> None:
@@ -134,31 +142,37 @@ def test_scan_flags_word_boundaries_at_spaces_or_from_jiebas_cut() -> None:
         1: [(0, 2, 4, WHOLE | ALIGNED)],
     }
     assert scan(["不知道", "道理"], [view("我不知道")], cjk=True) == {0: [(0, 1, 4, WHOLE | ALIGNED)]}
-    index = PhraseIndex(["不知道", "道理"], [word_shape("不知道")] * 2, [False, True], Segmenter(["不知道", "道理"]))
-    assert index.scan([view("不知道理")]).by_phrase == {0: [(0, 0, 3, WHOLE)], 1: [(0, 2, 4, WHOLE | ALIGNED)]}, (
-        "word boundaries are checked only for the phrases that ask for it"
+    calls: list[str] = []
+    segmenter = Segmenter(["不知道", "道理"])
+    segmenter.boundaries = lambda clause: calls.append(clause) or frozenset({0, 2, 4})  # type: ignore[method-assign]
+    hits = PhraseIndex(["不知道", "道理"], [word_shape("不知道")] * 2, segmenter).scan(
+        [view("不知道理"), view("不知道")]
     )
+    assert hits.select([0, 1], b"\x01\x01", WHOLE) == [(0, 0, 3), (1, 0, 3), (0, 2, 4)] and not calls, (
+        "a clause is cut only for a rule that wants word boundaries"
+    )
+    assert hits.select([1], b"\x01\x00", WHOLE | ALIGNED) == [(0, 2, 4)] and calls == ["不知道理"]
+    assert hits.select([1], b"\x01\x00", WHOLE | ALIGNED) == [(0, 2, 4)] and calls == ["不知道理"], "once per hit"
 
 
 def test_homophones_find_a_phrase_with_one_character_of_the_same_sound() -> None:
     phrases = ["不知道", "清楚", "您好"]
     segmenter = Segmenter(phrases)
-    index = PhraseIndex(phrases, [segmenter.shape(p) for p in phrases], [True] * 3, segmenter, [True, True, False])
+    index = PhraseIndex(phrases, [segmenter.shape(p) for p in phrases], segmenter, [True, True, False])
     turns = [view("我也不知到"), view("这个我不清除"), view("布置到客厅"), view("你好"), view("不知道")]
     found = {pid: [hit[:3] for hit in hits] for pid, hits in index.scan(turns).by_phrase.items()}
     assert found == {0: [(0, 2, 5), (4, 0, 3)], 1: [(1, 4, 6)]}, (
         "不知到 and 不清除 sound alike; 布置到 differs in two characters; 您好 asked for no homophones"
     )
-    plain = PhraseIndex(phrases, [segmenter.shape(p) for p in phrases], [True] * 3, segmenter)
+    plain = PhraseIndex(phrases, [segmenter.shape(p) for p in phrases], segmenter)
     assert {pid: len(hits) for pid, hits in plain.scan(turns).by_phrase.items()} == {0: 1}, "opt-in only"
 
 
 def test_scan_flags_a_phrase_split_by_a_clause_break_unless_at_a_joint() -> None:
     text = "那你想好了再打来吧"  # 那你想好了，再打来吧
-    aligned = [True]
 
     def flags(shape: PhraseShape, phrase: str = text, breaks: Sequence[int] = (5,)) -> list[tuple[int, ...]]:
-        return PhraseIndex([phrase], [shape], aligned, None).scan([view(phrase, breaks)]).by_phrase[0]
+        return flagged(PhraseIndex([phrase], [shape], None).scan([view(phrase, breaks)]))[0]
 
     assert flags(PhraseShape(1, frozenset())) == [(0, 0, 9, ALIGNED)]
     assert flags(PhraseShape(3, frozenset({2, 5}))) == [(0, 0, 9, WHOLE | ALIGNED)]
@@ -175,15 +189,14 @@ def test_select_keeps_member_turns_with_the_required_flags() -> None:
     for _ in range(200):
         phrases = ["".join(rng.choices("ab ", k=rng.randint(1, 3))) for _ in range(rng.randint(1, 6))]
         turns = [view("".join(rng.choices("ab ", k=rng.randint(0, 12))), cjk=False) for _ in range(4)]
-        index = PhraseIndex(phrases, [word_shape(p) for p in phrases], [True] * len(phrases), None)
-        hits = index.scan(turns)
+        hits = PhraseIndex(phrases, [word_shape(p) for p in phrases], None).scan(turns)
         pids = rng.sample(range(8), rng.randint(0, 3))
         members = bytes(rng.choice([0, 1]) for _ in range(4))
         required = rng.choice([0, 1, 2, 3])
         expected = [
             (turn, start, end)
             for pid in pids
-            for turn, start, end, flags in hits.by_phrase.get(pid, [])
+            for turn, start, end, flags in flagged(hits).get(pid, [])
             if members[turn] and flags & required == required
         ]
         assert hits.select(pids, members, required) == expected

@@ -122,16 +122,12 @@ class _Compiler:
     def __init__(self, cjk: bool) -> None:
         self.cjk = cjk
         self.phrases: dict[tuple[str, bool], int] = {}  # (normalised phrase, homophones too) -> phrase id
-        self.aligned: set[int] = set()  # phrases some rule wants on word boundaries
         self.compiled: dict[str, Compiled] = {}
         self.scopes: dict[CompiledScope, CompiledScope] = {}
 
-    def pid(self, phrase: str, word_boundary: bool, homophones: bool = False) -> int:
+    def pid(self, phrase: str, homophones: bool = False) -> int:
         key = (normalise_phrase(phrase, self.cjk), homophones and self.cjk)
-        pid = self.phrases.setdefault(key, len(self.phrases))
-        if word_boundary:
-            self.aligned.add(pid)
-        return pid
+        return self.phrases.setdefault(key, len(self.phrases))
 
     def texts(self, phrases: list[str]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(normalise_phrase(p, self.cjk) for p in phrases))
@@ -140,7 +136,7 @@ class _Compiler:
         def anchor(spec: Anchor | None) -> CompiledAnchor | None:
             if spec is None:
                 return None
-            pids = tuple(dict.fromkeys(self.pid(p, True) for p in spec.phrases))
+            pids = tuple(dict.fromkeys(self.pid(p) for p in spec.phrases))
             return CompiledAnchor(pids, tuple(spec.phrases), spec.role, spec.within_turns)
 
         compiled = CompiledScope(
@@ -173,12 +169,7 @@ class _Compiler:
         if isinstance(spec, PhrasesCondition):
             return Phrases(
                 groups=[
-                    tuple(
-                        dict.fromkeys(
-                            self.pid(p, spec.word_boundary, spec.homophones)
-                            for p in [phrase, *spec.synonyms.get(phrase, [])]
-                        )
-                    )
+                    tuple(dict.fromkeys(self.pid(p, spec.homophones) for p in [phrase, *spec.synonyms.get(phrase, [])]))
                     for phrase in spec.phrases
                 ],
                 labels=list(spec.phrases),
@@ -195,8 +186,8 @@ class _Compiler:
             return Regex(pattern, spec.pattern, spec.count, self.scope(spec.role, spec.scope))
         if isinstance(spec, ProximityCondition):
             return Proximity(
-                first=tuple(dict.fromkeys(self.pid(p, spec.word_boundary) for p in spec.first)),
-                second=tuple(dict.fromkeys(self.pid(p, spec.word_boundary) for p in spec.second)),
+                first=tuple(dict.fromkeys(self.pid(p) for p in spec.first)),
+                second=tuple(dict.fromkeys(self.pid(p) for p in spec.second)),
                 labels=(list(spec.first), list(spec.second)),
                 within=spec.within,
                 ordered=spec.order == "first_then_second",
@@ -217,8 +208,8 @@ class _Compiler:
                 for pattern in (IDENTIFIER_QUESTION[language], IDENTIFIER_ALONE)
             ]
             near = Proximity(
-                first=tuple(dict.fromkeys(self.pid(p, aligned) for p in requests)),
-                second=tuple(dict.fromkeys(self.pid(p, aligned) for p in identifiers)),
+                first=tuple(dict.fromkeys(self.pid(p) for p in requests)),
+                second=tuple(dict.fromkeys(self.pid(p) for p in identifiers)),
                 labels=(requests, identifiers),
                 within=spec.within if spec.within is not None else IDENTIFIER_WITHIN[language],
                 ordered=False,
@@ -237,7 +228,7 @@ class _Compiler:
         if isinstance(spec, SentimentCondition):
             words = list(lexicon(self.cjk, spec.polarity))
             finder = Phrases(
-                groups=[(self.pid(w, True),) for w in words],
+                groups=[(self.pid(w),) for w in words],
                 labels=words,
                 mode="any",
                 count=1,
@@ -258,7 +249,7 @@ class _Compiler:
         for signal, weight in DISSATISFACTION_WEIGHTS.items():
             words = list(dict.fromkeys([*DISSATISFACTION[(language, signal)], *spec.phrases.get(signal, [])]))
             finder = Phrases(
-                groups=[(self.pid(w, aligned),) for w in words],
+                groups=[(self.pid(w),) for w in words],
                 labels=words,
                 mode="any",
                 count=1,
@@ -297,14 +288,13 @@ class CompiledScorecard:
             for section, item in card.all_items()
         ]
         phrases = [phrase for phrase, _ in compiler.phrases]
-        aligned = [pid in compiler.aligned for pid in range(len(phrases))]
         homophones = [homophones for _, homophones in compiler.phrases]
         if self.cjk:
             segmenter = Segmenter(dict.fromkeys(phrases))
             shapes = [segmenter.shape(p) for p in phrases]
-            self.index = PhraseIndex(phrases, shapes, aligned, segmenter, homophones)
+            self.index = PhraseIndex(phrases, shapes, segmenter, homophones)
         else:
-            self.index = PhraseIndex(phrases, [word_shape(p) for p in phrases], aligned, None)
+            self.index = PhraseIndex(phrases, [word_shape(p) for p in phrases], None)
 
     def context(self, doc: TranscriptDocument) -> Context:
         call = Call(doc)

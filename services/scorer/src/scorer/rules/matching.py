@@ -1,16 +1,16 @@
 """Finding phrases: one Aho-Corasick pass (pyahocorasick) over each turn's match view, then cheap checks on
 each raw hit.
 
-A raw hit is a substring match in a turn's match view. The scan flags whether
+A raw hit is a substring match in a turn's match view. A rule takes the hits in its turns that are
 
-- it starts and ends on a word boundary (ALIGNED): jieba tokens for Chinese (so 不知道 does not fire
-  inside 不知道理 = 不知/道理, nor 保证 inside 保证金), spaces for space-delimited languages;
-- it is WHOLE: it does not straddle a clause break, unless the phrase has at least three words and the break
-  falls between two of them: ASR may put a comma into a scripted sentence (那你想好了，再打来吧),
-  but a comma inside a word or a two-word expression changes the meaning (不，知道 is not 不知道;
-  不，清楚 is not 不清楚).
-
-A condition takes the raw hits whose flags it needs (word-boundary checks can be turned off per rule).
+- WHOLE: not straddling a clause break, unless the phrase has at least three words and the break falls
+  between two of them: ASR may put a comma into a scripted sentence (那你想好了，再打来吧), but a comma
+  inside a word or a two-word expression changes the meaning (不，知道 is not 不知道; 不，清楚 is not 不清楚);
+  the scan flags this;
+- ALIGNED, when the rule wants word boundaries (the default): starting and ending on a word boundary, jieba
+  tokens for Chinese (so 不知道 does not fire inside 不知道理 = 不知/道理, nor 保证 inside 保证金), spaces for
+  space-delimited languages. Worked out only for the hits a rule selects (cutting a clause is the costly step),
+  once per hit.
 
 Each compiled scorecard has a `Segmenter` of its own: jieba's dictionary-only cut with the card's phrases
 added as words, so that they are cut out whole; their own word structure (taken before they are added)
@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -41,10 +41,10 @@ MIN_WORDS_ACROSS_BREAK = 3
 CLAUSE_CACHE_SIZE = 4096  # per card (~2 MiB at most): agents say the same scripted clauses call after call
 
 Hit = tuple[int, int, int]  # turn index, start, end: a span of that turn's match view
-RawHit = tuple[int, int, int, int]  # a hit and its flags
-# What the scan finds out about each raw hit:
+RawHit = tuple[int, int, int, int]  # a hit and its flags (WHOLE or not)
+# What a rule may require of a raw hit:
 WHOLE = 1  # no clause break inside, or only between words of a phrase of MIN_WORDS_ACROSS_BREAK words or more
-ALIGNED = 2  # starts and ends on word boundaries (checked only for the phrases a rule wants aligned)
+ALIGNED = 2  # starts and ends on word boundaries
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,22 +155,33 @@ class Segmenter:
 
 
 class Hits:
-    """A call's raw hits by phrase id: (turn, start, end, flags), each phrase's in text order."""
+    """A call's raw hits by phrase id: (turn, start, end, flags), each phrase's in text order; whether a hit is
+    ALIGNED is found out when a rule first asks."""
 
-    __slots__ = ("by_phrase",)
+    __slots__ = ("_aligned", "_known", "by_phrase")
 
-    def __init__(self, by_phrase: dict[int, list[RawHit]]) -> None:
+    def __init__(self, by_phrase: dict[int, list[RawHit]], aligned: Callable[[int, int, int], bool]) -> None:
         self.by_phrase = by_phrase
+        self._aligned = aligned
+        self._known: dict[Hit, bool] = {}
+
+    def aligned(self, turn: int, start: int, end: int) -> bool:
+        key = (turn, start, end)
+        known = self._known.get(key)
+        if known is None:
+            known = self._known[key] = self._aligned(turn, start, end)
+        return known
 
     def select(self, pids: Sequence[int], members: bytes, required: int) -> list[Hit]:
-        """The hits of the phrases `pids` in member turns (`members[turn]` non-zero) that carry all `required`
-        flags: a phrase's hits in text order, phrase after phrase."""
+        """The hits of the phrases `pids` in member turns (`members[turn]` non-zero) that are all `required`:
+        a phrase's hits in text order, phrase after phrase."""
+        whole, aligned = required & WHOLE, required & ALIGNED
         by_phrase = self.by_phrase
         return [
             (turn, start, end)
             for pid in pids
             for turn, start, end, flags in by_phrase.get(pid, ())
-            if members[turn] and flags & required == required
+            if members[turn] and (flags or not whole) and (not aligned or self.aligned(turn, start, end))
         ]
 
 
@@ -182,28 +193,28 @@ class PhraseIndex:
         self,
         phrases: Sequence[str],
         shapes: Sequence[PhraseShape],
-        aligned: Sequence[bool],
         segmenter: Segmenter | None,
         homophones: Sequence[bool] = (),
     ) -> None:
-        """`aligned`: per phrase, whether any rule wants it on word boundaries (only those are checked: a
-        clause is cut only if a hit needs it). `segmenter`: word boundaries for CJK; None: at spaces.
-        `homophones`: per phrase, whether to find it with one character of the same sound in its place."""
+        """`segmenter`: word boundaries for CJK; None: at spaces. `homophones`: per phrase, whether to find it
+        with one character of the same sound in its place."""
         self._phrases = list(phrases)
         self._joints = [shape.inner if shape.words >= MIN_WORDS_ACROSS_BREAK else frozenset() for shape in shapes]
-        self._aligned = list(aligned)
         self.segmenter = segmenter
         self._automaton = _automaton([(phrase, pid) for pid, phrase in enumerate(phrases)])
         sounds = [(sound(p), pid) for pid, (p, h) in enumerate(zip(phrases, homophones, strict=False)) if h]
         self._sounds = _automaton([(code, pid) for code, pid in sounds if len(code) > 1 and code != phrases[pid]])
 
     def scan(self, turns: Sequence[TurnText]) -> Hits:
-        """Every occurrence of every phrase within a turn, overlapping ones included, with its WHOLE and
-        ALIGNED flags; for the phrases that allow it, also where one character was recognised as another of
-        the same sound."""
+        """Every occurrence of every phrase within a turn, overlapping ones included, with its WHOLE flag; for
+        the phrases that allow it, also where one character was recognised as another of the same sound."""
         found: dict[int, list[RawHit]] = {}
+
+        def aligned(turn: int, start: int, end: int) -> bool:
+            return self._boundary(turns[turn], start) and self._boundary(turns[turn], end)
+
         if self._automaton is None:
-            return Hits(found)
+            return Hits(found, aligned)
         phrases = self._phrases
         for index, turn in enumerate(turns):
             text = turn.match
@@ -221,7 +232,7 @@ class PhraseIndex:
                             found.setdefault(pid, []).append(self._flagged(index, turn, pid, last + 1))
         for hits in found.values():
             hits.sort()
-        return Hits(found)
+        return Hits(found, aligned)
 
     def _flagged(self, index: int, turn: TurnText, pid: int, end: int) -> RawHit:
         start = end - len(self._phrases[pid])
@@ -231,8 +242,6 @@ class PhraseIndex:
             inside = breaks[bisect_right(breaks, start) : bisect_left(breaks, end)]
             if inside and any(b - start not in self._joints[pid] for b in inside):
                 flags = 0
-        if self._aligned[pid] and self._boundary(turn, start) and self._boundary(turn, end):
-            flags |= ALIGNED
         return index, start, end, flags
 
     def _boundary(self, turn: TurnText, position: int) -> bool:
