@@ -71,10 +71,22 @@ sys.path.insert(0, str(REPO_ROOT))  # tests.scorer.dataset builds the transcript
 from callqa.events import Evidence, ItemResult, ScoredItem  # noqa: E402
 from callqa.transcripts import TranscriptDocument, Turn  # noqa: E402
 from scorer.rules.engine import CompiledScorecard, compile_scorecard  # noqa: E402
+from scorer.rules.lexicon import (  # noqa: E402
+    DISSATISFACTION,
+    DISSATISFACTION_NEGATIONS,
+    DISSATISFACTION_WEIGHTS,
+    EXCLAMATIONS,
+    IDENTIFIER_WITHIN,
+    IDENTIFIERS,
+    REPEATS_WEIGHT,
+    REQUESTS,
+)
 from scorer.scorecard import (  # noqa: E402
     AllCondition,
     AnyCondition,
     Condition,
+    DissatisfactionCondition,
+    IdentifierRequestCondition,
     MetricCondition,
     NotCondition,
     PhrasesCondition,
@@ -151,7 +163,10 @@ class NaiveScorecard:
 
     # compile every phrase and regex once
     def _compile(self, condition: Condition) -> None:
-        if isinstance(condition, AllCondition | AnyCondition):
+        if isinstance(condition, IdentifierRequestCondition | DissatisfactionCondition):
+            for part in self._parts(condition):
+                self._compile(part)
+        elif isinstance(condition, AllCondition | AnyCondition):
             for child in condition.conditions:
                 self._compile(child)
         elif isinstance(condition, NotCondition):
@@ -171,6 +186,40 @@ class NaiveScorecard:
             pass
         else:
             raise NotImplementedError(f"the baseline does not do {type(condition).__name__}")
+
+    def _parts(self, condition: IdentifierRequestCondition | DissatisfactionCondition) -> list[Condition]:
+        """The built-in operators written out as the plain conditions a user would write for them: a proximity of
+        the request and identifier words; one phrase list per dissatisfaction signal, then the exclamations and
+        the repeated request (each met part adds its weight)."""
+        language = "zh" if self.cjk else "en"
+        if isinstance(condition, IdentifierRequestCondition):
+            within = condition.within if condition.within is not None else IDENTIFIER_WITHIN[language]
+            first, second = [*REQUESTS[language], *condition.requests], [*IDENTIFIERS[language], *condition.identifiers]
+            return [
+                ProximityCondition(
+                    type="proximity",
+                    role=condition.role,
+                    first=first,
+                    second=second,
+                    within=within,
+                    word_boundary=not self.cjk,
+                    scope=condition.scope,
+                )
+            ]
+        negations = list(DISSATISFACTION_NEGATIONS[language])
+        signals: list[Condition] = [
+            PhrasesCondition(
+                type="phrases",
+                role=condition.role,
+                word_boundary=not self.cjk,
+                negations=negations,
+                phrases=[*DISSATISFACTION[language, signal], *condition.phrases.get(signal, [])],
+            )
+            for signal in DISSATISFACTION_WEIGHTS
+        ]
+        exclamations = RegexCondition(type="regex", role=condition.role, pattern="[!！]", count=EXCLAMATIONS)
+        repeats = RepetitionCondition(type="repetition", role=condition.role, measure="containment")
+        return [*signals, exclamations, repeats]
 
     def _phrase(self, phrase: str) -> re.Pattern[str]:
         pattern = self.patterns.get(phrase)
@@ -245,6 +294,16 @@ class NaiveScorecard:
             return value is not None and _compare(value, condition), []
         if isinstance(condition, RepetitionCondition):
             return state.repeated(condition), []
+        if isinstance(condition, IdentifierRequestCondition):
+            return self._met(self._parts(condition)[0], state)
+        if isinstance(condition, DissatisfactionCondition):
+            weights = [*DISSATISFACTION_WEIGHTS.values(), 1, REPEATS_WEIGHT]
+            score, evidence = 0, []
+            for part, weight in zip(self._parts(condition), weights, strict=True):
+                met, found = self._met(part, state)
+                if met:
+                    score, evidence = score + weight, evidence + found
+            return score >= condition.min_score, evidence
         raise NotImplementedError(type(condition).__name__)
 
     def _hits(
@@ -448,10 +507,13 @@ class _State:
             )
             if len(units) >= condition.min_length:
                 grams.append(set(itertools.pairwise(units)))
+
+        def alike(one: set[Any], other: set[Any]) -> bool:
+            whole = len(one | other) if condition.measure == "jaccard" else min(len(one), len(other))
+            return bool(whole) and len(one & other) / whole >= condition.similarity
+
         for one in grams:
-            similar = sum(
-                1 for other in grams if other is not one and len(one & other) / len(one | other) >= condition.similarity
-            )
+            similar = sum(1 for other in grams if other is not one and alike(one, other))
             if similar + 1 >= condition.min_repeats:
                 return True
         return False
@@ -475,8 +537,9 @@ def _compare(value: float, condition: MetricCondition) -> bool:
 
 
 def _to_python_re(pattern: str) -> str:
-    """The scorecards' RE2 classes in Python `re` terms: `[\\pP\\pS\\s]` -> `[\\W_]`, `[\\pP\\pS]` -> `[^\\w\\s]`."""
-    translated = pattern.replace(r"\pP\pS\s", r"\W_").replace(r"[\pP\pS]", r"[^\w\s]")
+    """The scorecards' RE2 classes in Python `re` terms: `[\\pP\\pS\\s]` -> `[\\W_]`, `[\\pP\\pS]` -> `[^\\w\\s]`,
+    `[^\\pP\\s]` -> `\\w`."""
+    translated = pattern.replace(r"\pP\pS\s", r"\W_").replace(r"[\pP\pS]", r"[^\w\s]").replace(r"[^\pP\s]", r"\w")
     if r"\p" in translated:
         raise NotImplementedError(f"the baseline cannot translate {pattern!r}")
     return translated

@@ -564,7 +564,7 @@ class Sentiment(Compiled):
 class Dissatisfaction(Compiled):
     signals: list[tuple[int, Phrases]]  # (weight, the signal's words)
     exclamations: Regex
-    repeats: Repetition
+    repeats: Compiled
     min_score: int
     role: str
 
@@ -576,7 +576,7 @@ class Dissatisfaction(Compiled):
                 score += weight
                 evidence += first
         for extra, weight in ((self.exclamations, 1), (self.repeats, REPEATS_WEIGHT)):
-            outcome = extra.evaluate(ctx)
+            outcome = ctx.outcome(extra)
             if outcome.met:
                 score += weight
                 evidence += outcome.evidence

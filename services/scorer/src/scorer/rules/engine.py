@@ -261,7 +261,11 @@ class _Compiler:
             )
             signals.append((weight, finder))
         exclamations = Regex(compile_pattern("(?m)!"), "!", EXCLAMATIONS, self.scope(spec.role, Scope()))
-        repeats = Repetition(spec.role, 3, 0.5, 6 if self.cjk else 4, "containment")
+        # The same compiled condition as a card's own repetition item with these settings: evaluated once a call.
+        repeated = RepetitionCondition(
+            type="repetition", role=spec.role, similarity=0.5, min_length=6 if self.cjk else 4, measure="containment"
+        )
+        repeats = self.condition(repeated)
         return Dissatisfaction(signals, exclamations, repeats, spec.min_score, spec.role)
 
 
