@@ -10,8 +10,8 @@ actually said):
   clause punctuation (， 。 ! ? ; : 、 … ~ —) a *break* is recorded: a phrase must not straddle a
   clause break unless the break falls between words of a longer phrase (see `matching`).
 
-The views are a few `str` operations per turn (`str.translate` with a per-character table, one regex
-substitution each for numerals and separators). Where each view character came from is worked out only
+The views are a few `str` operations per turn (`str.translate` with a per-character table, a regex each
+for numerals and separators). Where each view character came from is worked out only
 for the turns evidence quotes (`TurnText.quote_match`), by the same steps with offsets carried along.
 Traditional -> simplified is zhconv's phrase-level conversion for turns that hold a traditional character,
 and per character otherwise (zhconv, memoised in the table).
