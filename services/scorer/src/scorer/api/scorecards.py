@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
-from callqa.http import PROBLEM_RESPONSES, FieldError, Page, PageParams, ProblemError, page_params
+from callqa.http import MAX_INT, PROBLEM_RESPONSES, FieldError, Page, PageParams, ProblemError, page_params
 from callqa.transcripts import TranscriptDocument
 from scorer.api.deps import Author, LibraryDep, Reader, ScorerDep
 from scorer.jobs import RescoreJobs
@@ -21,6 +21,9 @@ router = APIRouter(prefix="/v1/scorecards", tags=["scorecards"], responses=PROBL
 jobs = APIRouter(prefix="/v1/rescore-jobs", tags=["scorecards"], responses=PROBLEM_RESPONSES)
 
 EXAMPLE = default_scorecard("zh").model_dump(mode="json")
+# Versions are INTEGER columns: bounded here so an absurd number is a 422 naming it, not a driver overflow.
+VersionPath = Annotated[int, Path(ge=1, le=MAX_INT, description="a version number, from 1")]
+VersionQuery = Annotated[int | None, Query(ge=1, le=MAX_INT, description="default: the latest version")]
 
 
 class ScorecardOut(BaseModel):
@@ -51,7 +54,7 @@ class Validation(BaseModel):
 
 
 class RescoreRequest(BaseModel):
-    version: int | None = Field(None, description="default: the latest version")
+    version: int | None = Field(None, ge=1, le=MAX_INT, description="default: the latest version")
     started_from: datetime | None = None
     started_to: datetime | None = None
     agent_id: str | None = None
@@ -147,7 +150,7 @@ def list_versions(scorecard_id: str, _: Reader, library: LibraryDep) -> list[Sco
 
 
 @router.get("/{scorecard_id}/versions/{version}", response_model=ScorecardOut, summary="One exact version")
-def get_version(scorecard_id: str, version: int, _: Reader, library: LibraryDep) -> ScorecardOut:
+def get_version(scorecard_id: str, version: VersionPath, _: Reader, library: LibraryDep) -> ScorecardOut:
     return ScorecardOut.of(library.get(scorecard_id, version))
 
 
@@ -159,7 +162,7 @@ def validate(document: ScorecardBody, _: Author) -> Validation:
 
 @router.post("/{scorecard_id}/dry-run", summary="Score a transcript without storing anything")
 def dry_run(
-    scorecard_id: str, transcript: TranscriptDocument, _: Author, library: LibraryDep, version: int | None = None
+    scorecard_id: str, transcript: TranscriptDocument, _: Author, library: LibraryDep, version: VersionQuery = None
 ) -> dict[str, Any]:
     row = library.get(scorecard_id, version)
     evaluation = library.compiled(row).evaluate(transcript)

@@ -263,7 +263,7 @@ class _Compiler:
         exclamations = Regex(compile_pattern("(?m)!"), "!", EXCLAMATIONS, self.scope(spec.role, Scope()))
         # The same compiled condition as a card's own repetition item with these settings: evaluated once a call.
         repeated = RepetitionCondition(
-            type="repetition", role=spec.role, similarity=0.5, min_length=6 if self.cjk else 4, measure="containment"
+            type="repetition", role=spec.role, similarity=0.45, min_length=6 if self.cjk else 4, measure="containment"
         )
         repeats = self.condition(repeated)
         return Dissatisfaction(signals, exclamations, repeats, spec.min_score, spec.role)
