@@ -9,20 +9,50 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Column, DateTime, Engine, MetaData, event, text
+from sqlalchemy import Column, DateTime, Dialect, Engine, MetaData, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """`DateTime(timezone=True)` that stores UTC and always hands back timezone-aware UTC.
+
+    SQLite has no time zones: SQLAlchemy writes the wall-clock digits and drops the offset (09:30+08:00
+    would come back as a naive 09:30, eight hours off, and string comparisons in filters would mix
+    offsets). PostgreSQL returns the session's zone. Converting to UTC on the way in and tagging UTC on
+    the way out gives both databases the same instants and the API RFC 3339 timestamps. A naive value
+    bound here (a filter from a client that sent no offset) is taken as UTC.
+    """
+
+    impl = DateTime(timezone=True)  # the schema type is unchanged: no migration needed
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # a filter bound like 0001-01-01T00:00+08:00 lies outside datetime's range in UTC
+            return (datetime.min if value.year == datetime.min.year else datetime.max).replace(tzinfo=UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def utc_column(**kwargs: Any) -> Column[datetime]:
-    """A timestamp column that keeps its time zone (SQLite would otherwise hand back naive datetimes)."""
-    return Column(DateTime(timezone=True), **kwargs)
+    """A timestamp column that stores UTC and reads back timezone-aware UTC on SQLite and PostgreSQL."""
+    return Column(UTCDateTime(), **kwargs)
 
 
 def normalise_url(url: str) -> str:

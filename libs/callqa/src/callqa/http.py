@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def no_control_characters(value: str) -> str:
+    """Refuse control characters (NUL included, which PostgreSQL cannot store) and lone surrogates."""
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cs"):
+            raise ValueError(f"must not contain control characters (found U+{ord(ch):04X})")
+    return value
+
+
+def not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+# Text a client sends that ends up stored, logged or compared in SQL.
+PlainText = Annotated[str, AfterValidator(no_control_characters)]
+# The same, and something must be there: ids, names, reasons.
+NonBlankText = Annotated[str, AfterValidator(no_control_characters), AfterValidator(not_blank)]
 
 
 class FieldError(BaseModel):
@@ -115,6 +136,11 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+# The largest integer any API takes (offsets, versions): a PostgreSQL INTEGER, and far beyond any real
+# page or version. Unbounded, 2**63 overflowed the database driver and answered 500, not 422.
+MAX_INT = 2**31 - 1
+
+
 class PageParams(BaseModel):
     limit: int
     offset: int
@@ -122,7 +148,7 @@ class PageParams(BaseModel):
 
 def page_params(
     limit: int = Query(50, ge=1, le=500, description="page size"),
-    offset: int = Query(0, ge=0, description="items to skip"),
+    offset: int = Query(0, ge=0, le=MAX_INT, description="items to skip"),
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 
