@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -91,6 +93,58 @@ def ingest_settings(
         purge_interval_s=3600,
         orphan_grace_s=0,
     )
+
+
+ENV_PREFIX = "CALLQA_INGEST_"
+
+
+def ingest_environment(kafka: KafkaSettings, s3_endpoint: str, database_url: str, bucket: str) -> dict[str, str]:
+    """The variables `./run stack up` and docker compose set (without the prefix), plus the test's limits."""
+    environment = {f"KAFKA__{name.upper()}": str(value) for name, value in kafka.model_dump().items()}
+    return environment | {
+        "DATABASE_URL": database_url,
+        "S3__ENDPOINT": s3_endpoint,
+        "S3__BUCKET": bucket,
+        "AUTH__API_KEYS": API_KEYS,
+        "AUTH__JWT_SECRET": JWT_SECRET,
+        "MAX_UPLOAD_BYTES": str(5 * 1024 * 1024),
+        "MAX_DURATION_S": "60",
+        "PURGE_INTERVAL_S": "3600",
+        "ORPHAN_GRACE_S": "0",
+    }
+
+
+def configure_from_environment(monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]) -> Settings:
+    """Set CALLQA_INGEST_* (and nothing else of ours), migrate with `python -m recorder_ingest migrate`,
+    and read the settings back from the environment, as the service's own `__main__` does."""
+    for key in list(os.environ):
+        if key.startswith(ENV_PREFIX):
+            monkeypatch.delenv(key)
+    for key, value in environment.items():
+        monkeypatch.setenv(ENV_PREFIX + key, value)
+    subprocess.run([sys.executable, "-m", "recorder_ingest", "migrate"], check=True, timeout=120)
+    return Settings()
+
+
+@pytest.fixture
+def env_settings(
+    kafka_settings: KafkaSettings,
+    ministack_server: servers.Server,
+    database_url: str,
+    unique: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Settings:
+    """recorder-ingest configured from its environment, on SQLite and on PostgreSQL."""
+    environment = ingest_environment(
+        kafka_settings, f"127.0.0.1:{ministack_server.port}", database_url, f"ingest-{unique}"
+    )
+    return configure_from_environment(monkeypatch, environment)
+
+
+@pytest.fixture
+def env_client(env_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(env_settings)) as test_client:
+        yield test_client
 
 
 def migrated(settings: Settings) -> Settings:

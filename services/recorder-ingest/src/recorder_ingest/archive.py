@@ -37,10 +37,10 @@ from callqa.events import (
 )
 from callqa.http import FieldError
 from callqa.outbox import enqueue
-from callqa.storage import ObjectNotFound, ObjectStore, StorageError
+from callqa.storage import ObjectLocked, ObjectNotFound, ObjectStore, StorageError, StorageUnavailable
 from recorder_ingest.audio import AudioFacts, probe
 from recorder_ingest.config import DeclinedConsentPolicy, Settings
-from recorder_ingest.models import AuditAction, AuditEntry, Recording, RecordingStatus
+from recorder_ingest.models import AuditAction, AuditEntry, PurgeBlock, Recording, RecordingStatus
 from recorder_ingest.schemas import RecordingMetadata
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,9 @@ AUDIO_PREFIX = "recordings/"
 RECORDINGS_INGESTED = Counter("callqa_ingest_recordings_total", "Recordings accepted", ["outcome"])
 PURGED = Counter("callqa_ingest_purged_total", "Recordings purged when their retention expired")
 PURGE_SKIPPED_HOLD = Counter("callqa_ingest_purge_skipped_hold_total", "Expired recordings kept for legal hold")
-PURGE_FAILED = Counter("callqa_ingest_purge_failed_total", "Purges that failed and will be retried")
+PURGE_FAILED = Counter(
+    "callqa_ingest_purge_failed_total", "Purges that failed and will be retried, by why (a PurgeBlock)", ["reason"]
+)
 ORPHANS_SWEPT = Counter("callqa_ingest_orphans_swept_total", "Audio objects removed because no row referenced them")
 
 
@@ -300,6 +302,8 @@ class RecordingArchive:
             return session.exec(select(Recording).where(Recording.call_id == call_id)).first()
 
     def get(self, recording_id: str) -> Recording:
+        if len(recording_id) > 36 or "\x00" in recording_id:  # no such id, and PostgreSQL refuses NUL in text
+            raise RecordingNotFound(recording_id)
         with self.db.session() as session:
             recording = session.get(Recording, recording_id)
         if recording is None:
@@ -461,6 +465,7 @@ class RecordingArchive:
             assert row is not None
             row.status, row.purged_at, row.purge_reason = RecordingStatus.purged, utcnow(), reason
             row.customer_number_hash = row.customer_number_encrypted = None
+            row.purge_blocked_reason = row.purge_blocked_detail = row.purge_blocked_at = None
             session.add(row)
             enqueue(
                 session,
@@ -494,15 +499,55 @@ class RecordingArchive:
                 self._delete_audio(recording, bypass_governance=False)  # WORM: only once the store agrees
                 self._mark_purged(recording, PurgeReason.retention_expired)
                 purged += 1
-            except Exception:
+            except Exception as exc:
                 failed += 1
-                log.exception("purge failed", extra={"recording_id": recording.id})
+                self._purge_blocked(recording, exc, now)
         report = PurgeReport(purged=purged, skipped_hold=int(held), failed=failed)
         PURGED.inc(purged)
         PURGE_SKIPPED_HOLD.inc(report.skipped_hold)
-        PURGE_FAILED.inc(failed)
         log.info("retention purge", extra={"purged": purged, "skipped_hold": report.skipped_hold, "failed": failed})
         return report
+
+    def _purge_blocked(self, recording: Recording, exc: Exception, now: datetime) -> None:
+        """Say why a purge failed where operators look: the metric's `reason`, the log, and the recording.
+
+        Retried every run; a retention in the store that outlasts ours fails until the store's date passes.
+        """
+        reason, detail = self._why_purge_failed(recording, exc, now)
+        PURGE_FAILED.labels(reason).inc()
+        extra = {"recording_id": recording.id, "reason": reason, "detail": detail}
+        if reason is PurgeBlock.error:
+            log.error("purge failed", exc_info=exc, extra=extra)
+        else:
+            log.warning("purge blocked", extra=extra)
+        try:
+            with self.db.session() as session:
+                row = session.get(Recording, recording.id)
+                if row is not None:
+                    row.purge_blocked_reason, row.purge_blocked_detail = reason, detail[:500]
+                    row.purge_blocked_at = utcnow()
+                    session.add(row)
+        except Exception:  # the metric and the log already tell; the next run tries again
+            log.exception("could not record why a purge failed", extra={"recording_id": recording.id})
+
+    def _why_purge_failed(self, recording: Recording, exc: Exception, now: datetime) -> tuple[PurgeBlock, str]:
+        if isinstance(exc, StorageUnavailable):
+            return PurgeBlock.store_unavailable, str(exc)
+        if not isinstance(exc, ObjectLocked) or recording.audio_key is None:
+            return PurgeBlock.error, f"{type(exc).__name__}: {exc}"
+        key = recording.audio_key
+        try:  # the store refused: ask it why, so nobody has to
+            until = self.store.get_retention(key)
+            if until is not None and until > now:
+                return PurgeBlock.retention_not_expired, (
+                    f"the object store retains the audio until {until.isoformat()}; "
+                    f"the recording's retention ended {recording.retain_until.isoformat()}"
+                )
+            if self.store.legal_hold(key):
+                return PurgeBlock.legal_hold_in_store, "the audio is under legal hold in the object store"
+        except StorageError:
+            log.warning("could not ask the store why it refused a purge", exc_info=True)
+        return PurgeBlock.object_locked, str(exc)
 
     def sweep_orphans(self, now: datetime | None = None) -> int:
         """Remove audio objects no row points at (a crash between upload and commit)."""

@@ -60,10 +60,25 @@ class Recording(SQLModel, table=True):
 
     purged_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     purge_reason: str | None = Field(default=None, max_length=50)
+    # Set while the retention purge cannot delete the audio (a PurgeBlock value, a readable detail, when
+    # it last tried); cleared when the purge succeeds.
+    purge_blocked_reason: str | None = Field(default=None, max_length=50)
+    purge_blocked_detail: str | None = Field(default=None, max_length=500)
+    purge_blocked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
     @property
     def tag_list(self) -> list[str]:
         return [t for t in self.tags.split(",") if t]
+
+
+class PurgeBlock(StrEnum):
+    """Why an expired recording's audio could not be purged (the `reason` label of the failure metric)."""
+
+    retention_not_expired = "retention_not_expired"  # the store's retain-until date is later than ours
+    legal_hold_in_store = "legal_hold_in_store"  # the object is held in the store, not in the database
+    object_locked = "object_locked"  # the store refused for another lock reason
+    store_unavailable = "store_unavailable"
+    error = "error"
 
 
 class AuditAction(StrEnum):

@@ -10,9 +10,22 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from callqa.events import ChannelLayout, ConsentStatus
+from callqa.http import NonBlankText
 from recorder_ingest.models import AuditEntry, Recording
 
 TAG_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,49}$"
+# No call recorder predates this; an earlier date is a broken clock or a default value (year 1 would
+# be purged the moment it is stored).
+EARLIEST_CALL = datetime(1990, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(minutes=10)  # a little skew between the PBX and us is normal
+
+
+def plausible_time(value: datetime, field: str) -> datetime:
+    if value < EARLIEST_CALL:
+        raise ValueError(f"{field} is before {EARLIEST_CALL:%Y}; check the platform's clock or time zone")
+    if value > datetime.now(UTC) + CLOCK_SKEW:
+        raise ValueError(f"{field} is in the future; check the platform's clock or time zone")
+    return value
 
 
 class ConsentMethod(StrEnum):
@@ -28,11 +41,16 @@ class Consent(BaseModel):
     method: ConsentMethod | None = None
     at: AwareDatetime | None = Field(None, description="when consent was given or the announcement played")
 
+    @field_validator("at")
+    @classmethod
+    def _plausible(cls, at: datetime | None) -> datetime | None:
+        return None if at is None else plausible_time(at, "consent.at")
+
 
 class LegalHoldRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=3, max_length=500, examples=["dispute #4411 with customer"])
+    reason: NonBlankText = Field(min_length=3, max_length=500, examples=["dispute #4411 with customer"])
 
 
 class RecordingMetadata(BaseModel):
@@ -60,13 +78,17 @@ class RecordingMetadata(BaseModel):
         },
     )
 
-    call_id: str = Field(min_length=1, max_length=200, description="the platform's call id: the idempotency key")
-    platform: str | None = Field(None, max_length=100, description="telephony platform, picks its channel layout")
-    agent_id: str = Field(min_length=1, max_length=100)
-    group: str | None = Field(None, max_length=100, description="team / ACD group")
-    queue: str | None = Field(None, max_length=100, description="queue or business line")
+    call_id: NonBlankText = Field(
+        min_length=1, max_length=200, description="the platform's call id: the idempotency key"
+    )
+    platform: NonBlankText | None = Field(
+        None, max_length=100, description="telephony platform, picks its channel layout"
+    )
+    agent_id: NonBlankText = Field(min_length=1, max_length=100)
+    group: NonBlankText | None = Field(None, max_length=100, description="team / ACD group")
+    queue: NonBlankText | None = Field(None, max_length=100, description="queue or business line")
     direction: Literal["inbound", "outbound", "internal"] = "inbound"
-    started_at: AwareDatetime
+    started_at: AwareDatetime = Field(description="from 1990 to now (10 minutes of clock skew allowed)")
     customer_number: str | None = Field(
         None, max_length=40, description="never stored in clear: keyed hash (+ encrypted copy if configured)"
     )
@@ -74,7 +96,9 @@ class RecordingMetadata(BaseModel):
     language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)?$", examples=["zh", "en"])
     tags: list[str] = Field(default_factory=list, max_length=20)
     consent: Consent
-    retention_policy: str | None = Field(None, description="a configured policy name; default chosen from tags")
+    retention_policy: NonBlankText | None = Field(
+        None, max_length=50, description="a configured policy name; default chosen from tags"
+    )
     legal_hold: LegalHoldRequest | None = None
 
     @field_validator("tags")
@@ -87,11 +111,8 @@ class RecordingMetadata(BaseModel):
 
     @field_validator("started_at")
     @classmethod
-    def _not_in_the_future(cls, started_at: datetime) -> datetime:
-        # A little clock skew between the PBX and us is normal; a call from tomorrow is a bug.
-        if started_at > datetime.now(UTC) + timedelta(minutes=10):
-            raise ValueError("started_at is in the future; check the platform's clock or time zone")
-        return started_at
+    def _plausible(cls, started_at: datetime) -> datetime:
+        return plausible_time(started_at, "started_at")
 
     @field_validator("customer_number")
     @classmethod
@@ -122,6 +143,14 @@ class ConsentOut(BaseModel):
     outcome: str = Field(description="what the consent policy did with this recording")
 
 
+class PurgeBlockedOut(BaseModel):
+    reason: str = Field(
+        description="retention_not_expired | legal_hold_in_store | object_locked | store_unavailable | error"
+    )
+    detail: str | None = Field(examples=["the object store retains the audio until 2027-01-01T00:00:00+00:00; ..."])
+    at: datetime | None = Field(description="the last purge attempt")
+
+
 class RetentionOut(BaseModel):
     policy: str
     retain_until: datetime
@@ -129,6 +158,9 @@ class RetentionOut(BaseModel):
     legal_hold_reason: str | None
     purged_at: datetime | None
     purge_reason: str | None
+    purge_blocked: PurgeBlockedOut | None = Field(
+        description="set while the retention purge cannot delete the audio (it retries every run), with why"
+    )
 
 
 class RecordingOut(BaseModel):
@@ -185,6 +217,11 @@ class RecordingOut(BaseModel):
                 legal_hold_reason=r.legal_hold_reason,
                 purged_at=r.purged_at,
                 purge_reason=r.purge_reason,
+                purge_blocked=PurgeBlockedOut(
+                    reason=r.purge_blocked_reason, detail=r.purge_blocked_detail, at=r.purge_blocked_at
+                )
+                if r.purge_blocked_reason
+                else None,
             ),
         )
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
-from callqa.http import PROBLEM_RESPONSES, Page, PageParams, page_params
+from callqa.http import PROBLEM_RESPONSES, Page, PageParams, PlainText, page_params
 from recorder_ingest.api.deps import ArchiveDep, Auditor
 from recorder_ingest.schemas import AuditEntryOut
 
@@ -23,9 +23,9 @@ def list_audit(
     _: Auditor,
     archive: ArchiveDep,
     page: Annotated[PageParams, Depends(page_params)],
-    recording_id: str | None = None,
-    actor: str | None = None,
-    action: str | None = None,
+    recording_id: Annotated[PlainText | None, Query(max_length=36)] = None,
+    actor: Annotated[PlainText | None, Query(max_length=200)] = None,
+    action: Annotated[PlainText | None, Query(max_length=40)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Page[AuditEntryOut]:

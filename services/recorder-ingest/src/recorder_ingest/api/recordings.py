@@ -13,7 +13,16 @@ from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from callqa.auth import Principal, Role
-from callqa.http import PROBLEM_RESPONSES, FieldError, Page, PageParams, ProblemError, page_params
+from callqa.http import (
+    PROBLEM_RESPONSES,
+    FieldError,
+    NonBlankText,
+    Page,
+    PageParams,
+    PlainText,
+    ProblemError,
+    page_params,
+)
 from recorder_ingest.api.deps import ArchiveDep, ClientDep, Platform, Reader, Supervisor
 from recorder_ingest.archive import AudioGone, RecordingArchive, RecordingNotFound, RecordingQuery, copy_to
 from recorder_ingest.models import AuditAction, Recording
@@ -87,16 +96,18 @@ def list_recordings(
     principal: Reader,
     archive: ArchiveDep,
     page: Annotated[PageParams, Depends(page_params)],
-    agent_id: str | None = None,
-    group: str | None = None,
-    queue: str | None = None,
+    agent_id: Annotated[PlainText | None, Query(max_length=100)] = None,
+    group: Annotated[PlainText | None, Query(max_length=100)] = None,
+    queue: Annotated[PlainText | None, Query(max_length=100)] = None,
     started_from: Annotated[datetime | None, Query(description="inclusive, ISO 8601")] = None,
     started_to: Annotated[datetime | None, Query(description="exclusive, ISO 8601")] = None,
-    tag: Annotated[list[str] | None, Query(description="repeat for several; all must match")] = None,
+    tag: Annotated[list[PlainText] | None, Query(description="repeat for several; all must match")] = None,
     consent_status: Literal["notified", "accepted", "declined", "unknown"] | None = None,
     legal_hold: bool | None = None,
     status: Literal["stored", "audio_not_retained", "purged"] | None = None,
-    customer_number: Annotated[str | None, Query(description="matched by keyed hash, never stored in clear")] = None,
+    customer_number: Annotated[
+        str | None, Query(max_length=40, description="matched by keyed hash, never stored in clear")
+    ] = None,
 ) -> Page[RecordingOut]:
     if own_recordings_only(principal):
         agent_id = principal.subject  # agents see their own calls
@@ -171,7 +182,8 @@ def get_audio(
     archive: ArchiveDep,
     client: ClientDep,
     purpose: Annotated[
-        str, Query(min_length=2, max_length=300, description="why: written to the audit log", examples=["qa_review"])
+        NonBlankText,
+        Query(min_length=2, max_length=300, description="why: written to the audit log", examples=["qa_review"]),
     ],
     delivery: Literal["stream", "url"] = "stream",
     range_header: Annotated[str | None, Header(alias="Range")] = None,
@@ -222,7 +234,7 @@ def delete_legal_hold(
     principal: Supervisor,
     archive: ArchiveDep,
     client: ClientDep,
-    reason: Annotated[str, Query(min_length=3, max_length=500, examples=["dispute settled"])],
+    reason: Annotated[NonBlankText, Query(min_length=3, max_length=500, examples=["dispute settled"])],
 ) -> RecordingOut:
     return RecordingOut.of(archive.release_legal_hold(recording_id, reason, principal, client))
 
@@ -238,6 +250,6 @@ def erase_recording(
     principal: Supervisor,
     archive: ArchiveDep,
     client: ClientDep,
-    reason: Annotated[str, Query(min_length=3, max_length=500, examples=["customer erasure request #88"])],
+    reason: Annotated[NonBlankText, Query(min_length=3, max_length=500, examples=["customer erasure request #88"])],
 ) -> RecordingOut:
     return RecordingOut.of(archive.erase(recording_id, reason, principal, client))
