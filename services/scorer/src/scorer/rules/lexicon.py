@@ -393,12 +393,16 @@ DISSATISFACTION: dict[tuple[str, str], tuple[str, ...]] = {
         "发错",
         "质量问题",
         "骗了",
-        "假的",
+        "是假的",
+        "假货",
         "碎了",
         "没退",
         "害怕",
         "停诊",
-        "怎么办",
+        "这怎么办",
+        "可怎么办",
+        "不转了",
+        "噪音",
         "很急",
         "等了",
         "一直在等",
@@ -411,9 +415,11 @@ DISSATISFACTION: dict[tuple[str, str], tuple[str, ...]] = {
         "不合理",
         "不公平",
     ),
-    ("zh", "emotion"): (*_except(LEXICONS["zh", "negative"], "投诉"), "急死", "搞什么"),
+    ("zh", "emotion"): (*_except(LEXICONS["zh", "negative"], "投诉"), "急死", "搞什么", "骂人", "这态度", "这个态度"),
     ("zh", "exasperation"): (
         "又是",
+        "老是",
+        "别再",
         "第二次",
         "第三次",
         "好几次",
@@ -564,7 +570,7 @@ DISSATISFACTION: dict[tuple[str, str], tuple[str, ...]] = {
     ),
 }
 DISSATISFACTION_NEGATIONS = {
-    "zh": ("不是要", "不是想", "没有", "不想", "不用", "不需要", "不要"),
+    "zh": ("不是要", "不是想", "没有", "不想", "不用", "不需要", "不要", "怕"),  # 怕突然停电: not (yet) a failure
     "en": ("not", "no", "don't"),
 }
 
