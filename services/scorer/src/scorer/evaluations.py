@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 PRODUCER = "scorer"
 
 EVALUATIONS = Counter("callqa_scorer_evaluations_total", "Evaluations stored", ["scorecard", "passed"])
+# A call no scorecard applies to (its language, queue or group) is a gap in QA coverage, not a success.
+UNSCORED = Counter("callqa_scorer_unscored_total", "Transcripts that got no evaluation, by why", ["reason"])
 SCORING_SECONDS = Histogram("callqa_scorer_evaluation_seconds", "Time to evaluate one transcript with one card")
 UNFINISHED = ("queued", "running")  # re-score job statuses that still need a run
 ERROR_LIMIT = 1000  # RescoreJob.error's length
@@ -67,6 +69,16 @@ class CallFilter:
             found.append(col(table.started_at) < self.started_to)
         return found
 
+    @classmethod
+    def from_json(cls, filters: dict[str, Any]) -> CallFilter:
+        """A re-score job's stored filters: its JSON column hands the timestamps back as ISO strings."""
+        times = {
+            name: datetime.fromisoformat(value)
+            for name in ("started_from", "started_to")
+            if isinstance(value := filters.get(name), str)
+        }
+        return cls(**(filters | times))
+
 
 class Scorer:
     def __init__(
@@ -80,14 +92,26 @@ class Scorer:
     # --- from the bus -----------------------------------------------------------------------
 
     def on_transcript(self, ready: TranscriptReady) -> list[EvaluationRecord]:
-        seen = self._remember(ready)
+        seen, first = self._remember(ready)
         document = self.load(seen, ready.document)
-        return [
-            self.evaluate_and_store(seen, document, card)
-            for card in self.library.applicable(ready.language, ready.queue, ready.group)
-        ]
+        cards = self.library.applicable(ready.language, ready.queue, ready.group)
+        if not cards:
+            if first:  # counted once per transcript, not again for a redelivery
+                UNSCORED.labels("no_applicable_scorecard").inc()
+            log.warning(
+                "no scorecard applies to the call: it is not evaluated",
+                extra={
+                    "recording_id": ready.recording_id,
+                    "language": ready.language,
+                    "queue": ready.queue,
+                    "group": ready.group,
+                    "reason": "no_applicable_scorecard",
+                },
+            )
+        return [self.evaluate_and_store(seen, document, card) for card in cards]
 
-    def _remember(self, ready: TranscriptReady) -> TranscriptSeen:
+    def _remember(self, ready: TranscriptReady) -> tuple[TranscriptSeen, bool]:
+        """Store where the transcript is; True the first time, False for a redelivery."""
         seen = TranscriptSeen(
             recording_id=ready.recording_id,
             transcript_version=ready.model_version,
@@ -102,8 +126,8 @@ class Scorer:
             with self.db.session() as session:
                 session.add(seen)
         except IntegrityError:
-            pass  # a redelivery: already remembered
-        return seen
+            return seen, False  # a redelivery: already remembered
+        return seen, True
 
     def load(self, seen: TranscriptSeen, inline: dict[str, Any] | None = None) -> TranscriptDocument:
         if inline is not None:
@@ -270,7 +294,7 @@ class Scorer:
         if job is None:
             raise ClaimLost(job_id)
         card = self.library.get(job.scorecard_id, job.scorecard_version)
-        where = CallFilter(**job.filters)
+        where = CallFilter.from_json(job.filters)
         with self.db.session() as session:
             targets = list(session.exec(select(TranscriptSeen).where(*where.conditions(TranscriptSeen))))
         language = card.language

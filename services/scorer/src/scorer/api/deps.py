@@ -23,6 +23,7 @@ def get_library(request: Request) -> ScorecardLibrary:
 
 ScorerDep = Annotated[Scorer, Depends(get_scorer)]
 LibraryDep = Annotated[ScorecardLibrary, Depends(get_library)]
+# Who edits scorecards and starts re-scores (admin holds every role); also who may follow a re-score job.
 Author = Annotated[Principal, Depends(require_roles(Role.qa_analyst, Role.supervisor))]
 Reader = Annotated[
     Principal, Depends(require_roles(Role.qa_analyst, Role.supervisor, Role.trainer, Role.auditor, Role.agent))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from callqa.auth import Principal, Role
-from callqa.http import PROBLEM_RESPONSES, Page, PageParams, ProblemError, page_params
+from callqa.http import PROBLEM_RESPONSES, Page, PageParams, PlainText, ProblemError, page_params
 from scorer.api.deps import Reader, ScorerDep
 from scorer.evaluations import CallFilter
 from scorer.models import EvaluationRecord
@@ -59,13 +59,13 @@ def list_evaluations(
     principal: Reader,
     scorer: ScorerDep,
     page: Annotated[PageParams, Depends(page_params)],
-    agent_id: str | None = None,
-    group: str | None = None,
-    queue: str | None = None,
+    agent_id: Annotated[PlainText | None, Query(max_length=100)] = None,
+    group: Annotated[PlainText | None, Query(max_length=100)] = None,
+    queue: Annotated[PlainText | None, Query(max_length=100)] = None,
     started_from: datetime | None = None,
     started_to: datetime | None = None,
     passed: bool | None = None,
-    scorecard_id: str | None = None,
+    scorecard_id: Annotated[PlainText | None, Query(max_length=100)] = None,
 ) -> Page[EvaluationOut]:
     if agent_only(principal):
         agent_id = principal.subject

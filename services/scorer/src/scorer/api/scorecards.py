@@ -116,7 +116,11 @@ ScorecardBody = Annotated[dict[str, Any], Body(examples=[EXAMPLE])]
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=ScorecardOut, summary="Create a scorecard (version 1)"
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ScorecardOut,
+    summary="Create a scorecard (version 1)",
+    responses={409: {"description": "A scorecard with this id exists: PUT stores its next version"}},
 )
 def create(document: ScorecardBody, principal: Author, library: LibraryDep, response: Response) -> ScorecardOut:
     row = library.create(parse_scorecard(document), principal.subject)
@@ -195,7 +199,8 @@ async def rescore(
 
 
 @jobs.get("/{job_id}", response_model=JobOut, summary="Progress of a re-score job")
-def get_job(job_id: str, _: Reader, scorer: ScorerDep) -> JobOut:
+def get_job(job_id: str, _: Author, scorer: ScorerDep) -> JobOut:
+    # Only those who may start re-scores follow them: a job names its scorecard, filters and author.
     with scorer.db.session() as session:
         job = session.get(RescoreJob, job_id)
     if job is None:
