@@ -90,7 +90,11 @@ def health_router(checks: dict[str, ReadinessCheck], registry: CollectorRegistry
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "uptime_s": round(time.monotonic() - started, 1)}
 
-    @router.get("/readyz", summary="Readiness: every dependency answers")
+    @router.get(
+        "/readyz",
+        summary="Readiness: every dependency answers",
+        responses={503: {"description": "A dependency does not answer", "content": {"application/json": {}}}},
+    )
     async def readyz() -> JSONResponse:
         results = {name: await _run_check(check) for name, check in checks.items()}
         ready = all(results.values())

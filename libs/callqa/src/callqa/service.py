@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI
 
 from callqa.auth import Authenticator
 from callqa.db import Database
-from callqa.http import install_problem_handlers
+from callqa.http import PROBLEM_JSON, install_problem_handlers
 from callqa.observability import ReadinessCheck, configure_logging, health_router
 from callqa.settings import ServiceSettings
 
@@ -38,7 +38,52 @@ def build_app(
     app.include_router(health_router(checks if checks is not None else {}))
     for router in routers:
         app.include_router(router)
+    document_problems(app)
     return app
+
+
+# Answers any route may give by its shape, whether or not the route lists them (see `document_problems`).
+SHAPED_PROBLEMS = {
+    "404": "Not found: the object the path names does not exist",
+    "400": "Malformed request body (not JSON, not UTF-8, broken multipart)",
+    "416": "Range not satisfiable",
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI say what the problem handlers answer, so clients (and schema checks) can rely on it.
+
+    Every error response is an `application/problem+json` `Problem` (unless a route documents other content);
+    a path naming an object may answer 404, a request body 400 when it cannot be parsed, a `Range` header 416.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+        if "Problem" not in document.get("components", {}).get("schemas", {}):
+            problem = {}  # an app with no problem-answering route has no Problem schema to point at
+        for path, item in document.get("paths", {}).items():
+            for operation in item.values():
+                responses: dict[str, Any] = operation.setdefault("responses", {})
+                parameters = operation.get("parameters", [])
+                shaped = {
+                    "404": "{" in path,
+                    "400": "requestBody" in operation,
+                    "416": any(p["in"] == "header" and p["name"].lower() == "range" for p in parameters),
+                }
+                for status, applies in shaped.items():
+                    if applies:
+                        responses.setdefault(status, {"description": SHAPED_PROBLEMS[status]})
+                for status, response in responses.items():
+                    content = response.get("content")
+                    if status[0] in "45" and (content is None or PROBLEM_JSON in content):
+                        response["content"] = {PROBLEM_JSON: problem}
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
