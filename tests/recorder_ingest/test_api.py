@@ -317,6 +317,8 @@ def test_audio_access_is_role_checked_supports_ranges_and_is_audited(client: Tes
         ("sup-wu", "audio.url", "dispute", "allowed"),
         ("agent-9", "audio.stream", "coaching", "allowed"),
         ("agent-1", "audio.stream", "curious", "denied"),
+        ("qa-lin", "audio.stream", None, "denied"),  # refused before the handler (422, 403): audited too
+        ("pbx-east", "audio.stream", "qa", "denied"),
     ]
 
 

@@ -63,7 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
         settings,
         title="callqa recorder-ingest",
         description=recorder_ingest.__doc__ or "",
-        routers=[recordings.router, audit.router],
+        routers=[recordings.router, recordings.audio, audit.router],
         checks={"database": db.ping, "object_store": store.ping},
         lifespan=lifespan,
     )

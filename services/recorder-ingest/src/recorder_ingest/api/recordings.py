@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Header, Query, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
-from callqa.auth import Principal, Role
+from callqa.auth import Principal, Role, claimed_caller
 from callqa.http import (
     PROBLEM_RESPONSES,
     FieldError,
@@ -28,6 +33,7 @@ from recorder_ingest.archive import AudioGone, RecordingArchive, RecordingNotFou
 from recorder_ingest.models import AuditAction, Recording
 from recorder_ingest.schemas import AudioUrl, LegalHoldRequest, RecordingMetadata, RecordingOut
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/recordings", tags=["recordings"], responses=PROBLEM_RESPONSES)
 
 STAFF_READERS = {Role.qa_analyst, Role.supervisor, Role.trainer, Role.auditor, Role.admin}
@@ -167,7 +173,68 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end - start + 1
 
 
-@router.get(
+class AudioAccessRoute(APIRoute):
+    """Every attempt to reach a recording's audio goes into the audit log, refused ones included.
+
+    The handler records what it decides (allowed; 403 for another agent's call, 404, 410). What is refused
+    before it runs (401 without valid credentials, 403 without a reader role, 422 for a bad request) is
+    recorded here, with who the caller is or claims to be (never the credential) and why.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def audited(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:
+                if not getattr(request.state, "audio_access_audited", False):
+                    await run_in_threadpool(record_refusal, request, exc)
+                raise
+
+        return audited
+
+
+def _clean(value: str | None, limit: int) -> str | None:
+    """Request text fit for an audit row: control characters (NUL breaks PostgreSQL) replaced, cut to size."""
+    if value is None:
+        return None
+    return "".join(ch if ch.isprintable() else "\ufffd" for ch in value)[:limit]
+
+
+def record_refusal(request: Request, exc: Exception) -> None:
+    archive: RecordingArchive = request.app.state.archive
+    subject, roles = claimed_caller(request)
+    if isinstance(exc, ProblemError):
+        status_code, outcome = exc.problem.status, "denied"
+        reason = f"{exc.problem.status} {exc.problem.title}: {exc.problem.detail or ''}"
+    elif isinstance(exc, RequestValidationError):
+        status_code, outcome = 422, "denied"
+        reason = "422 Invalid request: " + "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors())
+    else:
+        status_code, outcome, reason = 500, "failed", f"{type(exc).__name__}"
+    action = AuditAction.audio_url if request.query_params.get("delivery") == "url" else AuditAction.audio_stream
+    recording_id = _clean(str(request.path_params.get("recording_id", "")), 36) or None
+    purpose = _clean(request.query_params.get("purpose"), 300)
+    client = request.client.host if request.client else None
+    try:
+        archive.record_access(
+            Principal(subject, roles), action, recording_id, purpose, client, outcome, _clean(reason, 1000)
+        )
+    except Exception:  # the refusal still goes out; the log line is then the only trace, so it says it all
+        log.exception(
+            "could not audit a refused audio access",
+            extra={"actor": subject, "recording_id": recording_id, "status": status_code, "detail": reason},
+        )
+
+
+# The audio endpoint has a router of its own: its route class audits the refusals that never reach it.
+audio = APIRouter(
+    prefix="/v1/recordings", tags=["recordings"], responses=PROBLEM_RESPONSES, route_class=AudioAccessRoute
+)
+
+
+@audio.get(
     "/{recording_id}/audio",
     summary="Listen: stream the audio (HTTP ranges) or get a short-lived URL; every access is audited",
     responses={
@@ -177,6 +244,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     },
 )
 def get_audio(
+    request: Request,
     recording_id: str,
     principal: Reader,
     archive: ArchiveDep,
@@ -194,9 +262,14 @@ def get_audio(
         key = archive.audio_available(recording)
     except (ProblemError, AudioGone, RecordingNotFound) as denied:
         detail = denied.problem.detail if isinstance(denied, ProblemError) else str(denied)
-        archive.record_access(principal, action, recording_id, purpose, client, outcome="denied", detail=detail)
+        audited_id = _clean(recording_id, 36)  # whatever the client put in the path
+        archive.record_access(
+            principal, action, audited_id, purpose, client, outcome="denied", detail=_clean(detail, 1000)
+        )
+        request.state.audio_access_audited = True
         raise
     archive.record_access(principal, action, recording_id, purpose, client)
+    request.state.audio_access_audited = True
     if delivery == "url":
         url, expires_at = archive.audio_url(key)
         return Response(AudioUrl(url=url, expires_at=expires_at).model_dump_json(), media_type="application/json")
