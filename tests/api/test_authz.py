@@ -4,7 +4,7 @@ configured from environment variables with a key for every role.
 
 No credentials or bad ones -> 401; a role the table refuses -> 403; a role it allows -> anything but
 401/403. Requests name objects that do not exist (and carry no valid body), so an allowed call answers
-404 or 422 and never changes data.
+404 or 422 and changes nothing (but the audit log).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from callqa.auth import Role
-from tests.api.conftest import JWT_SECRET, Instance, bearer_headers, key_headers
+from tests.api.conftest import Instance, bearer_headers, key_headers
 from tests.authz_matrix import KNOWN_DEVIATIONS, PUBLIC, SERVICES, allowed, render_markdown
 
 pytestmark = pytest.mark.timeout(300)
@@ -61,7 +61,6 @@ BAD_CREDENTIALS: dict[str, dict[str, str]] = {
     "not a JWT": {"Authorization": "Bearer not.a.jwt"},
     "unknown key beside a valid token": {"X-API-Key": "key-nobody-knows"} | bearer_headers(Role.admin),
 }
-assert JWT_SECRET not in str(BAD_CREDENTIALS["token signed with another secret"])
 
 
 @pytest.mark.parametrize(("service", "endpoint", "who"), cases())
