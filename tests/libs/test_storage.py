@@ -171,6 +171,33 @@ def test_falls_back_to_versioned_bucket_when_object_lock_is_refused(
         store.set_retention("k", in_an_hour())
 
 
+def test_object_lock_can_be_turned_on_for_an_existing_bucket_or_says_it_cannot(
+    s3_endpoint: str, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_store(s3_endpoint, f"later-{unique}", object_lock=False).ensure_bucket()
+    store = make_store(s3_endpoint, f"later-{unique}")
+    assert not store.refresh_object_lock()
+    refusing = make_store(s3_endpoint, f"later-{unique}")
+
+    def refuse(bucket_name: str, config: object) -> None:  # MinIO: only when the bucket is created
+        message = "Object Lock configuration cannot be enabled on existing buckets"
+        raise S3Error(urllib3.HTTPResponse(status=409), "InvalidBucketState", message, bucket_name, None, None)
+
+    monkeypatch.setattr(refusing.client, "set_object_lock_config", refuse)
+    assert not refusing.enable_object_lock()
+    with pytest.raises(StorageFeatureUnsupported):
+        refusing.set_legal_hold("k", True)
+
+    assert store.enable_object_lock()  # AWS and ministack allow it on a versioned bucket, moto on an empty one
+    assert store.refresh_object_lock() and store.object_lock_enabled
+    store.put_bytes("k", b"x")
+    store.set_retention("k", in_an_hour())
+    store.set_legal_hold("k", True)
+    assert store.legal_hold("k")
+    assert store.get_retention("k") is not None
+    store.set_legal_hold("k", False)
+
+
 # -- writing and reading ------------------------------------------------------------------
 
 

@@ -157,7 +157,7 @@ def test_bad_audio_is_rejected_naming_the_problem_and_nothing_is_stored(
     assert problem["errors"][0]["field"] == "audio"
     assert problem["detail"]
     assert rows(ingest_settings) == []
-    assert list(store.list_keys()) == []
+    assert list(store.list_keys("recordings/")) == [], "no audio"
 
 
 @pytest.mark.parametrize(
@@ -182,7 +182,7 @@ def test_metadata_errors_name_the_field_and_store_nothing(
     assert response.status_code == 422, response.text
     assert field in [e["field"] for e in response.json()["errors"]]
     assert rows(ingest_settings) == []
-    assert list(store.list_keys()) == []
+    assert list(store.list_keys("recordings/")) == [], "no audio"
 
 
 def test_stereo_layout_on_mono_audio_is_a_metadata_error(client: TestClient, mono_wav: Path) -> None:
@@ -208,7 +208,7 @@ def test_oversized_upload_gets_413_and_nothing_is_stored(
     assert response.status_code == 413
     assert response.json()["title"] == "Upload too large"
     assert rows(ingest_settings) == []
-    assert list(store.list_keys()) == []
+    assert list(store.list_keys("recordings/")) == [], "no audio"
 
 
 def test_unauthenticated_and_wrong_role_callers_are_refused(
@@ -233,7 +233,7 @@ def test_declined_consent_keeps_metadata_but_not_the_audio(
     assert body["audio"]["status"] == "audio_not_retained"
     assert "declined" in body["consent"]["outcome"]
     assert body["retention"]["policy"] == "declined"
-    assert list(store.list_keys()) == []
+    assert list(store.list_keys("recordings/")) == [], "no audio"
     assert events_for(ingest_settings.kafka, STORED_TOPIC, body["id"], timeout=2) == [], "not transcribed"
     assert post(client, stereo_wav, metadata("call-declined", consent={"status": "declined"})).status_code == 200
     gone = client.get(f"/v1/recordings/{body['id']}/audio", params={"purpose": "qa"}, headers=bearer(Role.qa_analyst))

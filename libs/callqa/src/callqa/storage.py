@@ -26,6 +26,7 @@ from minio import Minio
 from minio.commonconfig import ENABLED
 from minio.deleteobjects import DeleteObject
 from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
+from minio.objectlockconfig import ObjectLockConfig
 from minio.retention import Retention
 from minio.versioningconfig import VersioningConfig
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
@@ -337,6 +338,34 @@ class ObjectStore:
         if self._object_lock is None:
             with _translated():
                 self._object_lock = self._query_object_lock()
+        return self._object_lock
+
+    def refresh_object_lock(self) -> bool:
+        """Ask the server again whether the bucket has object lock (a store may lose it on a restart)."""
+        with _translated():
+            self._object_lock = self._query_object_lock()
+        return self._object_lock
+
+    def enable_object_lock(self) -> bool:
+        """Turn object lock on for an existing bucket, with no default retention; True when it is on.
+
+        AWS and ministack allow this on a versioned bucket, moto on an empty one, MinIO only at creation;
+        where refused it stays off and this answers False (and logs why). It cannot be turned off again.
+        """
+        with _translated():
+            if self._client.get_bucket_versioning(self.bucket).status != ENABLED:
+                self._client.set_bucket_versioning(self.bucket, VersioningConfig(ENABLED))
+            try:
+                self._client.set_object_lock_config(self.bucket, ObjectLockConfig(None, None, None))
+            except S3Error as exc:
+                if exc.code in _AUTH_CODES or _status(exc) >= 500:
+                    raise
+                log.error("the store refused to turn on object lock for %s: %s: %s", self.bucket, exc.code, exc.message)
+            except ServerError as exc:
+                if exc.status_code != 501:
+                    raise
+                log.error("the store does not implement object lock")
+            self._object_lock = self._query_object_lock()
         return self._object_lock
 
     def ping(self) -> bool:

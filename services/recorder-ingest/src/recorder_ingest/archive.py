@@ -3,11 +3,13 @@
 Write order keeps the invariants: the audio goes to the object store first, then the row and
 its `recording.stored` event commit together (transactional outbox). A crash in between
 leaves an orphan object that `sweep_orphans` removes, never a row without audio, and never an
-event without a row.
+event without a row. An upload that fails after its audio was stored (retention or hold refused,
+the row not written) removes the audio before it answers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -37,10 +39,18 @@ from callqa.events import (
 )
 from callqa.http import FieldError
 from callqa.outbox import enqueue
-from callqa.storage import ObjectLocked, ObjectNotFound, ObjectStore, StorageError, StorageUnavailable
+from callqa.storage import (
+    ObjectLocked,
+    ObjectNotFound,
+    ObjectStore,
+    StorageError,
+    StorageFeatureUnsupported,
+    StorageUnavailable,
+)
 from recorder_ingest.audio import AudioFacts, probe
 from recorder_ingest.config import DeclinedConsentPolicy, Settings
 from recorder_ingest.models import AuditAction, AuditEntry, PurgeBlock, Recording, RecordingStatus
+from recorder_ingest.object_lock import ObjectLockKeeper, ObjectLockUnavailable
 from recorder_ingest.schemas import RecordingMetadata
 
 log = logging.getLogger(__name__)
@@ -112,6 +122,7 @@ class RecordingArchive:
         self.settings = settings
         self.db = db
         self.store = store
+        self.lock = ObjectLockKeeper(settings.s3.object_lock, db, store)
         self._fernet = None
         if settings.customer_number_encryption_key is not None:
             from cryptography.fernet import Fernet
@@ -174,11 +185,14 @@ class RecordingArchive:
                     enqueue(session, self._stored_event(recording))
         except IntegrityError:
             # A concurrent post of the same call id won the race; undo our copy and answer as a repeat.
-            self._delete_audio(recording, bypass_governance=True)
+            self._discard_audio(recording, "another upload of the call id won")
             existing = self._by_call_id(meta.call_id)
             if existing is None:
                 raise
             return self._repeat(existing, sha256), False
+        except Exception:
+            self._discard_audio(recording, "its row could not be written")  # no audio without a row
+            raise
         RECORDINGS_INGESTED.labels(recording.status).inc()
         log.info("recording stored", extra={"recording_id": recording.id, "status": recording.status})
         return recording, True
@@ -241,6 +255,7 @@ class RecordingArchive:
 
     def _store_audio(self, recording: Recording, audio_path: Path) -> None:
         assert recording.audio_key is not None
+        self.lock.require()  # refuse (503) before storing audio that could not be protected
         metadata = {
             "recording-id": recording.id,
             "sha256": recording.audio_sha256,
@@ -258,11 +273,35 @@ class RecordingArchive:
         if stored.sha256 != recording.audio_sha256:  # the spool changed under us: never store a mismatch
             self._delete_audio(recording, bypass_governance=True)
             raise StorageError("audio changed while it was being stored")
-        if self.store.object_lock_enabled:
+        if not self.lock.required:
+            return
+        try:
             if recording.retain_until > utcnow():
                 self.store.set_retention(recording.audio_key, recording.retain_until, "GOVERNANCE")
             if recording.legal_hold:
                 self.store.set_legal_hold(recording.audio_key, True)
+        except StorageError as exc:
+            self._discard_audio(recording, "its retention or legal hold could not be set")
+            if isinstance(exc, StorageFeatureUnsupported):  # the store lost object lock under us
+                self.lock.lost(str(exc))
+                raise ObjectLockUnavailable(f"the store refused retention or legal hold: {exc}") from exc
+            raise
+
+    def _discard_audio(self, recording: Recording, why: str) -> None:
+        """Remove the audio of an upload that is being refused; the orphan sweep is the fallback."""
+        if recording.audio_key is None:
+            return
+        try:
+            if recording.legal_hold:
+                with contextlib.suppress(StorageFeatureUnsupported, ObjectNotFound):  # maybe never held
+                    self.store.set_legal_hold(recording.audio_key, False)
+            self.store.delete_all_versions(recording.audio_key, bypass_governance=True)
+            log.warning("refused upload: audio removed", extra={"recording_id": recording.id, "why": why})
+        except Exception:
+            log.exception(
+                "refused upload: audio left behind for the orphan sweep",
+                extra={"recording_id": recording.id, "key": recording.audio_key, "why": why},
+            )
 
     def _delete_audio(self, recording: Recording, *, bypass_governance: bool) -> None:
         if recording.audio_key is not None:
@@ -433,8 +472,13 @@ class RecordingArchive:
     def _hold(self, recording_id: str, on: bool, reason: str, principal: Principal, client: str | None) -> Recording:
         """The object's WORM legal hold first, then the row and its audit entry in one transaction."""
         recording = self.get(recording_id)
-        if recording.status == RecordingStatus.stored and recording.audio_key and self.store.object_lock_enabled:
-            self.store.set_legal_hold(recording.audio_key, on)
+        if recording.status == RecordingStatus.stored and recording.audio_key and self.lock.required:
+            self.lock.require()  # a hold the store cannot keep is refused (503), not recorded only here
+            try:
+                self.store.set_legal_hold(recording.audio_key, on)
+            except StorageFeatureUnsupported as exc:
+                self.lock.lost(str(exc))
+                raise ObjectLockUnavailable(f"the store refused the legal hold: {exc}") from exc
         with self.db.session() as session:
             row = session.get(Recording, recording_id)
             assert row is not None

@@ -54,6 +54,9 @@ class Settings(ServiceSettings):
     purge_interval_s: float = 3600
     orphan_grace_s: float = Field(3600, description="objects without a row older than this are swept")
     retry_after_s: int = 5
+    object_lock_check_interval_s: float = Field(
+        30, gt=0, description="how often the store's object lock and holds are checked (restored when lost)"
+    )
 
     @model_validator(mode="after")
     def _ingest_secrets(self) -> Self:

@@ -1,5 +1,5 @@
 """The recorder-ingest app: routes, domain-error mapping, and its background workers
-(outbox relay, retention purge + orphan sweep)."""
+(outbox relay, retention purge + orphan sweep, object-lock keeper)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from callqa.db import Database
 from callqa.http import FieldError, Problem, problem_handler, problem_response
 from callqa.outbox import OutboxRelay
 from callqa.service import build_app
-from callqa.storage import ObjectStore, StorageUnavailable
+from callqa.storage import ObjectStore, StorageFeatureUnsupported, StorageUnavailable
 from recorder_ingest.api import audit, recordings
 from recorder_ingest.archive import (
     AudioGone,
@@ -31,6 +31,7 @@ from recorder_ingest.archive import (
 )
 from recorder_ingest.audio import AudioRejected
 from recorder_ingest.config import Settings
+from recorder_ingest.object_lock import LockState, ObjectLockUnavailable
 
 log = logging.getLogger(__name__)
 MULTIPART_OVERHEAD = 64 * 1024  # the metadata part and boundaries ride along with the audio
@@ -45,14 +46,26 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.archive = archive
-        try:
-            await asyncio.to_thread(store.ensure_bucket)
-        except StorageUnavailable:
-            log.warning("object store unreachable at start-up; uploads answer 503 until it is back")
-        workers = [asyncio.create_task(relay.run()), asyncio.create_task(retention_loop(archive))]
+        if settings.s3.object_lock:
+            # The bucket, its object lock and the canary now; a restore of the holds and retention the
+            # store lost runs in the keeper's loop (uploads protect themselves meanwhile).
+            if await asyncio.to_thread(archive.lock.check, restore=False) is LockState.unchecked:
+                log.warning("object store not checked at start-up; uploads answer 503 until it is back")
+        else:
+            log.warning("s3.object_lock is off: audio is stored without retention or legal hold in the store")
+            try:
+                await asyncio.to_thread(store.ensure_bucket)
+            except StorageUnavailable:
+                log.warning("object store unreachable at start-up; uploads answer 503 until it is back")
+        workers = [
+            asyncio.create_task(relay.run()),
+            asyncio.create_task(retention_loop(archive)),
+            asyncio.create_task(archive.lock.watch(settings.object_lock_check_interval_s)),
+        ]
         yield
         relay.stop()
-        workers[1].cancel()
+        for worker in workers[1:]:
+            worker.cancel()
         for worker in workers:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
@@ -64,7 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
         title="callqa recorder-ingest",
         description=recorder_ingest.__doc__ or "",
         routers=[recordings.router, recordings.audio, audit.router],
-        checks={"database": db.ping, "object_store": store.ping},
+        checks={"database": db.ping, "object_store": store.ping, "object_lock": lambda: archive.lock.accepting},
         lifespan=lifespan,
     )
     app.state.archive = archive
@@ -76,6 +89,9 @@ def create_app(settings: Settings) -> FastAPI:
 async def retention_loop(archive: RecordingArchive) -> None:
     while True:
         await asyncio.sleep(archive.settings.purge_interval_s)
+        if not archive.lock.protected:  # deleting nothing while the store's protection is in doubt
+            log.warning("retention purge postponed: object lock not confirmed", extra={"reason": archive.lock.reason})
+            continue
         try:
             await asyncio.to_thread(archive.purge_expired)
             await asyncio.to_thread(archive.sweep_orphans)
@@ -104,6 +120,10 @@ def install_domain_errors(app: FastAPI, settings: Settings) -> None:
     app.add_exception_handler(AudioGone, problem_handler(410, "Audio not available"))
     retry = {"Retry-After": str(settings.retry_after_s)}
     app.add_exception_handler(StorageUnavailable, problem_handler(503, "Object store unavailable", headers=retry))
+    # Refused rather than stored without retention or legal hold (see recorder_ingest.object_lock).
+    unprotected = problem_handler(503, "Object lock unavailable", headers=retry)
+    app.add_exception_handler(ObjectLockUnavailable, unprotected)
+    app.add_exception_handler(StorageFeatureUnsupported, unprotected)
 
 
 class UploadLimit:
