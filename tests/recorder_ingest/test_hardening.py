@@ -71,7 +71,8 @@ def test_timestamps_read_back_from_the_database_are_timezone_aware_utc(
 ) -> None:
     meta = metadata("call-tz", started_at="2026-11-02T09:30:00+08:00", legal_hold={"reason": "dispute #1"})
     meta["consent"]["at"] = "2026-11-02T09:29:00+08:00"
-    recording_id = post(env_client, stereo_wav, meta).json()["id"]
+    created = post(env_client, stereo_wav, meta).json()
+    recording_id = created["id"]
     env_client.get(f"/v1/recordings/{recording_id}/audio", params={"purpose": "qa_review"}, headers=QA)
 
     read = env_client.get(f"/v1/recordings/{recording_id}", headers=QA).json()
@@ -79,7 +80,8 @@ def test_timestamps_read_back_from_the_database_are_timezone_aware_utc(
     assert read["consent"]["at"] == "2026-11-02T01:29:00Z"
     listed = env_client.get("/v1/recordings", headers=QA).json()["items"]
     audit = env_client.get("/v1/audit", headers=AUDITOR).json()["items"]
-    values = timestamps([read, listed, audit])
+    assert created["started_at"] == read["started_at"] and created["retention"] == read["retention"], "as read back"
+    values = timestamps([created, read, listed, audit])
     assert len(values) >= 8
     assert all(RFC3339_WITH_OFFSET.match(value) for value in values), values  # OpenAPI's date-time
     assert all(datetime.fromisoformat(value).utcoffset() == timedelta(0) for value in values), values

@@ -16,7 +16,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -141,6 +141,7 @@ class RecordingArchive:
             return self._repeat(existing, sha256), False
 
         declined = meta.consent.status is ConsentStatus.declined
+        started_at = meta.started_at.astimezone(UTC)  # answered as read back later: in UTC
         discard = declined and self.settings.declined_consent is DeclinedConsentPolicy.discard_audio
         recording = Recording(
             id=str(uuid.uuid4()),
@@ -150,7 +151,7 @@ class RecordingArchive:
             group=meta.group,
             queue=meta.queue,
             direction=meta.direction,
-            started_at=meta.started_at,
+            started_at=started_at,
             received_at=utcnow(),
             channel_layout=layout,
             language=meta.language,
@@ -159,10 +160,10 @@ class RecordingArchive:
             customer_number_encrypted=self._encrypt(meta.customer_number),
             consent_status=meta.consent.status,
             consent_method=meta.consent.method,
-            consent_at=meta.consent.at,
+            consent_at=meta.consent.at.astimezone(UTC) if meta.consent.at else None,
             consent_outcome=self._consent_outcome(declined, discard),
             retention_policy=policy,
-            retain_until=meta.started_at + timedelta(days=self.settings.retention_days[policy]),
+            retain_until=started_at + timedelta(days=self.settings.retention_days[policy]),
             legal_hold=meta.legal_hold is not None,
             legal_hold_reason=meta.legal_hold.reason if meta.legal_hold else None,
             legal_hold_at=utcnow() if meta.legal_hold else None,
