@@ -7,6 +7,7 @@ service is configured from its environment."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -25,6 +26,7 @@ from callqa.db import Database
 from callqa.settings import KafkaSettings, S3Settings
 from callqa.storage import ObjectStore
 from callqa_stack import servers
+from recorder_ingest.archive import RecordingArchive
 from recorder_ingest.config import Settings
 from recorder_ingest.main import create_app
 from tests.recorder_ingest.conftest import (
@@ -151,8 +153,19 @@ def test_a_running_service_refuses_audio_it_cannot_protect_then_restores_the_loc
         assert held(store, plain_key)
 
 
+def purges(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Each run of the retention loop's purge, counted (and skipped: the test has nothing to purge)."""
+    runs: list[int] = []
+    monkeypatch.setattr(RecordingArchive, "purge_expired", lambda self, *args, **kwargs: runs.append(1))
+    return runs
+
+
 def test_a_service_started_after_the_store_lost_its_locks_restores_them(
-    configure: Configure, own_store: servers.Server, stereo_wav: Path, other_wav: Path
+    configure: Configure,
+    own_store: servers.Server,
+    stereo_wav: Path,
+    other_wav: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = configure(OBJECT_LOCK_CHECK_INTERVAL_S="0.2")
     store = store_of(settings)
@@ -162,7 +175,8 @@ def test_a_service_started_after_the_store_lost_its_locks_restores_them(
     # `./run stack down` + `up`: the store restarts, then a fresh service starts on the same database.
     restart(own_store)
     assert not held(store, held_key)
-    with TestClient(create_app(configure(OBJECT_LOCK_CHECK_INTERVAL_S="0.2"))) as client:
+    runs = purges(monkeypatch)
+    with TestClient(create_app(configure(OBJECT_LOCK_CHECK_INTERVAL_S="0.2", PURGE_INTERVAL_S="0.1"))) as client:
         wait_for(lambda: held(store, held_key) and retained_until(store, held_key) is not None, timeout=30)
         assert retained_until(store, held_key) == datetime.fromisoformat(kept["retention"]["retain_until"])
         wait_for(lambda: client.app.state.archive.lock.protected)  # type: ignore[attr-defined]
@@ -170,12 +184,14 @@ def test_a_service_started_after_the_store_lost_its_locks_restores_them(
         assert refused.status_code == 409, "still under legal hold"
         assert post(client, other_wav, metadata("call-new")).status_code == 201
         assert client.get("/readyz").json()["checks"]["object_lock"] is True
+        wait_for(lambda: len(runs) > 0)  # the purge runs once the locks are back
 
 
 def test_a_store_that_will_not_turn_object_lock_on_gets_no_audio(
     configure: Configure, stereo_wav: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = configure(OBJECT_LOCK_CHECK_INTERVAL_S="0.2")
+    settings = configure(OBJECT_LOCK_CHECK_INTERVAL_S="0.2", PURGE_INTERVAL_S="0.1")
+    runs = purges(monkeypatch)
     # A bucket made without object lock, on a store that allows it only at creation (MinIO).
     ObjectStore(S3Settings(**(settings.s3.model_dump() | {"object_lock": False}))).ensure_bucket()
 
@@ -192,6 +208,8 @@ def test_a_store_that_will_not_turn_object_lock_on_gets_no_audio(
         assert refused.headers["content-type"] == "application/problem+json"
         assert refused.json()["title"] == "Object lock unavailable"
         assert "no object lock" in refused.json()["detail"]
+        time.sleep(1)
+        assert runs == [], "nothing is purged while the store's protection is in doubt"
     assert rows(settings) == []
     assert list(store_of(settings).list_keys("recordings/")) == []
 
