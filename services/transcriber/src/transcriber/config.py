@@ -30,6 +30,15 @@ class AsrSettings(BaseModel):
     )
 
 
+class TranscriptStore(S3Settings):
+    """Where transcripts and redacted audio go. Its own defaults live on the class, not in a factory: settings
+    from the environment (CALLQA_TRANSCRIBER_S3__ENDPOINT, as the stack and docker-compose set) build the whole
+    group from the class, so a factory's bucket would be lost and transcripts would land among the recordings."""
+
+    bucket: str = "callqa-transcripts"
+    object_lock: bool = False
+
+
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CALLQA_TRANSCRIBER_", env_nested_delimiter="__", extra="ignore")
 
@@ -38,8 +47,8 @@ class Settings(ServiceSettings):
     database_url: str = "sqlite:///.callqa/transcriber.db"
     consumer_group: str = "transcriber"
     max_job_s: float = Field(3600, description="longest transcription; the consumer stays in its group that long")
-    s3: S3Settings = Field(
-        default_factory=lambda: S3Settings(bucket="callqa-transcripts", object_lock=False),
+    s3: TranscriptStore = Field(
+        default_factory=TranscriptStore,
         description="this service's bucket; recordings are read from the bucket named in each event",
     )
 
