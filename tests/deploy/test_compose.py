@@ -277,6 +277,9 @@ def test_settings_point_at_compose_services(service: str, monkeypatch: pytest.Mo
 @by_service
 def test_recordings_bucket_is_created_with_object_lock(service: str, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = production_settings(service, monkeypatch)
+    if not settings.s3.object_lock:  # e.g. the transcriber's own bucket: it creates it, no lock needed
+        assert settings.s3.bucket != "callqa", f"{service} would write into the recordings bucket"
+        return
     init = compose_service("minio-init")
     assert (init.get("depends_on") or {}).get("minio", {}).get("condition") == "service_healthy"
     command = " ".join(_strings([init.get("entrypoint"), init.get("command")]))
