@@ -25,7 +25,7 @@ from callqa.events import (
     dlq_topic,
     topic_for,
 )
-from callqa.settings import KafkaSettings, S3Settings
+from callqa.settings import KafkaSettings
 from callqa.storage import ObjectStore
 from callqa.transcripts import TranscriptDocument
 from callqa_stack import servers
@@ -33,7 +33,7 @@ from callqa_stack.samples import SampleCall, render_calls
 from tests.factories import recording_purged
 from tests.libs.test_bus import read_all
 from transcriber.asr import Recogniser
-from transcriber.config import MIGRATIONS_DIR, AsrSettings, Settings
+from transcriber.config import MIGRATIONS_DIR, AsrSettings, Settings, TranscriptStore
 from transcriber.main import create_app
 from transcriber.pipeline import TranscriptionPipeline
 from transcriber.store import TranscriptRecord
@@ -89,7 +89,7 @@ def settings(kafka_settings: KafkaSettings, ministack_server: servers.Server, sq
     settings = Settings(
         database_url=sqlite_url,
         kafka=kafka_settings,
-        s3=S3Settings(endpoint=f"127.0.0.1:{ministack_server.port}", bucket=f"transcripts-{unique}", object_lock=False),
+        s3=TranscriptStore(endpoint=f"127.0.0.1:{ministack_server.port}", bucket=f"transcripts-{unique}"),
         consumer_group=f"transcriber-{unique}",
         asr=AsrSettings(model="tiny.en", batch_size=0, beam_size=1),
     )
