@@ -3,6 +3,8 @@
 Audio is never committed: each turn is spoken by a speech engine, placed on its party's channel of a
 per-channel timeline (the other channel stays digitally silent meanwhile), and sox merges the two
 channels and converts them to 8 kHz μ-law with a 300-3400 Hz band-pass, like a call recorder's output.
+A call with `channel_layout: mono` is laid out the same way, but sox mixes the two parties into one
+channel (a recorder that records the line, not each party).
 The expected begin/end of every turn is kept next to the audio, so tests can check timestamps,
 silence and talk-over against what the transcriber and the acoustic metrics find.
 
@@ -77,7 +79,7 @@ KOKORO_VOICES: dict[str, tuple[tuple[str, str], ...]] = {
 # accept from an agent (150-330, 110-190); slowed down, the calls meant to be good ones stay good.
 KOKORO_SPEED = {"zh": 0.9, "en": 0.85}
 KOKORO_PROCESSES = 2  # one model load and one core each: the machines are small and shared
-LAYOUTS = {"agent_left": 0, "agent_right": 1}  # channel index of the agent
+LAYOUTS = {"agent_left": 0, "agent_right": 1, "mono": 0}  # channel index of the agent (mono: the only one)
 TELEPHONY_RATE = 8000
 BAND = ("sinc", "300-3400")  # the telephone band
 # espeak-ng pads its output with up to ~0.3 s of silence; trimming it makes a turn's timing its speech.
@@ -101,13 +103,16 @@ class SampleCall:
     path: Path
     metadata: dict[str, Any]  # the JSON metadata to post with the audio: the YAML entry without `turns`
     language: str
-    agent_channel: int  # 0 = left, 1 = right; the customer is on the other one
+    agent_channel: int  # 0 = left, 1 = right; the customer is on the other one (mono: both on 0)
     duration_s: float
     turns: tuple[TurnTiming, ...]
     engine: Engine
     voices: dict[str, str]  # role -> the engine's voice
+    mono: bool = False  # both parties mixed into one channel
 
     def channel(self, role: Role) -> int:
+        if self.mono:
+            return 0
         return self.agent_channel if role == "agent" else 1 - self.agent_channel
 
 
@@ -126,6 +131,7 @@ class _Script:
     agent_channel: int
     turns: tuple[_Turn, ...]
     slot: int  # its position among the calls of its language: picks its Kokoro voices
+    mono: bool = False
 
     def voices(self, engine: Engine) -> dict[Role, str]:
         if engine == "espeak":
@@ -198,7 +204,7 @@ def _load(yaml_path: Path) -> list[_Script]:
             raise ValueError(f"{where}: language must be one of {sorted(VOICES)}, not {language!r}")
         layout = call.get("channel_layout", "agent_left")
         if layout not in LAYOUTS:
-            raise ValueError(f"{where}: channel_layout must be one of {sorted(LAYOUTS)} for a stereo rendering")
+            raise ValueError(f"{where}: channel_layout must be one of {sorted(LAYOUTS)}")
         raw_turns = call.get("turns")
         if not isinstance(raw_turns, list) or not raw_turns:
             raise ValueError(f"{where}: `turns` must be a non-empty list")
@@ -207,7 +213,7 @@ def _load(yaml_path: Path) -> list[_Script]:
         # YAML turns unquoted ISO timestamps into datetimes; the API wants the string.
         metadata = {key: v.isoformat() if isinstance(v, datetime) else v for key, v in metadata.items()}
         slot = per_language[language] = per_language.get(language, -1) + 1
-        scripts.append(_Script(call["call_id"], metadata, language, LAYOUTS[layout], turns, slot))
+        scripts.append(_Script(call["call_id"], metadata, language, LAYOUTS[layout], turns, slot, layout == "mono"))
     ids = [script.call_id for script in scripts]
     if len(set(ids)) != len(ids):
         raise ValueError(f"{yaml_path}: call_id values must be unique")
@@ -241,9 +247,13 @@ def _cached(script: _Script, out_dir: Path, yaml_mtime: float, engine: Engine) -
         return None
     if timing.get("version") != RENDER_VERSION or timing.get("engine") != _engine_version(engine):
         return None
-    if timing.get("voices") != script.voices(engine):
+    if timing.get("voices") != script.voices(engine) or timing.get("channels", 2) != _channels(script):
         return None
     return _sample(script, wav_path, timing)
+
+
+def _channels(script: _Script) -> int:
+    return 1 if script.mono else 2
 
 
 def _sample(script: _Script, wav_path: Path, timing: dict[str, Any]) -> SampleCall:
@@ -257,6 +267,7 @@ def _sample(script: _Script, wav_path: Path, timing: dict[str, Any]) -> SampleCa
         turns=tuple(TurnTiming(t["role"], t["text"], t["begin_s"], t["end_s"]) for t in timing["turns"]),
         engine=cast(Engine, timing["engine"].split(":")[0]),
         voices=timing["voices"],
+        mono=script.mono,
     )
 
 
@@ -355,7 +366,8 @@ def _render(
     script: _Script, engine: Engine, clips: list[array[int]], rate: int, out_dir: Path, tmp: Path
 ) -> SampleCall:
     # Lay the turns out in time: each starts pause_before_s after the previous turn ended (earlier if
-    # negative: talk-over), but never on top of its own party's previous turn.
+    # negative: talk-over), but never on top of its own party's previous turn. Each party has a track of its
+    # own (its channel of a stereo call; a mono call mixes the two tracks at the end).
     timings: list[TurnTiming] = []
     placed: list[tuple[int, int]] = []  # (channel, first sample)
     previous_end = 0
@@ -392,16 +404,19 @@ def _render(
 
     wav_path, timing_path = _files(out_dir, script.call_id)
     partial = tmp / f"{script.call_id}.wav"
-    # -M: each input becomes one channel. -D: no dither, so the silent channel stays exactly zero.
+    # -M: each input becomes one channel; mono: -m mixes them, each at full volume (-v 1: sox would halve
+    # each), so a turn is as loud as on a stereo channel. -D: no dither, so a silent channel stays exactly zero.
     # The band-pass runs before the automatic rate change to 8 kHz; -3 dB keeps its overshoot from clipping.
+    inputs = ["-m", "-v", "1", parts[0], "-v", "1", parts[1]] if script.mono else ["-M", *parts]
     _tool(
-        ["sox", "-D", "-M", *parts, "-r", str(TELEPHONY_RATE), "-e", "u-law", str(partial), "gain", "-3", *BAND],
+        ["sox", "-D", *inputs, "-r", str(TELEPHONY_RATE), "-e", "u-law", str(partial), "gain", "-3", *BAND],
         what=f"sox for {script.call_id}",
     )
     timing = {
         "version": RENDER_VERSION,
         "engine": _engine_version(engine),
         "voices": script.voices(engine),
+        "channels": _channels(script),
         "duration_s": round(total / rate, 3),
         "turns": [{"role": t.role, "text": t.text, "begin_s": t.begin_s, "end_s": t.end_s} for t in timings],
     }

@@ -17,6 +17,7 @@ import zhconv
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
 from callqa.transcripts import ModelInfo, Word
+from transcriber import hotwords
 from transcriber.config import AsrSettings
 from transcriber.models import model_id, model_version, resolve_model
 
@@ -72,6 +73,10 @@ class Recogniser:
             cpu_threads=settings.cpu_threads,
         )
         self._batched = BatchedInferencePipeline(model=self._model) if settings.batch_size > 0 else None
+        self.hotwords = self._hotwords(settings)
+        pipeline: dict[str, Any] = {**DECODING, "zh_prompt": ZH_PROMPT, "max_compression": MAX_COMPRESSION_RATIO}
+        if self.hotwords:  # only then: the model version of a set-up without hotwords stays what it was
+            pipeline["hotwords"] = self.hotwords
         self.model_info = ModelInfo(
             id=model_id(settings.model),
             version=model_version(
@@ -79,11 +84,25 @@ class Recogniser:
                 beam_size=settings.beam_size,
                 batch_size=settings.batch_size,
                 compute_type=settings.compute_type,
-                pipeline=json.dumps(
-                    {**DECODING, "zh_prompt": ZH_PROMPT, "max_compression": MAX_COMPRESSION_RATIO}, sort_keys=True
-                ),
+                pipeline=json.dumps(pipeline, sort_keys=True),
             ),
         )
+
+    def _hotwords(self, settings: AsrSettings) -> dict[str, str]:
+        """language -> the hotwords text passed to faster-whisper for calls in that language."""
+        phrases = hotwords.by_language(settings.hotwords, settings.hotwords_scorecards, settings.hotwords_kinds)
+
+        def tokens(text: str) -> int:
+            return len(self._model.hf_tokenizer.encode(" " + text, add_special_tokens=False).ids)
+
+        fitted = {
+            language: hotwords.fit(p, language, tokens, settings.hotwords_max_tokens) for language, p in phrases.items()
+        }
+        return {language: text for language, (text, _count) in fitted.items() if text}
+
+    def hotwords_for(self, language: str | None) -> str | None:
+        """Hotwords apply only when the call's language is known: a detected language comes too late."""
+        return self.hotwords.get(hotwords.base_language(language)) if language else None
 
     @property
     def multilingual(self) -> bool:
@@ -100,6 +119,8 @@ class Recogniser:
         options: dict[str, Any] = {**DECODING, "language": language, "beam_size": self.settings.beam_size}
         if language == "zh":
             options["initial_prompt"] = ZH_PROMPT
+        if phrases := self.hotwords_for(language):
+            options["hotwords"] = phrases
         audio = samples.astype(np.float32, copy=False)
         if self._batched is not None:
             segments, info = self._batched.transcribe(audio, batch_size=self.settings.batch_size, **options)

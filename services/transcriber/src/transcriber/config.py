@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 
 from callqa.settings import S3Settings, ServiceSettings
+from transcriber.hotwords import DEFAULT_KINDS
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -27,6 +28,23 @@ class AsrSettings(BaseModel):
     batch_size: int = Field(8, description="BatchedInferencePipeline batch; 0 = plain sequential transcribe()")
     chunk_s: float = Field(
         300, description="long calls are decoded and transcribed in chunks of about this length, cut at pauses"
+    )
+    # Off by default: on the rendered test calls they found a few more key phrases but made English WER and the
+    # QA results worse (docs/benchmarks.md, "accuracy from audio"). They enter the model version: transcripts re-key.
+    hotwords: dict[str, str] = Field(
+        default_factory=dict,
+        description='language -> phrases to bias decoding towards (faster-whisper hotwords), e.g. {"zh": "您好 再见"}',
+    )
+    hotwords_scorecards: list[Path] = Field(
+        default_factory=list,
+        description="scorecard files (YAML/JSON) whose key phrases become hotwords for the card's language",
+    )
+    hotwords_kinds: list[str] | None = Field(
+        default_factory=lambda: list(DEFAULT_KINDS),
+        description="item kinds whose phrases are taken (requirement, deduction, auto_fail, bonus); null: every kind",
+    )
+    hotwords_max_tokens: int = Field(
+        120, ge=1, le=223, description="token budget of the hotwords (cut at a phrase); faster-whisper allows 223"
     )
 
 
