@@ -48,7 +48,6 @@ import math
 import os
 import random
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -380,12 +379,7 @@ def local_stack(home: Path) -> Iterator[tuple[ModuleType, Any]]:
     try:
         yield stack, stack.up(ports)
     finally:
-        # down() polls `os.kill(pid, 0)`, which a zombie passes: as the services' parent, let the kernel reap them.
-        previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-        try:
-            stack.down()
-        finally:
-            signal.signal(signal.SIGCHLD, previous)
+        stack.down()  # stack.alive reaps the services, our children, as they exit
 
 
 @dataclass

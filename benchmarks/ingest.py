@@ -342,13 +342,7 @@ def main() -> None:
             with paused(workers):
                 levels, big = measure(args, stack, state, audio, home)
         finally:
-            # down() polls `os.kill(pid, 0)`, which a zombie passes: as the services' parent we
-            # let the kernel reap them, or down() waits out its 10 s per process (70 s in all).
-            previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-            try:
-                stack.down()
-            finally:
-                signal.signal(signal.SIGCHLD, previous)
+            stack.down()  # stack.alive reaps the services, our children, as they exit
 
     # Other work on a 2-core machine moves these figures; the load average says how much there was.
     report(args, audio, levels, big, load=f"{load_before:.2f} -> {os.getloadavg()[0]:.2f}")
