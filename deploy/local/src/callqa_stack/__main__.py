@@ -1,4 +1,4 @@
-"""`python -m callqa_stack up|down|status|demo` (what `./run stack ...` and `./run demo` call)."""
+"""`python -m callqa_stack up|restart|down|status|demo` (what `./run stack ...` and `./run demo` call)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from callqa_stack import stack
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./run stack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start ministack, Tansu and the services (idempotent)")
+    sub.add_parser("up", help="start ministack, Tansu and the services that are not running (idempotent)")
+    restart = sub.add_parser("restart", help="stop one part and start it again")
+    restart.add_argument("part", choices=stack.COMPONENTS)
     sub.add_parser("down", help="stop what `up` started; data stays in .callqa/")
     sub.add_parser("status", help="what runs where")
     demo = sub.add_parser("demo", help="post the sample calls and show what came out")
@@ -20,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "up":
         stack.up()
+        print_status()
+    elif args.command == "restart":
+        stack.restart(args.part)
         print_status()
     elif args.command == "down":
         stack.down()

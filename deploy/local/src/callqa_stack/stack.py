@@ -66,8 +66,9 @@ class StackState:
         (STATE_DIR / "stack.json").write_text(json.dumps(asdict(self), indent=2))
 
     @classmethod
-    def load(cls) -> StackState | None:
-        path = STATE_DIR / "stack.json"
+    def load(cls, home: Path | None = None) -> StackState | None:
+        """The stack recorded in `home` (default: this checkout's .callqa/ or $CALLQA_HOME)."""
+        path = (home or STATE_DIR) / "stack.json"
         if not path.exists():
             return None
         raw = json.loads(path.read_text())
@@ -100,9 +101,18 @@ def alive(pid: int) -> bool:
         pass  # not our child: started by an earlier `./run stack up`
     try:
         os.kill(pid, 0)
-        return True
     except OSError:
         return False
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Killed, but not yet reaped by whoever adopted it (init need not do it at once)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc: trust kill(0)
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def service_database_url(package: str) -> str:
@@ -137,49 +147,61 @@ def service_env(spec: ServiceSpec, ports: Ports, values: dict[str, str]) -> dict
     }
 
 
+COMPONENTS = ("ministack", "tansu", *(spec.name for spec in SERVICES))  # in start order
+
+
 def up(ports: Ports | None = None) -> StackState:
+    """Start every part that is not running (all of them the first time); the running ones stay."""
     state = StackState.load()
-    if state and all(alive(pid) for pid in state.pids.values()):
-        return state
-    if state:
-        down()
-    ports = ports or Ports()
-    values = local_secrets()
+    if state is None:
+        state = StackState(ports or Ports(), {}, local_secrets())
+    for name in COMPONENTS:
+        pid = state.pids.get(name)
+        if pid is None or not alive(pid):
+            start(state, name)
+    wait_ready(state.ports)
+    return state
+
+
+def start(state: StackState, name: str) -> None:
+    """Start one part of the stack and record its pid (services are migrated first)."""
     logs = STATE_DIR / "logs"
-    pids: dict[str, int] = {}
-
-    s3 = servers.ministack(ports.s3, logs / "ministack.log", STATE_DIR / "data" / "s3")
-    s3.start()
-    pids["ministack"] = s3.pid
-    StackState(ports, pids, values).save()  # so `down` can clean up if a later step fails
-    client = Minio(
-        f"127.0.0.1:{ports.s3}", servers.S3_ACCESS_KEY, servers.S3_SECRET_KEY, secure=False, region=servers.S3_REGION
-    )
-    if not client.bucket_exists(TANSU_BUCKET):
-        client.make_bucket(TANSU_BUCKET)
-
-    broker = servers.tansu(
-        ports.kafka, logs / "tansu.log", storage=f"s3://{TANSU_BUCKET}/", s3_endpoint=f"http://127.0.0.1:{ports.s3}"
-    )
-    broker.start()
-    pids["tansu"] = broker.pid
-    StackState(ports, pids, values).save()
-
-    for spec in SERVICES:
-        env = {**os.environ, **service_env(spec, ports, values)}
-        subprocess.run([sys.executable, "-m", spec.package, "migrate"], env=env, check=True, cwd=servers.REPO_ROOT)
-        service = servers.Server(
-            spec.name,
-            [sys.executable, "-m", spec.package, "serve"],
-            ports.services[spec.name],
-            logs / f"{spec.name}.log",
+    ports = state.ports
+    if name == "ministack":
+        server = servers.ministack(ports.s3, logs / "ministack.log", STATE_DIR / "data" / "s3")
+    elif name == "tansu":
+        _ensure_bucket(ports.s3, TANSU_BUCKET)
+        server = servers.tansu(
+            ports.kafka, logs / "tansu.log", storage=f"s3://{TANSU_BUCKET}/", s3_endpoint=f"http://127.0.0.1:{ports.s3}"
         )
-        service.env = service_env(spec, ports, values)
-        service.start(timeout=60)
-        pids[spec.name] = service.pid
-        StackState(ports, pids, values).save()
-    wait_ready(ports)
-    return StackState(ports, pids, values)
+    else:
+        spec = next(s for s in SERVICES if s.name == name)
+        env = service_env(spec, ports, state.secrets)
+        command = [sys.executable, "-m", spec.package]
+        subprocess.run([*command, "migrate"], env={**os.environ, **env}, check=True, cwd=servers.REPO_ROOT)
+        server = servers.Server(spec.name, [*command, "serve"], ports.services[name], logs / f"{name}.log", env)
+    server.start(timeout=60)
+    state.pids[name] = server.pid
+    state.save()  # at once, so `down` can stop it if a later step fails
+
+
+def restart(name: str) -> None:
+    """Stop one part gracefully and start it again (its data stays)."""
+    state = StackState.load()
+    if state is None or name not in COMPONENTS:
+        raise ValueError(f"no running stack, or no part called {name!r} (parts: {', '.join(COMPONENTS)})")
+    if (pid := state.pids.get(name)) is not None:
+        _terminate(pid)
+    start(state, name)
+    wait_ready(state.ports)
+
+
+def _ensure_bucket(port: int, bucket: str) -> None:
+    client = Minio(
+        f"127.0.0.1:{port}", servers.S3_ACCESS_KEY, servers.S3_SECRET_KEY, secure=False, region=servers.S3_REGION
+    )
+    if not client.bucket_exists(bucket):
+        client.make_bucket(bucket)
 
 
 def wait_ready(ports: Ports, timeout: float = 60) -> None:
@@ -201,17 +223,21 @@ def down() -> None:
     if state is None:
         return
     # Services first (they flush to the broker and store), the broker before its object store.
-    for name in [*reversed(list(state.pids))]:
-        pid = state.pids[name]
-        if alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(100):
-                if not alive(pid):
-                    break
-                time.sleep(0.1)
-            else:
-                os.kill(pid, signal.SIGKILL)
+    for name in reversed(list(state.pids)):
+        _terminate(state.pids[name])
     (STATE_DIR / "stack.json").unlink(missing_ok=True)
+
+
+def _terminate(pid: int) -> None:
+    """SIGTERM, then SIGKILL after 10 s."""
+    if not alive(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(100):
+        if not alive(pid):
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
 
 
 def status() -> list[tuple[str, str, str]]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ PROCESSING_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.02, 0.1, 0.5, 2, 10, 60, 300, 1800),
 )
 LAG_INTERVAL_S = 1.0
+REACHABLE_TIMEOUT_S = 2.0  # within the 3 s a readiness check gets
 CONSUMER_LAG = Gauge("callqa_consumer_lag", "High-water mark minus committed position", ["group", "topic", "partition"])
 
 
@@ -168,9 +168,25 @@ class Consumer:
         self._abandon = False
         self._current: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
-        self.ready = asyncio.Event()  # set once partitions are assigned
+        self.ready = asyncio.Event()  # set once partitions are first assigned
         self._topic_metrics: dict[str, _TopicMetrics] = {}
         self._lag_updated = 0.0
+
+    async def reachable(self) -> bool:
+        """Readiness: joined the group once, and the broker answers a metadata request now.
+
+        aiokafka keeps retrying quietly while the broker is away; without this probe a worker
+        cut off from its broker would keep saying it is ready.
+        """
+        consumer = self._consumer
+        if consumer is None or not self.ready.is_set():
+            return False
+        try:
+            async with asyncio.timeout(REACHABLE_TIMEOUT_S):
+                await consumer.topics()
+        except (TimeoutError, KafkaError):
+            return False
+        return True
 
     def stop(self, abandon: bool = False) -> None:
         """Finish the current message (or abandon it uncommitted) and leave the group."""
@@ -322,16 +338,3 @@ class Consumer:
                 continue
             position = await consumer.position(tp)
             CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(max(0, highwater - position))
-
-
-async def run_until_signalled(*consumers: Consumer, extra: Iterable[Awaitable[Any]] = ()) -> None:
-    """Run consumers until SIGTERM/SIGINT, then stop them gracefully."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, _stop_all, consumers)
-    await asyncio.gather(*(c.run() for c in consumers), *extra)
-
-
-def _stop_all(consumers: Sequence[Consumer]) -> None:
-    for consumer in consumers:
-        consumer.stop()

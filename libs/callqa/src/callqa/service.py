@@ -1,10 +1,14 @@
-"""What every service's FastAPI app has in common: logging, auth, problem details, health."""
+"""What every service has in common: the FastAPI app (logging, auth, problem details, health),
+the consuming half of a worker (`EventWorker`) and the `python -m <service>` entry point."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import inspect
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +16,13 @@ import uvicorn
 from fastapi import APIRouter, FastAPI
 
 from callqa.auth import Authenticator
+from callqa.bus import Bus, Consumer, ConsumerOptions
 from callqa.db import Database
+from callqa.events import TOPICS, Envelope, Event
 from callqa.http import PROBLEM_JSON, install_problem_handlers
 from callqa.observability import ReadinessCheck, configure_logging, health_router
-from callqa.settings import ServiceSettings
+from callqa.outbox import OutboxRelay
+from callqa.settings import KafkaSettings, ServiceSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
 
@@ -100,3 +107,67 @@ def run_cli(settings: ServiceSettings, create_app: Callable[[Any], FastAPI], mig
         serve(create_app(settings), settings)
     else:
         sys.exit(f"usage: python -m {settings.service_name.replace('-', '_')} [serve|migrate]")
+
+
+# A handler takes an event's payload; a plain (blocking) function runs in a worker thread.
+EventHandler = Callable[[Any], Any]  # what it returns is ignored
+
+
+class EventWorker:
+    """The consuming half of a service, wired the same way in each: a consumer group on the topics
+    of the handled events, their dead-letter topics, the outbox relay that publishes what the
+    handlers enqueued, graceful stop, and readiness (joined, broker answering, database answering).
+
+    Build it in `create_app`, enter `running()` in the lifespan, pass `ready` to `build_app`.
+    """
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        db: Database,
+        handlers: Mapping[type[Envelope], EventHandler],
+        *,
+        group: str,
+        options: ConsumerOptions | None = None,
+        kafka: KafkaSettings | None = None,
+        abandon_on_stop: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.handlers = dict(handlers)
+        self.topics = [TOPICS[event_class] for event_class in self.handlers]
+        self.group = group
+        self.options = options or ConsumerOptions()
+        self.kafka = kafka or settings.kafka
+        self.abandon_on_stop = abandon_on_stop  # long jobs: leave the current one uncommitted for a replica
+        self.consumer: Consumer | None = None
+
+    async def handle(self, event: Event) -> None:
+        handler = self.handlers.get(type(event))
+        if handler is None:
+            return  # another event type on a shared topic: not ours
+        if inspect.iscoroutinefunction(handler):
+            await handler(event.payload)
+        else:
+            await asyncio.to_thread(handler, event.payload)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        relay = OutboxRelay(self.db, self.settings.kafka, self.settings.service_name)
+        async with Bus(self.settings.kafka, client_id=f"{self.settings.service_name}-dlq") as dead_letters:
+            await dead_letters.ensure_topics(self.topics)
+            self.consumer = Consumer(self.kafka, self.group, self.topics, self.handle, dead_letters, self.options)
+            tasks = [asyncio.create_task(self.consumer.run()), asyncio.create_task(relay.run())]
+            try:
+                yield
+            finally:
+                self.consumer.stop(abandon=self.abandon_on_stop)
+                relay.stop()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                self.consumer = None
+
+    async def ready(self) -> bool:
+        consumer = self.consumer
+        return consumer is not None and await consumer.reachable() and await asyncio.to_thread(self.db.ping)

@@ -22,10 +22,8 @@ from callqa.bus import PermanentError
 from callqa.db import Database
 from callqa.events import (
     ConsentStatus,
-    Event,
-    RecordingPurgedEvent,
+    RecordingPurged,
     RecordingStored,
-    RecordingStoredEvent,
     TranscriptReady,
     TranscriptReadyEvent,
 )
@@ -59,13 +57,25 @@ def redacted_audio_key(recording_id: str, model_version: str, extension: str) ->
 
 
 class Transcriber:
-    def __init__(self, settings: Settings, pipeline: TranscriptionPipeline, db: Database, store: ObjectStore) -> None:
-        self.pipeline = pipeline
+    def __init__(
+        self, settings: Settings, db: Database, store: ObjectStore, pipeline: TranscriptionPipeline | None = None
+    ) -> None:
         self.settings = settings
         self.db = db
         self.store = store  # this service's bucket: transcripts and redacted audio
+        self._pipeline = pipeline  # the model, loaded once by `load()` at start-up
         self._recordings: dict[str, ObjectStore] = {}  # read-only views of recorder-ingest's bucket(s)
         self.cancelled = threading.Event()  # set on shutdown: the running call is abandoned
+
+    def load(self) -> None:
+        if self._pipeline is None:
+            self._pipeline = TranscriptionPipeline(self.settings)
+
+    @property
+    def pipeline(self) -> TranscriptionPipeline:
+        if self._pipeline is None:
+            raise RuntimeError("the transcription model is not loaded yet")
+        return self._pipeline
 
     def abandon(self) -> None:
         self.cancelled.set()
@@ -75,14 +85,14 @@ class Transcriber:
             self._recordings[bucket] = ObjectStore.from_settings(self.settings.s3.model_copy(update={"bucket": bucket}))
         return self._recordings[bucket]
 
-    async def handle(self, event: Event) -> None:
-        if isinstance(event, RecordingStoredEvent):
-            try:
-                await asyncio.to_thread(self.transcribe, event.payload)
-            except Abandoned:
-                raise asyncio.CancelledError from None  # shutting down: leave it uncommitted, never DLQ it
-        elif isinstance(event, RecordingPurgedEvent):
-            await asyncio.to_thread(self.erase, event.payload.recording_id)
+    async def on_recording_stored(self, recording: RecordingStored) -> None:
+        try:
+            await asyncio.to_thread(self.transcribe, recording)
+        except Abandoned:
+            raise asyncio.CancelledError from None  # shutting down: leave it uncommitted, never DLQ it
+
+    async def on_recording_purged(self, purged: RecordingPurged) -> None:
+        await asyncio.to_thread(self.erase, purged.recording_id)
 
     def already_done(self, recording_id: str) -> bool:
         with self.db.session() as session:
