@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import FastAPI, Query, Request
@@ -81,17 +83,38 @@ def problem_response(problem: Problem, request: Request, headers: dict[str, str]
     )
 
 
-def problem_handler(
-    status: int, title: str, *, field: str | None = None, headers: dict[str, str] | None = None
-) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
-    """An exception handler answering `status` with the exception's message as the detail."""
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """How a domain error answers over HTTP. Each service lists its errors in one table of these
+    (`build_app(errors=...)`); the domain code raises plain exceptions and knows nothing of HTTP.
 
-    async def respond(request: Request, exc: Exception) -> JSONResponse:
-        detail = str(exc.args[0]) if exc.args else None
-        errors = [FieldError(field=field, message=detail or title)] if field else None
-        return problem_response(Problem(title=title, status=status, detail=detail, errors=errors), request, headers)
+    An exception may refine its answer with its own `status`, `title`, `detail` or `errors` attributes
+    (e.g. audio refused as too large, unsupported or undecodable).
+    """
 
-    return respond
+    status: int
+    title: str
+    field: str | None = None  # the request field at fault, named in the problem's `errors`
+    headers: Mapping[str, str] = dataclass_field(default_factory=dict)
+
+    def respond(self, request: Request, exc: Exception) -> JSONResponse:
+        detail = getattr(exc, "detail", None) or (str(exc.args[0]) if exc.args else None)
+        title = getattr(exc, "title", None) or self.title
+        errors = getattr(exc, "errors", None)
+        if errors is None and self.field:
+            errors = [FieldError(field=self.field, message=detail or title)]
+        status = getattr(exc, "status", None) or self.status
+        problem = Problem(title=title, status=status, detail=detail, errors=errors)
+        return problem_response(problem, request, dict(self.headers) or None)
+
+
+def install_error_answers(app: FastAPI, answers: Mapping[type[Exception], ErrorAnswer]) -> None:
+    for error, answer in answers.items():
+
+        async def respond(request: Request, exc: Exception, answer: ErrorAnswer = answer) -> JSONResponse:
+            return answer.respond(request, exc)
+
+        app.add_exception_handler(error, respond)
 
 
 def field_path(loc: Sequence[int | str]) -> str:

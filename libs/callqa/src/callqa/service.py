@@ -19,7 +19,7 @@ from callqa.auth import Authenticator
 from callqa.bus import Bus, Consumer, ConsumerOptions
 from callqa.db import Database
 from callqa.events import TOPICS, Envelope, Event
-from callqa.http import PROBLEM_JSON, install_problem_handlers
+from callqa.http import PROBLEM_JSON, ErrorAnswer, install_error_answers, install_problem_handlers
 from callqa.observability import ReadinessCheck, configure_logging, health_router
 from callqa.outbox import OutboxRelay
 from callqa.settings import KafkaSettings, ServiceSettings
@@ -35,13 +35,16 @@ def build_app(
     routers: Sequence[APIRouter] = (),
     checks: dict[str, ReadinessCheck] | None = None,
     lifespan: Lifespan | None = None,
+    errors: Mapping[type[Exception], ErrorAnswer] | None = None,
     version: str = "0.1.0",
 ) -> FastAPI:
+    """The service's app; `errors` is its one table of domain errors and how each answers."""
     configure_logging(settings.service_name, settings.log_level)
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings.auth)
     install_problem_handlers(app)
+    install_error_answers(app, errors or {})
     app.include_router(health_router(checks if checks is not None else {}))
     for router in routers:
         app.include_router(router)

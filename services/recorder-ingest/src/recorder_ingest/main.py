@@ -10,13 +10,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import recorder_ingest
 from callqa.db import Database
-from callqa.http import FieldError, Problem, problem_handler, problem_response
+from callqa.http import ErrorAnswer, Problem, problem_response
 from callqa.outbox import OutboxRelay
 from callqa.service import build_app
 from callqa.storage import ObjectStore, StorageFeatureUnsupported, StorageUnavailable
@@ -79,9 +78,9 @@ def create_app(settings: Settings) -> FastAPI:
         routers=[recordings.router, recordings.audio, audit.router],
         checks={"database": db.ping, "object_store": store.ping, "object_lock": lambda: archive.lock.accepting},
         lifespan=lifespan,
+        errors=error_answers(settings),
     )
     app.state.archive = archive
-    install_domain_errors(app, settings)
     app.add_middleware(UploadLimit, limit=settings.max_upload_bytes + MULTIPART_OVERHEAD)
     return app
 
@@ -99,31 +98,21 @@ async def retention_loop(archive: RecordingArchive) -> None:
             log.exception("retention run failed; retrying next interval")
 
 
-def install_domain_errors(app: FastAPI, settings: Settings) -> None:
-    async def audio_rejected(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, AudioRejected)
-        errors = [FieldError(field="audio", message=exc.detail)]
-        return problem_response(Problem(title=exc.title, status=exc.status, detail=exc.detail, errors=errors), request)
-
-    async def metadata_rejected(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, MetadataRejected)
-        return problem_response(
-            Problem(title="Invalid metadata", status=422, detail=str(exc), errors=exc.errors), request
-        )
-
-    app.add_exception_handler(AudioRejected, audio_rejected)
-    app.add_exception_handler(MetadataRejected, metadata_rejected)
-    conflict = problem_handler(409, "Call id already used for different audio", field="metadata.call_id")
-    app.add_exception_handler(CallIdConflict, conflict)
-    app.add_exception_handler(RecordingNotFound, problem_handler(404, "Recording not found"))
-    app.add_exception_handler(UnderLegalHold, problem_handler(409, "Recording under legal hold"))
-    app.add_exception_handler(AudioGone, problem_handler(410, "Audio not available"))
+def error_answers(settings: Settings) -> dict[type[Exception], ErrorAnswer]:
     retry = {"Retry-After": str(settings.retry_after_s)}
-    app.add_exception_handler(StorageUnavailable, problem_handler(503, "Object store unavailable", headers=retry))
     # Refused rather than stored without retention or legal hold (see recorder_ingest.object_lock).
-    unprotected = problem_handler(503, "Object lock unavailable", headers=retry)
-    app.add_exception_handler(ObjectLockUnavailable, unprotected)
-    app.add_exception_handler(StorageFeatureUnsupported, unprotected)
+    unprotected = ErrorAnswer(503, "Object lock unavailable", headers=retry)
+    return {
+        AudioRejected: ErrorAnswer(422, "Audio rejected", field="audio"),  # the error carries its own status
+        MetadataRejected: ErrorAnswer(422, "Invalid metadata"),  # and lists its fields
+        CallIdConflict: ErrorAnswer(409, "Call id already used for different audio", field="metadata.call_id"),
+        RecordingNotFound: ErrorAnswer(404, "Recording not found"),
+        UnderLegalHold: ErrorAnswer(409, "Recording under legal hold"),
+        AudioGone: ErrorAnswer(410, "Audio not available"),
+        StorageUnavailable: ErrorAnswer(503, "Object store unavailable", headers=retry),
+        ObjectLockUnavailable: unprotected,
+        StorageFeatureUnsupported: unprotected,
+    }
 
 
 class UploadLimit:

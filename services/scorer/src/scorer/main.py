@@ -12,7 +12,7 @@ from fastapi import FastAPI
 import scorer
 from callqa.db import Database
 from callqa.events import RecordingPurgedEvent, TranscriptReadyEvent
-from callqa.http import problem_handler
+from callqa.http import ErrorAnswer
 from callqa.service import EventWorker, build_app
 from callqa.storage import ObjectStore
 from scorer.api import evaluations, scorecards
@@ -54,13 +54,12 @@ def create_app(settings: Settings) -> FastAPI:
         routers=[scorecards.router, scorecards.jobs, evaluations.router],
         checks={"consumer": worker.ready},
         lifespan=lifespan,
+        errors={
+            ScorecardNotFound: ErrorAnswer(404, "Scorecard not found"),
+            ScorecardExists: ErrorAnswer(409, "Scorecard already exists"),
+            EvaluationNotFound: ErrorAnswer(404, "Evaluation not found"),
+        },
     )
     app.state.scorer = service
     app.state.rescores = rescores
-    for error, status, title in (
-        (ScorecardNotFound, 404, "Scorecard not found"),
-        (ScorecardExists, 409, "Scorecard already exists"),
-        (EvaluationNotFound, 404, "Evaluation not found"),
-    ):
-        app.add_exception_handler(error, problem_handler(status, title))
     return app
