@@ -37,7 +37,6 @@ from callqa.events import (
     RecordingStoredEvent,
     utcnow,
 )
-from callqa.http import FieldError
 from callqa.outbox import enqueue
 from callqa.storage import (
     ObjectLocked,
@@ -47,8 +46,9 @@ from callqa.storage import (
     StorageFeatureUnsupported,
     StorageUnavailable,
 )
-from recorder_ingest.audio import AudioFacts, probe
-from recorder_ingest.config import DeclinedConsentPolicy, Settings
+from recorder_ingest import policy
+from recorder_ingest.audio import probe
+from recorder_ingest.config import Settings
 from recorder_ingest.models import AuditAction, AuditEntry, PurgeBlock, Recording, RecordingStatus
 from recorder_ingest.object_lock import ObjectLockKeeper, ObjectLockUnavailable
 from recorder_ingest.schemas import RecordingMetadata
@@ -64,12 +64,6 @@ PURGE_FAILED = Counter(
     "callqa_ingest_purge_failed_total", "Purges that failed and will be retried, by why (a PurgeBlock)", ["reason"]
 )
 ORPHANS_SWEPT = Counter("callqa_ingest_orphans_swept_total", "Audio objects removed because no row referenced them")
-
-
-class MetadataRejected(ValueError):
-    def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
-        self.errors = errors
 
 
 class CallIdConflict(Exception):
@@ -134,15 +128,14 @@ class RecordingArchive:
     def ingest(self, meta: RecordingMetadata, audio_path: Path, sha256: str | None = None) -> tuple[Recording, bool]:
         """Store one posted recording; returns (recording, created). Idempotent per call id."""
         facts = probe(audio_path, max_duration_s=self.settings.max_duration_s)
-        layout = self._channel_layout(meta, facts)
-        policy = self._retention_policy(meta)
+        layout = policy.channel_layout(meta, facts.channels, self.settings)
+        retention = policy.retention_policy(meta, self.settings)
+        consent = policy.consent_decision(meta, self.settings)
         sha256 = sha256 or sha256_of(audio_path)
         if (existing := self._by_call_id(meta.call_id)) is not None:
             return self._repeat(existing, sha256), False
 
-        declined = meta.consent.status is ConsentStatus.declined
         started_at = meta.started_at.astimezone(UTC)  # answered as read back later: in UTC
-        discard = declined and self.settings.declined_consent is DeclinedConsentPolicy.discard_audio
         recording = Recording(
             id=str(uuid.uuid4()),
             call_id=meta.call_id,
@@ -161,13 +154,13 @@ class RecordingArchive:
             consent_status=meta.consent.status,
             consent_method=meta.consent.method,
             consent_at=meta.consent.at.astimezone(UTC) if meta.consent.at else None,
-            consent_outcome=self._consent_outcome(declined, discard),
-            retention_policy=policy,
-            retain_until=started_at + timedelta(days=self.settings.retention_days[policy]),
+            consent_outcome=consent.outcome,
+            retention_policy=retention,
+            retain_until=policy.retain_until(started_at, retention, self.settings),
             legal_hold=meta.legal_hold is not None,
             legal_hold_reason=meta.legal_hold.reason if meta.legal_hold else None,
             legal_hold_at=utcnow() if meta.legal_hold else None,
-            status=RecordingStatus.audio_not_retained if discard else RecordingStatus.stored,
+            status=RecordingStatus.audio_not_retained if consent.discard_audio else RecordingStatus.stored,
             audio_sha256=sha256,
             audio_size=audio_path.stat().st_size,
             container=facts.container,
@@ -176,13 +169,13 @@ class RecordingArchive:
             sample_rate=facts.sample_rate,
             duration_ms=facts.duration_ms,
         )
-        if not discard:
+        if not consent.discard_audio:
             recording.audio_key = f"{AUDIO_PREFIX}{meta.started_at:%Y/%m/%d}/{recording.id}.{facts.extension}"
             self._store_audio(recording, audio_path)
         try:
             with self.db.session() as session:
                 session.add(recording)
-                if not declined:  # declined consent: no transcription, so nobody needs the event
+                if not consent.declined:  # declined consent: no transcription, so nobody needs the event
                     enqueue(session, self._stored_event(recording))
         except IntegrityError:
             # A concurrent post of the same call id won the race; undo our copy and answer as a repeat.
@@ -205,43 +198,6 @@ class RecordingArchive:
             )
         RECORDINGS_INGESTED.labels("duplicate").inc()
         return existing
-
-    def _channel_layout(self, meta: RecordingMetadata, facts: AudioFacts) -> ChannelLayout:
-        if facts.channels == 1:
-            if meta.channel_layout not in (None, ChannelLayout.mono):
-                raise MetadataRejected(
-                    [
-                        FieldError(
-                            field="metadata.channel_layout",
-                            message=f"{meta.channel_layout} needs a stereo recording; the audio has 1 channel",
-                        )
-                    ]
-                )
-            return ChannelLayout.mono
-        if meta.channel_layout is not None:
-            return meta.channel_layout
-        return self.settings.channel_layouts.get(meta.platform or "", self.settings.default_channel_layout)
-
-    def _retention_policy(self, meta: RecordingMetadata) -> str:
-        days = self.settings.retention_days
-        if meta.consent.status is ConsentStatus.declined and "declined" in days:
-            return "declined"
-        if meta.retention_policy is not None:
-            if meta.retention_policy not in days:
-                known = ", ".join(sorted(days))
-                raise MetadataRejected(
-                    [FieldError(field="metadata.retention_policy", message=f"unknown policy; known: {known}")]
-                )
-            return meta.retention_policy
-        tagged = [self.settings.retention_by_tag[t] for t in meta.tags if t in self.settings.retention_by_tag]
-        return max(tagged, key=lambda name: days[name], default="default")
-
-    def _consent_outcome(self, declined: bool, discard: bool) -> str:
-        if discard:
-            return "audio discarded: the customer declined recording; metadata kept, not transcribed"
-        if declined:
-            return "audio retained under policy retain_audio: the customer declined; not transcribed"
-        return "audio retained"
 
     def customer_number_hash(self, number: str | None) -> str | None:
         if number is None:

@@ -23,7 +23,6 @@ from recorder_ingest.api import audit, recordings
 from recorder_ingest.archive import (
     AudioGone,
     CallIdConflict,
-    MetadataRejected,
     RecordingArchive,
     RecordingNotFound,
     UnderLegalHold,
@@ -31,6 +30,7 @@ from recorder_ingest.archive import (
 from recorder_ingest.audio import AudioRejected
 from recorder_ingest.config import Settings
 from recorder_ingest.object_lock import LockState, ObjectLockUnavailable
+from recorder_ingest.policy import MetadataRejected
 
 log = logging.getLogger(__name__)
 MULTIPART_OVERHEAD = 64 * 1024  # the metadata part and boundaries ride along with the audio
