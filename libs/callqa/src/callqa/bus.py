@@ -56,6 +56,11 @@ class PermanentError(Exception):
     """Raise from a handler when retrying cannot help (bad input): straight to the DLQ."""
 
 
+class Abandoned(Exception):
+    """Raise from a handler that gave up its work because the service is stopping: the message stays
+    uncommitted (another replica, or this one restarted, does it again) and never reaches the DLQ."""
+
+
 # --- producer ------------------------------------------------------------------------------
 
 
@@ -282,6 +287,8 @@ class Consumer:
                 try:
                     await self.handler(event)
                     break
+                except Abandoned:
+                    raise asyncio.CancelledError from None  # as if stop(abandon=True) had cancelled it
                 except PermanentError as exc:
                     metrics.failed.inc()
                     await self._dead_letter(record, exc, attempts=attempt)

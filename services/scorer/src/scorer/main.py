@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -15,11 +16,12 @@ from callqa.events import RecordingPurgedEvent, TranscriptReadyEvent
 from callqa.http import ErrorAnswer
 from callqa.service import EventWorker, build_app
 from callqa.storage import ObjectStore
+from scorer import handlers
 from scorer.api import evaluations, scorecards
 from scorer.config import Settings
-from scorer.evaluations import EvaluationNotFound, Scorer
 from scorer.jobs import RescoreJobs
 from scorer.library import ScorecardExists, ScorecardLibrary, ScorecardNotFound
+from scorer.scoring import EvaluationNotFound, Scorer
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -31,8 +33,8 @@ def create_app(settings: Settings) -> FastAPI:
         settings,
         db,
         {
-            TranscriptReadyEvent: service.on_transcript,
-            RecordingPurgedEvent: lambda purged: service.purge(purged.recording_id),
+            TranscriptReadyEvent: partial(handlers.on_transcript_ready, scorer=service),
+            RecordingPurgedEvent: partial(handlers.on_recording_purged, scorer=service),
         },
         group=settings.consumer_group,
     )

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -16,6 +17,7 @@ from callqa.db import Database
 from callqa.events import RecordingPurgedEvent, RecordingStoredEvent
 from callqa.service import EventWorker, build_app
 from callqa.storage import ObjectStore
+from transcriber import handlers
 from transcriber.config import Settings
 from transcriber.pipeline import TranscriptionPipeline
 from transcriber.worker import Transcriber
@@ -33,7 +35,10 @@ def create_app(settings: Settings, pipeline: TranscriptionPipeline | None = None
     worker = EventWorker(
         settings,
         db,
-        {RecordingStoredEvent: service.on_recording_stored, RecordingPurgedEvent: service.on_recording_purged},
+        {
+            RecordingStoredEvent: partial(handlers.on_recording_stored, transcriber=service),
+            RecordingPurgedEvent: partial(handlers.on_recording_purged, transcriber=service),
+        },
         group=settings.consumer_group,
         options=ConsumerOptions(max_records=1),  # one call at a time, committed as soon as it is stored
         kafka=settings.kafka.model_copy(update={"max_poll_interval_ms": patience}),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from callqa.bus import Abandoned  # the shutting-down worker leaves the call to another replica
 from callqa.events import ChannelLayout
 from callqa.transcripts import ModelInfo, Role, Span, Speakers, TranscriptDocument, Word
 from transcriber import audio, diarize, vad
@@ -26,10 +27,6 @@ from transcriber.turns import merge_words
 
 log = logging.getLogger(__name__)
 SAMPLE_RATE = 16_000
-
-
-class Abandoned(Exception):
-    """The worker is shutting down: the call is left for another replica, nothing is stored."""
 
 
 @dataclass

@@ -7,7 +7,6 @@ store before the index row and the `transcript.ready` event commit together (out
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import tempfile
 import threading
@@ -22,7 +21,6 @@ from callqa.bus import PermanentError
 from callqa.db import Database
 from callqa.events import (
     ConsentStatus,
-    RecordingPurged,
     RecordingStored,
     TranscriptReady,
     TranscriptReadyEvent,
@@ -32,7 +30,7 @@ from callqa.storage import BucketNotFound, ObjectNotFound, ObjectStore
 from callqa.transcripts import TranscriptDocument
 from transcriber.audio import UndecodableAudio
 from transcriber.config import Settings
-from transcriber.pipeline import Abandoned, CallInfo, TranscriptionPipeline
+from transcriber.pipeline import CallInfo, TranscriptionPipeline
 from transcriber.redact import redact_audio
 from transcriber.store import TranscriptRecord
 
@@ -84,15 +82,6 @@ class Transcriber:
         if bucket not in self._recordings:
             self._recordings[bucket] = ObjectStore.from_settings(self.settings.s3.model_copy(update={"bucket": bucket}))
         return self._recordings[bucket]
-
-    async def on_recording_stored(self, recording: RecordingStored) -> None:
-        try:
-            await asyncio.to_thread(self.transcribe, recording)
-        except Abandoned:
-            raise asyncio.CancelledError from None  # shutting down: leave it uncommitted, never DLQ it
-
-    async def on_recording_purged(self, purged: RecordingPurged) -> None:
-        await asyncio.to_thread(self.erase, purged.recording_id)
 
     def already_done(self, recording_id: str) -> bool:
         with self.db.session() as session:
