@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from scorer.api.scorecards import RescoreRequest
-from scorer.evaluations import CallFilter
+from scorer.schemas import RescoreRequest
+from scorer.scoring import CallFilter
 
 
 def test_a_job_s_stored_filters_give_back_the_request_s_window() -> None:

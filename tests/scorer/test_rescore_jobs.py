@@ -24,10 +24,10 @@ from callqa.settings import KafkaSettings
 from callqa.storage import ObjectStore
 from callqa_stack import servers
 from scorer.config import Settings
-from scorer.evaluations import Scorer
 from scorer.library import ScorecardLibrary
 from scorer.main import create_app
 from scorer.models import EvaluationRecord, RescoreJob, TranscriptSeen
+from scorer.scoring import Scorer
 from tests.scorer.test_service import GOOD_CALL, JWT_SECRET, QA, transcript
 
 pytestmark = pytest.mark.timeout(180)

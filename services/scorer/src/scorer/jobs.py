@@ -8,7 +8,7 @@ import contextlib
 import logging
 import threading
 
-from scorer.evaluations import Scorer
+from scorer.scoring import Scorer
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from callqa.auth import Principal, Role, require_roles
-from scorer.evaluations import Scorer
 from scorer.library import ScorecardLibrary
+from scorer.scoring import Scorer
 
 
 def get_scorer(request: Request) -> Scorer:

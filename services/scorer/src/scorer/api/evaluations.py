@@ -3,43 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
 
 from callqa.auth import Principal, Role
 from callqa.http import PROBLEM_RESPONSES, Page, PageParams, PlainText, ProblemError, page_params
 from scorer.api.deps import Reader, ScorerDep
-from scorer.evaluations import CallFilter
-from scorer.models import EvaluationRecord
+from scorer.schemas import EvaluationOut
+from scorer.scoring import CallFilter
 
 router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"], responses=PROBLEM_RESPONSES)
 STAFF = {Role.qa_analyst, Role.supervisor, Role.trainer, Role.auditor, Role.admin}
-
-
-class EvaluationOut(BaseModel):
-    id: str
-    recording_id: str
-    agent_id: str
-    group: str | None
-    queue: str | None
-    started_at: datetime
-    scorecard_id: str
-    scorecard_version: int
-    transcript_version: str
-    total_points: float
-    max_points: float
-    percentage: float
-    passed: bool
-    auto_failed: bool
-    items: list[dict[str, Any]]
-    evidence_purged: bool
-    created_at: datetime
-
-    @classmethod
-    def of(cls, r: EvaluationRecord) -> EvaluationOut:
-        return cls.model_validate(r, from_attributes=True)
 
 
 def agent_only(principal: Principal) -> bool:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
-from pydantic import BaseModel, Field
 
 from callqa.http import MAX_INT, PROBLEM_RESPONSES, FieldError, Page, PageParams, ProblemError, page_params
 from callqa.transcripts import TranscriptDocument
 from scorer.api.deps import Author, LibraryDep, Reader, ScorerDep
 from scorer.jobs import RescoreJobs
-from scorer.models import RescoreJob, ScorecardVersion
+from scorer.models import RescoreJob
 from scorer.rules.engine import compile_scorecard
+from scorer.schemas import JobOut, RescoreRequest, ScorecardOut, Validation
 from scorer.scorecard import Scorecard, ScorecardError, default_scorecard, validate_scorecard
 
 router = APIRouter(prefix="/v1/scorecards", tags=["scorecards"], responses=PROBLEM_RESPONSES)
@@ -24,76 +23,6 @@ EXAMPLE = default_scorecard("zh").model_dump(mode="json")
 # Versions are INTEGER columns: bounded here so an absurd number is a 422 naming it, not a driver overflow.
 VersionPath = Annotated[int, Path(ge=1, le=MAX_INT, description="a version number, from 1")]
 VersionQuery = Annotated[int | None, Query(ge=1, le=MAX_INT, description="default: the latest version")]
-
-
-class ScorecardOut(BaseModel):
-    id: str
-    version: int
-    name: str
-    language: str
-    created_by: str
-    created_at: datetime
-    document: dict[str, Any]
-
-    @classmethod
-    def of(cls, row: ScorecardVersion) -> ScorecardOut:
-        return cls(
-            id=row.scorecard_id,
-            version=row.version,
-            name=row.name,
-            language=row.language,
-            created_by=row.created_by,
-            created_at=row.created_at,
-            document=row.document,
-        )
-
-
-class Validation(BaseModel):
-    valid: bool
-    items: int
-
-
-class RescoreRequest(BaseModel):
-    version: int | None = Field(None, ge=1, le=MAX_INT, description="default: the latest version")
-    started_from: datetime | None = None
-    started_to: datetime | None = None
-    agent_id: str | None = None
-    group: str | None = None
-    queue: str | None = None
-
-
-class JobOut(BaseModel):
-    id: str
-    scorecard_id: str
-    scorecard_version: int
-    status: str
-    total: int
-    done: int
-    failed: int
-    progress: float = Field(description="0..1")
-    error: str | None = Field(
-        description="why the job ended `failed` (calls that failed to score only count in `failed`)",
-        examples=["scorecard billing-zh v3 no longer exists"],
-    )
-    created_at: datetime
-    finished_at: datetime | None
-
-    @classmethod
-    def of(cls, job: RescoreJob) -> JobOut:
-        progress = 1.0 if job.status == "done" else (job.done + job.failed) / job.total if job.total else 0.0
-        return cls(
-            id=job.id,
-            scorecard_id=job.scorecard_id,
-            scorecard_version=job.scorecard_version,
-            status=job.status,
-            total=job.total,
-            done=job.done,
-            failed=job.failed,
-            progress=round(progress, 3),
-            error=job.error,
-            created_at=job.created_at,
-            finished_at=job.finished_at,
-        )
 
 
 def parse_scorecard(document: dict[str, Any]) -> Scorecard:
