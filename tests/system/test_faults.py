@@ -127,11 +127,11 @@ def test_nothing_lost_or_duplicated_under_faults(
     bootstrap = local_stack.bootstrap
     asyncio.run(inject_poison(bootstrap))
     batch.post()
-    assert asyncio.run(dead_letters(bootstrap, STORED)) == 2
-    assert asyncio.run(dead_letters(bootstrap, READY)) == 2
 
     retained_ids = retained(client, batch.accepted)
     wait_for(lambda: scored(client, retained_ids), "every retained call to be evaluated", timeout=300)
+    assert asyncio.run(dead_letters(bootstrap, STORED)) == 2
+    assert asyncio.run(dead_letters(bootstrap, READY)) == 2
     time.sleep(2)  # a duplicate would arrive right behind the first evaluation
     state = consistency.check(client, expected=batch.accepted)
     assert state.problems == {}
