@@ -295,7 +295,6 @@ def _key_dict(key: Any) -> dict[str, Any]:
 
 
 def _plain(row: Row[Any]) -> dict[str, Any]:
-    return {
-        k: (int(v) if isinstance(v, int | float) and k in (*TALLY_COLUMNS, *ITEM_COLUMNS, "agents_failed") else v)
-        for k, v in row._mapping.items()
-    }
+    """A result row as a dict; sums as int (PostgreSQL's SUM of a BIGINT is a NUMERIC, a Decimal here)."""
+    counts = (*TALLY_COLUMNS, *ITEM_COLUMNS, "agents_failed")
+    return {k: (int(v or 0) if k in counts else v) for k, v in row._mapping.items()}
