@@ -35,7 +35,7 @@ def runs_on(store: RollupStore) -> ReportRuns:
 
 
 def test_monthly_report_month_over_month(store: RollupStore) -> None:
-    # October: billing 10 calls, 4 fail identity (B: 4 of 5 points -> 80 %, still a pass); broadband 10, 5 forbidden (A, auto-fail)
+    # October: billing 10 calls, 4 fail identity (B: 80 %, still a pass); broadband 10, 5 forbidden (A: auto-fail)
     month_of_calls(store, 10, {"billing": (10, 4)}, "verify_identity")
     month_of_calls(store, 10, {"broadband": (10, 5)}, "forbidden_phrases")
     # November: billing 20 calls, 2 fail identity; broadband 10 calls, 1 forbidden phrase
