@@ -6,7 +6,8 @@ README.md's "Who may call what" section is `render_markdown()` of it (a test fai
 
 `admin` implicitly holds every role (callqa.auth), so it is allowed wherever any role is. `PUBLIC`
 endpoints take no credentials at all (health, readiness and metrics for probes and scrapers).
-Per-object rules come on top of the table: agents read only their own recordings and evaluations.
+Per-object rules come on top of the table: agents read only their own recordings and evaluations, and only
+reports about themselves.
 """
 
 from __future__ import annotations
@@ -70,7 +71,24 @@ SERVICES: dict[str, Service] = {
         | OPERATIONS,
     ),
     "coaching": Service("coaching", "CALLQA_COACHING_", dict(OPERATIONS)),
-    "reporting": Service("reporting", "CALLQA_REPORTING_", dict(OPERATIONS)),
+    "reporting": Service(
+        "reporting",
+        "CALLQA_REPORTING_",
+        {
+            "POST /v1/report-runs": READERS,
+            "GET /v1/report-runs": READERS,
+            "GET /v1/report-runs/{run_id}": READERS,
+            "POST /v1/report-runs/{run_id}/rerun": READERS,
+            "GET /v1/report-runs/{run_id}/download": READERS,
+            "GET /v1/monitoring-detail": READERS,
+            "POST /v1/schedules": AUTHORS,
+            "GET /v1/schedules": AUTHORS,
+            "GET /v1/schedules/{schedule_id}": AUTHORS,
+            "DELETE /v1/schedules/{schedule_id}": AUTHORS,
+            "GET /v1/downloads": frozenset({Role.auditor}),
+        }
+        | OPERATIONS,
+    ),
 }
 
 # Where a service answers otherwise today, known and being fixed: (service, endpoint) -> (the roles it lets in

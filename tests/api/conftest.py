@@ -151,6 +151,8 @@ def service_env(
         }
     elif name == "scorer":
         extra = {"TRANSCRIPTS_BUCKET": f"api-transcripts-{unique}", "CONSUMER_GROUP": f"scorer-{unique}"}
+    elif name == "reporting":
+        extra = {"CONSUMER_GROUP": f"reporting-{unique}"}
     elif name == "transcriber":
         extra = {
             "S3__BUCKET": f"api-transcripts-{unique}",

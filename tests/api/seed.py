@@ -79,4 +79,20 @@ def seed_scorer(instance: Instance) -> None:
     instance.seeds |= {"job_id": job.json()["id"], "scorecard_id": "default-zh", "version": "1"}
 
 
-SEEDERS: dict[str, Callable[[Instance], None]] = {"recorder-ingest": seed_ingest, "scorer": seed_scorer}
+def seed_reporting(instance: Instance) -> None:
+    """A report run about the agent key's subject (empty: no evaluations on this instance) and a schedule."""
+    qa = {"X-API-Key": f"key-{Role.qa_analyst.value}"}
+    run = instance.http.post(
+        "/v1/report-runs", json={"kind": "weekly", "day": "2026-11-02", "agent_id": AGENT_SUBJECT}, headers=qa
+    )
+    assert run.status_code == 201, run.text
+    schedule = instance.http.post("/v1/schedules", json={"name": "seed", "kind": "monthly"}, headers=qa)
+    assert schedule.status_code == 201, schedule.text
+    instance.seeds |= {"run_id": run.json()["id"], "schedule_id": schedule.json()["id"]}
+
+
+SEEDERS: dict[str, Callable[[Instance], None]] = {
+    "recorder-ingest": seed_ingest,
+    "scorer": seed_scorer,
+    "reporting": seed_reporting,
+}

@@ -3,7 +3,8 @@
 Posts the bundled sample calls to recorder-ingest the way a telephony platform does, then shows
 what came out: the stored recordings, the events on the bus, the transcripts with their
 conversation metrics, and each call's QA evaluation with the evidence for every failed item.
-(The QA report joins this walk-through when the reporting service lands.)
+It ends with the QA report of the demo's calls from the reporting service: a terminal summary and the
+HTML and PDF files.
 """
 
 from __future__ import annotations
@@ -125,7 +126,54 @@ def _walk_through(state: stack.StackState) -> int:
         print(f"   only {len(evaluations)} of {len(ids)} evaluations arrived; see .callqa/logs/scorer.log")
         return 1
     print(f"\nAPI docs: {ingest}/docs   metrics: {ingest}/metrics")
+    return _show_quality_report(state, evaluations, admin)
+
+
+def _show_quality_report(state: stack.StackState, evaluations: list[dict[str, Any]], headers: dict[str, str]) -> int:
+    """The monthly QA report of the month of the latest demo call, from the reporting service."""
+    reporting = f"http://127.0.0.1:{state.ports.services['reporting']}"
+    latest = max(e["payload"]["started_at"] for e in evaluations)
+    month = latest[:7]
+    expected = sum(1 for e in evaluations if e["payload"]["started_at"][:7] == month)
+    print(f"\n==> the QA report of {month} from {reporting} ({expected} evaluated calls of the demo that month)")
+    with httpx.Client(base_url=reporting, timeout=120) as client:
+        deadline = time.monotonic() + 60
+        while True:
+            answer = client.post("/v1/report-runs", json={"kind": "monthly", "day": latest[:10]}, headers=headers)
+            if answer.status_code != 201:
+                print(f"   the report failed: {answer.status_code} {answer.text[:300]}")
+                return 1
+            run = answer.json()
+            if run["result"]["summary"]["calls"] >= expected or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        report = run["result"]
+        summary = report["summary"]
+        print(
+            f"   {report['period']['label']}  calls {summary['calls']}  pass rate {_pct(summary['pass_rate'])}  "
+            f"A/B/C problems {summary['problems']['A']}/{summary['problems']['B']}/{summary['problems']['C']}"
+        )
+        for group in report["groups"][:10]:
+            print(f"   group {group['group'] or '—':12} calls {group['calls']:4}  pass rate {_pct(group['pass_rate'])}")
+        for item in report["top_failed_items"][:5]:
+            print(f"   failed {item['section']}/{item['item_id']} ({item['severity'] or '-'}): {item['failed']} calls")
+        forecast = report["forecast"]
+        print(f"   forecast {forecast['period']}: {_pct(forecast['pass_rate'])}  ({forecast['explanation']})")
+        folder = stack.STATE_DIR / "reports"
+        folder.mkdir(parents=True, exist_ok=True)
+        for fmt in ("html", "pdf"):
+            file = client.get(f"/v1/report-runs/{run['id']}/download", params={"format": fmt}, headers=headers)
+            if file.status_code != 200:
+                print(f"   the {fmt} download failed: {file.status_code}")
+                return 1
+            path = folder / f"callqa-monthly-{month}.{fmt}"
+            path.write_bytes(file.content)
+            print(f"   {fmt.upper()}: {path}")
     return 0
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
 
 
 def _post(

@@ -1,0 +1,145 @@
+"""Tables owned by reporting: evaluations as reporting keeps them, the rollups built from them, purged
+calls, report runs (frozen definition + result), schedules and the download audit."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from callqa.db import utc_column
+from callqa.events import utcnow
+
+ROLLUP_KEY = ("day", "agent_id", "group", "queue", "scorecard_id", "scorecard_version", "source")
+
+
+class EvaluationRow(SQLModel, table=True):
+    """The evaluation that counts for one call × scorecard version × source (see `rollups.winners`)."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (
+        UniqueConstraint("recording_id", "scorecard_id", "scorecard_version", "source", name="uq_evaluation_identity"),
+        Index("ix_evaluations_day_group", "day", "group"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    evaluation_id: str = Field(max_length=64)
+    recording_id: str = Field(index=True, max_length=64)
+    source: str = Field(max_length=20)
+    reviewer: str = Field(max_length=200)
+    agent_id: str = Field(index=True, max_length=100)
+    group: str = Field(max_length=100)
+    queue: str = Field(max_length=100)
+    started_at: datetime = Field(sa_column=utc_column(nullable=False))
+    day: date
+    scorecard_id: str = Field(max_length=100)
+    scorecard_version: int
+    transcript_version: str = Field(max_length=200)
+    percentage: float
+    passed: bool
+    auto_failed: bool
+    items: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    text_purged: bool = False
+
+
+class EvaluationRollup(SQLModel, table=True):
+    __tablename__ = "evaluation_rollups"
+    __table_args__ = (UniqueConstraint(*ROLLUP_KEY, name="uq_evaluation_rollup"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(index=True)
+    agent_id: str = Field(max_length=100)
+    group: str = Field(max_length=100)
+    queue: str = Field(max_length=100)
+    scorecard_id: str = Field(max_length=100)
+    scorecard_version: int
+    source: str = Field(max_length=20)
+    evaluations: int = 0
+    passed: int = 0
+    auto_failed: int = 0
+    score_centi: int = 0
+    failed_a: int = 0
+    failed_b: int = 0
+    failed_c: int = 0
+
+
+class ItemRollup(SQLModel, table=True):
+    __tablename__ = "item_rollups"
+    __table_args__ = (UniqueConstraint(*ROLLUP_KEY, "item_id", "section", "severity", name="uq_item_rollup"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(index=True)
+    agent_id: str = Field(max_length=100)
+    group: str = Field(max_length=100)
+    queue: str = Field(max_length=100)
+    scorecard_id: str = Field(max_length=100)
+    scorecard_version: int
+    source: str = Field(max_length=20)
+    item_id: str = Field(max_length=100)
+    section: str = Field(max_length=100)
+    severity: str = Field(max_length=1)
+    applicable: int = 0
+    failed: int = 0
+    not_applicable: int = 0
+
+
+class PurgedRecording(SQLModel, table=True):
+    """Calls whose quoted text is gone; an evaluation arriving later for one is stored without quotes."""
+
+    __tablename__ = "purged_recordings"
+
+    recording_id: str = Field(primary_key=True, max_length=64)
+    reason: str = Field(max_length=50)
+    purged_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class ReportRun(SQLModel, table=True):
+    """One computed report: the frozen definition it was computed with and what it found."""
+
+    __tablename__ = "report_runs"
+
+    id: str = Field(primary_key=True, max_length=36)
+    kind: str = Field(index=True, max_length=20)
+    period_first: date
+    period_last: date
+    definition: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(max_length=20, description="done | empty | failed")
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    error: str | None = Field(default=None, max_length=2000)
+    agent_id: str | None = Field(default=None, index=True, max_length=100, description="the agent it is about")
+    requested_by: str = Field(max_length=200)
+    schedule_id: str | None = Field(default=None, index=True, max_length=36)
+    rerun_of: str | None = Field(default=None, max_length=36)
+    delivery_status: str | None = Field(default=None, max_length=20, description="sent | failed | none")
+    delivery_error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False, index=True))
+
+
+class Schedule(SQLModel, table=True):
+    __tablename__ = "schedules"
+
+    id: str = Field(primary_key=True, max_length=36)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=20)
+    at_time: str = Field(max_length=5, description="HH:MM in the site's time zone")
+    filters: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    recipients: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    formats: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    next_run_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class DownloadAudit(SQLModel, table=True):
+    """Who downloaded which report in which format, and when (append-only)."""
+
+    __tablename__ = "download_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(index=True, max_length=36)
+    format: str = Field(max_length=10)
+    subject: str = Field(max_length=200)
+    roles: str = Field(max_length=200)
+    at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False, index=True))
