@@ -336,4 +336,4 @@ def test_dockerfile_matches_settings(service: str) -> None:
 def test_audio_images_have_ffmpeg_and_the_transcriber_its_models() -> None:
     for service in ("transcriber", "recorder-ingest"):  # both decode audio
         assert "ffmpeg" in (ROOT / "services" / service / "Dockerfile").read_text()
-    assert "transcriber.models" in (ROOT / "services" / "transcriber" / "Dockerfile").read_text()
+    assert "transcriber.weights" in (ROOT / "services" / "transcriber" / "Dockerfile").read_text()

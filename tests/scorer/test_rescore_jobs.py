@@ -27,7 +27,7 @@ from scorer.config import Settings
 from scorer.evaluations import Scorer
 from scorer.library import ScorecardLibrary
 from scorer.main import create_app
-from scorer.models import EvaluationRecord, RescoreJob, TranscriptSeen
+from scorer.tables import EvaluationRecord, RescoreJob, TranscriptSeen
 from tests.scorer.test_service import GOOD_CALL, JWT_SECRET, QA, transcript
 
 pytestmark = pytest.mark.timeout(180)

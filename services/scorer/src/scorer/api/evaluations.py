@@ -12,7 +12,7 @@ from callqa.auth import Principal, Role
 from callqa.http import PROBLEM_RESPONSES, Page, PageParams, PlainText, ProblemError, page_params
 from scorer.api.deps import Reader, ScorerDep
 from scorer.evaluations import CallFilter
-from scorer.models import EvaluationRecord
+from scorer.tables import EvaluationRecord
 
 router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"], responses=PROBLEM_RESPONSES)
 STAFF = {Role.qa_analyst, Role.supervisor, Role.trainer, Role.auditor, Role.admin}
