@@ -1,13 +1,15 @@
 """Database engine and sessions for SQLite (zero-setup default) and PostgreSQL, plus Alembic wiring.
 
 Every service owns its database and migrates it with its own `migrations/` folder, whose env.py is one
-call, `run_migrations(<package>.tables)`; each service records its revisions in a version table of its
-own (`alembic_version_<package>`).
+call, `run_migrations(<package>.tables)`. A service's history starts with the revisions every service
+shares (the outbox table), kept once in `callqa/migrations/`; each service records its revisions in a
+version table of its own (`alembic_version_<package>`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,9 +122,23 @@ class Database:
         self.engine.dispose()
 
 
+# Revisions every service's history starts with (the outbox table): one copy, in the library.
+SHARED_VERSIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
 def alembic_config(url: str, migrations_dir: Path) -> Config:
+    """One service's Alembic: its `migrations/` (env.py; its own revisions in `versions/`, the first of
+    which follows "0001") and the library's shared revisions.
+
+    With two version locations, name the service's when writing a revision, or Alembic puts it beside
+    its parent (in the library when that is "0001"): `command.revision(config, message, autogenerate=True,
+    version_path=str(migrations_dir / "versions"))`.
+    """
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("path_separator", "os")
+    locations = [migrations_dir / "versions", SHARED_VERSIONS_DIR]
+    config.set_main_option("version_locations", os.pathsep.join(str(p) for p in locations))
     config.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
     return config
 
