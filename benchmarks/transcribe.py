@@ -184,7 +184,7 @@ class Transcriber:
 
     def __init__(self, spec: ChildSpec) -> None:
         from transcriber.config import AsrSettings, Settings
-        from transcriber.models import resolve_model
+        from transcriber.weights import resolve_model
 
         asr = AsrSettings(**spec.asr)
         self.variant = spec.variant

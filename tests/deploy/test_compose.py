@@ -1,4 +1,5 @@
-"""docker-compose.yml, the Dockerfiles and the Postgres init script agree with the services' Settings.
+"""docker-compose.yml, the image template (deploy/Dockerfile and its entry point deploy/container.py) and the
+Postgres init script agree with the services' Settings.
 
 Each service's compose `environment` is fed, interpolated, to its real `Settings` class, which must
 validate in production mode. So a variable a new setting needs, a misspelt variable name (pydantic-settings
@@ -10,10 +11,12 @@ No Docker and no network: the files are only parsed.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -204,6 +207,31 @@ def dockerfile_of(service: str) -> Path:
     return ROOT / str(build["context"]) / str(build["dockerfile"])
 
 
+DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+
+
+def load_container_script() -> ModuleType:
+    """deploy/container.py, the images' entry point (a script copied into the image, not a package)."""
+    spec = importlib.util.spec_from_file_location("callqa_container", ROOT / "deploy" / "container.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+container = load_container_script()
+
+
+def copy_sources(dockerfile: Path, service: str) -> list[str]:
+    """What the template copies from the build context, with the SERVICE build argument filled in."""
+    sources = []
+    for line in dockerfile.read_text().replace("\\\n", " ").splitlines():
+        words = line.split()
+        if words[:1] == ["COPY"] and not any(word.startswith("--from") for word in words):
+            sources += [word.replace("${SERVICE}", service) for word in words[1:-1] if not word.startswith("--")]
+    return sources
+
+
 by_service = pytest.mark.parametrize("service", SERVICES)
 
 
@@ -219,8 +247,9 @@ def test_service_is_built_from_its_dockerfile(service: str) -> None:
     assert isinstance(build, dict), f"{service}: expected build: {{context, dockerfile}}"
     # The context is the repository root so the image can copy libs/callqa next to the service.
     assert (ROOT / build["context"]).resolve() == ROOT
-    assert build["dockerfile"] == f"services/{service}/Dockerfile"
-    assert dockerfile_of(service).is_file()
+    # One template for every service; the build argument names the service.
+    assert dockerfile_of(service) == DOCKERFILE
+    assert build.get("args") == {"SERVICE": service}
     assert definition.get("image") == f"callqa/{service}:latest"
 
 
@@ -312,28 +341,70 @@ def test_env_example_lists_every_required_variable() -> None:
     assert required_variables() <= listed, f"missing from .env.example: {required_variables() - listed}"
 
 
-@by_service
-def test_dockerfile_matches_settings(service: str) -> None:
-    settings_cls = settings_class(service)
-    package = package_of(service)
-    stage = final_stage(dockerfile_of(service))
+def test_the_template_runs_every_service_the_same_way() -> None:
+    stage = final_stage(DOCKERFILE)
     keywords = [keyword for keyword, _ in stage]
     arguments = {keyword: " ".join(args for kw, args in stage if kw == keyword) for keyword in keywords}
 
     assert stage[0][1].split()[0] == "python:3.11-slim"
-    exposed = {port.split("/")[0] for port in arguments.get("EXPOSE", "").split()}
-    assert exposed == {str(settings_cls.model_fields["http_port"].default)}
-    assert "HEALTHCHECK" in keywords, f"{service}: the image has no HEALTHCHECK"
-    assert "/healthz" in arguments["HEALTHCHECK"]
-    # Inside a container the default 127.0.0.1 would make the service unreachable.
-    assert f"{env_prefix(settings_cls)}HTTP_HOST=0.0.0.0" in arguments.get("ENV", "")
+    assert "HEALTHCHECK" in keywords, "the image has no HEALTHCHECK"
+    assert '"/opt/callqa/container.py", "healthcheck"' in arguments["HEALTHCHECK"]
     user = arguments.get("USER", "root").split(":")[0]
-    assert user not in ("root", "0"), f"{service}: the image runs as root"
-    assert f"python -m {package} migrate" in arguments.get("CMD", "")
-    assert f"python -m {package} serve" in arguments.get("CMD", "")
+    assert user not in ("root", "0"), "the image runs as root"
+    assert arguments["ENTRYPOINT"] == '["python", "/opt/callqa/container.py"]'
+    assert arguments["CMD"] == '["migrate", "serve"]'
+    # Only the SERVICE build argument varies; a build without it stops at once.
+    assert 'test -n "$SERVICE"' in DOCKERFILE.read_text()
+
+
+@by_service
+def test_the_template_copies_what_the_service_needs_from_the_build_context(service: str) -> None:
+    ignored = [
+        line.strip().rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    sources = copy_sources(DOCKERFILE, service)
+    assert f"services/{service}" in sources
+    for source in sources:
+        assert (ROOT / source).exists(), f"{service}: COPY {source}: not in the repository"
+        top = source.split("/")[0]
+        assert top not in ignored and source not in ignored, f"{service}: COPY {source}: excluded by .dockerignore"
+    assert ".env" in ignored, "the operator's secrets (.env) would be sent to the Docker daemon"
+
+
+@by_service
+def test_the_image_entry_point_matches_settings(service: str) -> None:
+    settings_cls = settings_class(service)
+    package = package_of(service)
+    facts = container.describe(service)
+    prefix = env_prefix(settings_cls)
+    assert facts == {
+        "service": service,
+        "package": package,
+        "env_prefix": prefix,
+        "http_port": settings_cls.model_fields["http_port"].default,
+    }
+    assert (ROOT / "services" / service / "src" / package / "__main__.py").is_file()
+    # Inside a container the default 127.0.0.1 would make the service unreachable; an operator's value wins.
+    host = f"{prefix}HTTP_HOST"
+    assert container.container_environment(facts, {})[host] == "0.0.0.0"
+    assert container.container_environment(facts, {host: "10.0.0.5"})[host] == "10.0.0.5"
+    assert container.command_lines(facts, ["migrate", "serve"], "python") == [
+        ["python", "-m", package, "migrate"],
+        ["python", "-m", package, "serve"],
+    ]
+    with pytest.raises(SystemExit):
+        container.command_lines(facts, ["shell"], "python")
+    port = settings_cls.model_fields["http_port"].default
+    assert container.healthz_url(facts, {}) == f"http://127.0.0.1:{port}/healthz"
+    assert container.healthz_url(facts, {f"{prefix}HTTP_PORT": "9000"}) == "http://127.0.0.1:9000/healthz"
 
 
 def test_audio_images_have_ffmpeg_and_the_transcriber_its_models() -> None:
-    for service in ("transcriber", "recorder-ingest"):  # both decode audio
-        assert "ffmpeg" in (ROOT / "services" / service / "Dockerfile").read_text()
-    assert "transcriber.models" in (ROOT / "services" / "transcriber" / "Dockerfile").read_text()
+    text = DOCKERFILE.read_text()
+    # Both decode audio: the template installs ffmpeg for exactly these services.
+    assert "recorder-ingest|transcriber)" in text
+    assert "install -y --no-install-recommends ffmpeg" in text
+    assert '[ "$SERVICE" = transcriber ]; then python -m transcriber.weights' in text
+    assert "CALLQA_TRANSCRIBER_ASR__MODELS_DIR=/opt/models" in text

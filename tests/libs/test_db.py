@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 from callqa.db import Database, alembic_config, normalise_url
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
-MIGRATED_SERVICES = sorted({p.parents[2].name for p in SERVICES.glob("*/migrations/versions/*.py")})
+MIGRATED_SERVICES = sorted(p.parents[1].name for p in SERVICES.glob("*/migrations/env.py"))
 
 
 def test_plain_postgres_urls_use_psycopg3() -> None:

@@ -18,7 +18,7 @@ from callqa.db import Database
 from callqa.storage import ObjectStore
 from recorder_ingest.config import Settings
 from recorder_ingest.main import create_app
-from recorder_ingest.models import Recording
+from recorder_ingest.tables import Recording
 from tests.recorder_ingest.conftest import (
     AUDITOR,
     PLATFORM,

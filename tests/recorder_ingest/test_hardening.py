@@ -20,7 +20,7 @@ from callqa.db import Database
 from callqa.storage import ObjectStore
 from recorder_ingest.archive import RecordingArchive
 from recorder_ingest.config import Settings
-from recorder_ingest.models import Recording
+from recorder_ingest.tables import Recording
 from tests.recorder_ingest.conftest import AUDITOR, bearer, metadata, post
 
 QA = bearer(Role.qa_analyst, subject="qa-lin")

@@ -26,8 +26,8 @@ from callqa_stack import servers
 from scorer.config import Settings
 from scorer.library import ScorecardLibrary
 from scorer.main import create_app
-from scorer.models import EvaluationRecord, RescoreJob, TranscriptSeen
 from scorer.scoring import Scorer
+from scorer.tables import EvaluationRecord, RescoreJob, TranscriptSeen
 from tests.scorer.test_service import GOOD_CALL, JWT_SECRET, QA, transcript
 
 pytestmark = pytest.mark.timeout(180)

@@ -19,10 +19,10 @@ import pytest
 import zhconv
 
 from tests.transcriber.conftest import Clip, sox
-from transcriber import audio, models
+from transcriber import audio, weights
 from transcriber.accuracy import cer, wer
 from transcriber.asr import Recogniser
-from transcriber.models import BASE_SHA256, ModelError, model_id, model_version, resolve_model, sha256_file
+from transcriber.weights import BASE_SHA256, ModelError, model_id, model_version, resolve_model, sha256_file
 
 MAX_WER = 0.06
 MAX_CER = 0.20
@@ -63,7 +63,7 @@ def test_a_corrupt_cached_base_is_detected_and_rebuilt(rebuilt_base: Path, tmp_p
 def test_a_rebuild_that_does_not_match_the_pinned_checksum_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(models, "BASE_SHA256", "0" * 64)  # as if a package held other weights
+    monkeypatch.setattr(weights, "BASE_SHA256", "0" * 64)  # as if a package held other weights
     with pytest.raises(ModelError, match=r"expected 0{64}: .* corrupt or of the wrong version"):
         resolve_model("base", tmp_path)
     assert not (tmp_path / "whisper-base").exists()
@@ -103,7 +103,7 @@ def test_the_model_version_changes_with_the_weights_and_the_options(rebuilt_base
 
 def test_the_cli_prepares_the_models(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "transcriber.models", "--models-dir", str(tmp_path)],
+        [sys.executable, "-m", "transcriber.weights", "--models-dir", str(tmp_path)],
         capture_output=True,
         text=True,
         check=True,

@@ -36,7 +36,7 @@ from transcriber.asr import Recogniser
 from transcriber.config import MIGRATIONS_DIR, AsrSettings, Settings, TranscriptStore
 from transcriber.main import create_app
 from transcriber.pipeline import TranscriptionPipeline
-from transcriber.store import TranscriptRecord
+from transcriber.tables import TranscriptRecord
 
 pytestmark = pytest.mark.timeout(300)
 

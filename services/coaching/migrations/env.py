@@ -1,5 +1,6 @@
-from sqlmodel import SQLModel
+"""Alembic environment of coaching: autogenerate compares the database with `coaching.tables` and the outbox."""
 
-from callqa.db import run_alembic_env
+from callqa.db import run_migrations
+from coaching import tables
 
-run_alembic_env(SQLModel.metadata, version_table="alembic_version_coaching")
+run_migrations(tables)

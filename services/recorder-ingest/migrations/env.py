@@ -1,5 +1,6 @@
-from sqlmodel import SQLModel
+"""Alembic environment of recorder-ingest: autogenerate compares the database with `recorder_ingest.tables` and the outbox."""
 
-from callqa.db import run_alembic_env
+from callqa.db import run_migrations
+from recorder_ingest import tables
 
-run_alembic_env(SQLModel.metadata, version_table="alembic_version_recorder_ingest")
+run_migrations(tables)

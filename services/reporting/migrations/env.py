@@ -1,6 +1,6 @@
-from sqlmodel import SQLModel
+"""Alembic environment of reporting: autogenerate compares the database with `reporting.tables` and the outbox."""
 
-import reporting.tables  # noqa: F401 - the service's tables, for autogenerate
-from callqa.db import run_alembic_env
+from callqa.db import run_migrations
+from reporting import tables
 
-run_alembic_env(SQLModel.metadata, version_table="alembic_version_reporting")
+run_migrations(tables)

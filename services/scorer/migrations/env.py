@@ -1,5 +1,6 @@
-from sqlmodel import SQLModel
+"""Alembic environment of scorer: autogenerate compares the database with `scorer.tables` and the outbox."""
 
-from callqa.db import run_alembic_env
+from callqa.db import run_migrations
+from scorer import tables
 
-run_alembic_env(SQLModel.metadata, version_table="alembic_version_scorer")
+run_migrations(tables)

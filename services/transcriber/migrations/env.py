@@ -1,5 +1,6 @@
-from sqlmodel import SQLModel
+"""Alembic environment of transcriber: autogenerate compares the database with `transcriber.tables` and the outbox."""
 
-from callqa.db import run_alembic_env
+from callqa.db import run_migrations
+from transcriber import tables
 
-run_alembic_env(SQLModel.metadata, version_table="alembic_version_transcriber")
+run_migrations(tables)

@@ -1,16 +1,19 @@
 """Database engine and sessions for SQLite (zero-setup default) and PostgreSQL, plus Alembic wiring.
 
-Every service owns its schema and migrates it with its own `migrations/` folder and its own
-version table, so services can share one database in development and still never touch
-each other's tables.
+Every service owns its database and migrates it with its own `migrations/` folder, whose env.py is one
+call, `run_migrations(<package>.tables)`. A service's history starts with the revisions every service
+shares (the outbox table), kept once in `callqa/migrations/`; each service records its revisions in a
+version table of its own (`alembic_version_<package>`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from alembic import command
@@ -18,7 +21,7 @@ from alembic.config import Config
 from sqlalchemy import Column, DateTime, Dialect, Engine, MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -119,25 +122,72 @@ class Database:
         self.engine.dispose()
 
 
+# Revisions every service's history starts with (the outbox table): one copy, in the library.
+SHARED_VERSIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
 def alembic_config(url: str, migrations_dir: Path) -> Config:
+    """One service's Alembic: its `migrations/` (env.py; its own revisions in `versions/`, the first of
+    which follows "0001") and the library's shared revisions.
+
+    With two version locations, name the service's when writing a revision, or Alembic puts it beside
+    its parent (in the library when that is "0001"): `command.revision(config, message, autogenerate=True,
+    version_path=str(migrations_dir / "versions"))`.
+    """
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("path_separator", "os")
+    locations = [migrations_dir / "versions", SHARED_VERSIONS_DIR]
+    config.set_main_option("version_locations", os.pathsep.join(str(p) for p in locations))
     config.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
     return config
 
 
-def run_alembic_env(target_metadata: MetaData, version_table: str) -> None:
-    """The body of every service's `migrations/env.py`."""
+def service_metadata(tables: ModuleType) -> MetaData:
+    """What a service's database should hold: the SQLModel tables defined in its `tables` module and
+    the outbox (every service's history starts with it). Built apart from `SQLModel.metadata`, which
+    holds every table any imported module defined, other services' included."""
+    from callqa.outbox import OutboxMessage  # callqa.outbox imports this module
+
+    metadata = MetaData()
+    OutboxMessage.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
+    for value in vars(tables).values():
+        if (
+            isinstance(value, type)
+            and issubclass(value, SQLModel)
+            and value.__module__ == tables.__name__
+            and hasattr(value, "__table__")
+        ):
+            value.__table__.to_metadata(metadata)
+    return metadata
+
+
+def version_table(tables: ModuleType) -> str:
+    """`alembic_version_<package>`: each service records its revisions in a table of its own."""
+    return f"alembic_version_{tables.__name__.partition('.')[0]}"
+
+
+def migration_options(tables: ModuleType, url: str) -> dict[str, Any]:
+    """Alembic's context options for a service, shared by its env.py and the tests that compare schemas."""
+    return {
+        "target_metadata": service_metadata(tables),
+        "version_table": version_table(tables),
+        "render_as_batch": url.startswith("sqlite"),  # SQLite cannot ALTER most things in place
+        "compare_type": True,
+    }
+
+
+def run_migrations(tables: ModuleType) -> None:
+    """The body of every service's `migrations/env.py`: `run_migrations(<package>.tables)`.
+
+    Autogenerate (`alembic revision --autogenerate`, `alembic check`) compares the database with
+    `service_metadata(tables)`.
+    """
     from alembic import context
 
     url = context.config.get_main_option("sqlalchemy.url")
     assert url, "sqlalchemy.url is not configured"
-    options: dict[str, Any] = {
-        "target_metadata": target_metadata,
-        "version_table": version_table,
-        "render_as_batch": url.startswith("sqlite"),  # SQLite cannot ALTER most things in place
-        "compare_type": True,
-    }
+    options = migration_options(tables, url)
     if context.is_offline_mode():
         context.configure(url=url, literal_binds=True, **options)
         with context.begin_transaction():

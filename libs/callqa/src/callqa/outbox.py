@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from alembic import op
 from prometheus_client import Counter, Gauge
 from sqlalchemy import Connection
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -58,28 +57,6 @@ def enqueue(session: Session, event: Envelope) -> None:
             payload=event.to_bytes(),
         )
     )
-
-
-def create_outbox_table() -> None:
-    """For a service's Alembic migration: `outbox.create_outbox_table()` in `upgrade()`."""
-    op.create_table(
-        "outbox",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("event_id", sa.String(36), nullable=False, unique=True),
-        sa.Column("topic", sa.String(255), nullable=False),
-        sa.Column("key", sa.String(255), nullable=False),
-        sa.Column("event_type", sa.String(100), nullable=False),
-        sa.Column("correlation_id", sa.String(255), nullable=False),
-        sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-    )
-    op.create_index("ix_outbox_sent_at", "outbox", ["sent_at"])
-
-
-def drop_outbox_table() -> None:
-    op.drop_index("ix_outbox_sent_at", "outbox")
-    op.drop_table("outbox")
 
 
 AfterPublish = Callable[[Sequence[int]], Awaitable[None]]

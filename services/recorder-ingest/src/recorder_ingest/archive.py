@@ -49,9 +49,9 @@ from callqa.storage import (
 from recorder_ingest import policy
 from recorder_ingest.audio import probe
 from recorder_ingest.config import Settings
-from recorder_ingest.models import AuditAction, AuditEntry, PurgeBlock, Recording, RecordingStatus
 from recorder_ingest.object_lock import ObjectLockKeeper, ObjectLockUnavailable
 from recorder_ingest.schemas import RecordingMetadata
+from recorder_ingest.tables import AuditAction, AuditEntry, PurgeBlock, Recording, RecordingStatus
 
 log = logging.getLogger(__name__)
 PRODUCER = "recorder-ingest"

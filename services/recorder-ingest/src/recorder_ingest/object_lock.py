@@ -32,7 +32,7 @@ from sqlmodel import col, select
 from callqa.db import Database
 from callqa.events import utcnow
 from callqa.storage import ObjectLocked, ObjectNotFound, ObjectStore, StorageError, StorageUnavailable
-from recorder_ingest.models import Recording, RecordingStatus
+from recorder_ingest.tables import Recording, RecordingStatus
 
 log = logging.getLogger(__name__)
 

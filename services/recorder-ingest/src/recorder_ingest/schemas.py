@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from callqa.events import ChannelLayout, ConsentStatus
 from callqa.http import NonBlankText
-from recorder_ingest.models import AuditEntry, Recording
+from recorder_ingest.tables import AuditEntry, Recording
 
 TAG_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,49}$"
 # No call recorder predates this; an earlier date is a broken clock or a default value (year 1 would

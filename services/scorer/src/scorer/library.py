@@ -10,9 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 
 from callqa.db import Database
-from scorer.models import ScorecardVersion
 from scorer.rules.engine import CompiledScorecard, compile_scorecard
 from scorer.scorecard import Scorecard, default_scorecard
+from scorer.tables import ScorecardVersion
 
 
 class ScorecardNotFound(KeyError):

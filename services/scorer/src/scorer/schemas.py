@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from callqa.http import MAX_INT
-from scorer.models import EvaluationRecord, RescoreJob, ScorecardVersion
+from scorer.tables import EvaluationRecord, RescoreJob, ScorecardVersion
 
 
 class ScorecardOut(BaseModel):

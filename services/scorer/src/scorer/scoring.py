@@ -28,7 +28,7 @@ from callqa.outbox import enqueue
 from callqa.storage import ObjectNotFound, ObjectStore
 from callqa.transcripts import TranscriptDocument
 from scorer.library import ScorecardLibrary, ScorecardNotFound
-from scorer.models import EvaluationRecord, RescoreJob, ScorecardVersion, TranscriptSeen
+from scorer.tables import EvaluationRecord, RescoreJob, ScorecardVersion, TranscriptSeen
 
 log = logging.getLogger(__name__)
 PRODUCER = "scorer"

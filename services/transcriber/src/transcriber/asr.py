@@ -19,7 +19,7 @@ from faster_whisper import BatchedInferencePipeline, WhisperModel
 from callqa.transcripts import ModelInfo, Word
 from transcriber import hotwords
 from transcriber.config import AsrSettings
-from transcriber.models import model_id, model_version, resolve_model
+from transcriber.weights import model_id, model_version, resolve_model
 
 SAMPLE_RATE = 16000
 UNDETERMINED = "und"  # ISO 639-2 code for "no speech to tell"

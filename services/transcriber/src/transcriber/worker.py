@@ -32,7 +32,7 @@ from transcriber.audio import UndecodableAudio
 from transcriber.config import Settings
 from transcriber.pipeline import CallInfo, TranscriptionPipeline
 from transcriber.redact import redact_audio
-from transcriber.store import TranscriptRecord
+from transcriber.tables import TranscriptRecord
 
 log = logging.getLogger(__name__)
 PRODUCER = "transcriber"

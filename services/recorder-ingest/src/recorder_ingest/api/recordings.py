@@ -30,8 +30,8 @@ from callqa.http import (
 )
 from recorder_ingest.api.deps import ArchiveDep, ClientDep, Platform, Reader, Supervisor
 from recorder_ingest.archive import AudioGone, RecordingArchive, RecordingNotFound, RecordingQuery, copy_to
-from recorder_ingest.models import AuditAction, Recording
 from recorder_ingest.schemas import AudioUrl, LegalHoldRequest, RecordingMetadata, RecordingOut
+from recorder_ingest.tables import AuditAction, Recording
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/recordings", tags=["recordings"], responses=PROBLEM_RESPONSES)

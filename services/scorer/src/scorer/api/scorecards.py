@@ -11,10 +11,10 @@ from callqa.http import MAX_INT, PROBLEM_RESPONSES, FieldError, Page, PageParams
 from callqa.transcripts import TranscriptDocument
 from scorer.api.deps import Author, LibraryDep, Reader, ScorerDep
 from scorer.jobs import RescoreJobs
-from scorer.models import RescoreJob
 from scorer.rules.engine import compile_scorecard
 from scorer.schemas import JobOut, RescoreRequest, ScorecardOut, Validation
 from scorer.scorecard import Scorecard, ScorecardError, default_scorecard, validate_scorecard
+from scorer.tables import RescoreJob
 
 router = APIRouter(prefix="/v1/scorecards", tags=["scorecards"], responses=PROBLEM_RESPONSES)
 jobs = APIRouter(prefix="/v1/rescore-jobs", tags=["scorecards"], responses=PROBLEM_RESPONSES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from callqa.db import utc_column
@@ -20,7 +20,7 @@ class TranscriptRecord(SQLModel, table=True):
     recording_id: str = Field(index=True, max_length=36)
     model_version: str = Field(max_length=200)
     language: str = Field(max_length=20)
-    duration_ms: int
+    duration_ms: int = Field(sa_type=BigInteger)
     turns: int
     transcript_key: str = Field(max_length=300)
     redacted_audio_key: str | None = Field(default=None, max_length=300)

