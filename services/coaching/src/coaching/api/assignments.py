@@ -118,8 +118,8 @@ def save_review(
     body: ReviewIn,
     principal: Analyst,
     reviews: ReviewsDep,
-    if_match: IfMatch,
     response: Response,
+    if_match: IfMatch = None,
 ) -> ReviewOut:
     decisions = [d.decision_() for d in body.items]
     reviews.save(principal, assignment_id, if_match, decisions, body.notes)
@@ -133,7 +133,7 @@ def save_review(
     responses=problems(409, 428),
 )
 def submit_review(
-    assignment_id: AssignmentId, body: SubmitIn, principal: Analyst, reviews: ReviewsDep, if_match: IfMatch
+    assignment_id: AssignmentId, body: SubmitIn, principal: Analyst, reviews: ReviewsDep, if_match: IfMatch = None
 ) -> SubmittedOut:
     decisions = [d.decision_() for d in body.items] if body.items is not None else None
     assignment, version = reviews.submit(principal, assignment_id, if_match, decisions, body.notes, body.release_at)
