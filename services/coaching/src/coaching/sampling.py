@@ -356,10 +356,11 @@ def draw(
 ) -> tuple[list[Pick], int]:
     """The run's picks (each call once, the first method that picked it named) and the size of the
     population in scope. `size` caps the total (the plan's `size`, or its quota); methods are applied
-    in the plan's order and a later method gets what is left."""
+    in the plan's order and a later method gets what is left (default: the plan's `size`)."""
     firsts = firsts or Firsts()
     scoped = chronological(c for c in population if in_scope(c, plan.scope))
     picked: dict[str, Pick] = {}
+    size = size if size is not None else plan.size
     budget = size if size is not None else math.inf
 
     def take(calls: Iterable[Call], index: int, reason: str) -> None:
