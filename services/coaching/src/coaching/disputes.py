@@ -191,7 +191,7 @@ class Disputes:
                 "appeal_resolved",
                 version=version.version if version else appeal.version,
                 appeal=appeal.id,
+                comment="; ".join(f"{r.item_id}: {r.reason}" for r in resolutions),  # erased on purge
                 outcomes={r.item_id: r.outcome.value for r in resolutions},
-                reasons={r.item_id: r.reason for r in resolutions},
             )
             return appeal, version
