@@ -170,3 +170,16 @@ def test_no_self_review_and_roles(client: TestClient, feed: Feed) -> None:
     trainer = bearer("tr-1", Role.trainer)
     assert client.get("/v1/assignments", headers=trainer).status_code == 403
     assert client.get("/v1/evaluations", headers=trainer).status_code == 200
+
+
+def test_the_demo_walk_through(sqlite_client: TestClient, feed: Feed, capsys: pytest.CaptureFixture[str]) -> None:
+    from callqa_stack import coaching_demo
+    from tests.coaching.conftest import JWT_SECRET
+
+    ids = {feed(agent_id=f"agent-{n}", failed=("closing",) if n else ("insult",)).evaluation_id for n in range(3)}
+    assert coaching_demo.walk(sqlite_client, JWT_SECRET, ids) == 0
+    out = capsys.readouterr().out
+    for step in ("sampling plan 'demo' v1", "3 picked", "overrides", "appeals", "resolves it", "timeline"):
+        assert step in out, (step, out)
+    assert coaching_demo.walk(sqlite_client, JWT_SECRET, ids) == 0  # again: a new plan version, a new run
+    assert "sampling plan 'demo' v2" in capsys.readouterr().out

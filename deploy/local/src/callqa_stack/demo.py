@@ -3,7 +3,8 @@
 Posts the bundled sample calls to recorder-ingest the way a telephony platform does, then shows
 what came out: the stored recordings, the events on the bus, the transcripts with their
 conversation metrics, and each call's QA evaluation with the evidence for every failed item.
-(The QA report joins this walk-through when the reporting service lands.)
+Then the QA loop in coaching: a sampling run, a scripted review with an override, an agent's appeal and
+a supervisor's resolution. (The QA report joins this walk-through when the reporting service lands.)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from tqdm import tqdm
 
-from callqa_stack import samples, stack
+from callqa_stack import coaching_demo, samples, stack
 
 STORED_TOPIC = "callqa.recording.stored.v1"
 READY_TOPIC = "callqa.transcript.ready.v1"
@@ -124,7 +125,13 @@ def _walk_through(state: stack.StackState) -> int:
     if len(evaluations) < len(ids):
         print(f"   only {len(evaluations)} of {len(ids)} evaluations arrived; see .callqa/logs/scorer.log")
         return 1
-    print(f"\nAPI docs: {ingest}/docs   metrics: {ingest}/metrics")
+    coaching_url = f"http://127.0.0.1:{state.ports.services['coaching']}"
+    with httpx.Client(base_url=coaching_url, timeout=60) as client:
+        if coaching_demo.walk(
+            client, state.secrets["jwt_secret"], {e["payload"]["evaluation_id"] for e in evaluations}
+        ):
+            return 1
+    print(f"\nAPI docs: {ingest}/docs  {coaching_url}/docs   metrics: {ingest}/metrics")
     return 0
 
 
