@@ -6,8 +6,10 @@ README.md's "Who may call what" section is `render_markdown()` of it (a test fai
 
 `admin` implicitly holds every role (callqa.auth), so it is allowed wherever any role is. `PUBLIC`
 endpoints take no credentials at all (health, readiness and metrics for probes and scrapers).
-Per-object rules come on top of the table: agents read only their own recordings and evaluations, and only
-reports about themselves.
+Per-object rules come on top of the table: agents read only their own recordings and evaluations (in coaching:
+only released ones) and appeals; only an assignment's reviewer works on it; an appeal is resolved by the one it is
+routed to or a supervisor; a calibration session is its lead's, its analysts' and supervisors';
+agents read only reports about themselves.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from callqa.auth import Role
 PUBLIC: frozenset[Role] = frozenset()  # no credentials needed
 READERS = frozenset({Role.qa_analyst, Role.supervisor, Role.trainer, Role.auditor, Role.agent})
 AUTHORS = frozenset({Role.qa_analyst, Role.supervisor})
+STAFF = frozenset({Role.qa_analyst, Role.supervisor, Role.trainer, Role.auditor})
 
 OPERATIONS: dict[str, frozenset[Role]] = {
     "GET /healthz": PUBLIC,
@@ -70,7 +73,50 @@ SERVICES: dict[str, Service] = {
         }
         | OPERATIONS,
     ),
-    "coaching": Service("coaching", "CALLQA_COACHING_", dict(OPERATIONS)),
+    "coaching": Service(
+        "coaching",
+        "CALLQA_COACHING_",
+        {
+            "POST /v1/sampling-plans": AUTHORS,
+            "GET /v1/sampling-plans": STAFF,
+            "GET /v1/sampling-plans/{plan_id}": STAFF,
+            "PUT /v1/sampling-plans/{plan_id}": AUTHORS,
+            "GET /v1/sampling-plans/{plan_id}/versions": STAFF,
+            "GET /v1/sampling-plans/{plan_id}/versions/{version}": STAFF,
+            "POST /v1/sampling-plans/{plan_id}/runs": AUTHORS,
+            "POST /v1/quota": AUTHORS,
+            "GET /v1/sampling-runs": STAFF,
+            "GET /v1/sampling-runs/{run_id}": STAFF,
+            "GET /v1/sampling-runs/{run_id}/picks": STAFF,
+            "GET /v1/assignments": AUTHORS | {Role.auditor},
+            "POST /v1/assignments": frozenset({Role.supervisor}),
+            "GET /v1/assignments/{assignment_id}": AUTHORS | {Role.auditor},
+            "POST /v1/assignments/{assignment_id}/open": AUTHORS,
+            "PUT /v1/assignments/{assignment_id}/review": AUTHORS,
+            "POST /v1/assignments/{assignment_id}/submit": AUTHORS,
+            "POST /v1/assignments/{assignment_id}/reassign": frozenset({Role.supervisor}),
+            "POST /v1/assignments/{assignment_id}/cancel": frozenset({Role.supervisor}),
+            "GET /v1/evaluations": READERS,
+            "GET /v1/evaluations/{evaluation_id}": READERS,
+            "GET /v1/evaluations/{evaluation_id}/versions": READERS,
+            "GET /v1/evaluations/{evaluation_id}/timeline": READERS,
+            "POST /v1/evaluations/{evaluation_id}/acknowledgement": frozenset({Role.agent}),
+            "POST /v1/evaluations/{evaluation_id}/appeals": frozenset({Role.agent}),
+            "GET /v1/auto-scorer/agreement": STAFF,
+            "GET /v1/appeals": AUTHORS | {Role.auditor, Role.agent},
+            "GET /v1/appeals/{appeal_id}": AUTHORS | {Role.auditor, Role.agent},
+            "POST /v1/appeals/{appeal_id}/resolution": AUTHORS,
+            "POST /v1/calibrations": AUTHORS,
+            "GET /v1/calibrations": AUTHORS,
+            "GET /v1/calibrations/{session_id}": AUTHORS,
+            "GET /v1/calibrations/{session_id}/calls/{evaluation_id}": AUTHORS,
+            "PUT /v1/calibrations/{session_id}/calls/{evaluation_id}/score": AUTHORS,
+            "POST /v1/calibrations/{session_id}/submit": AUTHORS,
+            "POST /v1/calibrations/{session_id}/close": AUTHORS,
+            "GET /v1/calibrations/{session_id}/report": AUTHORS,
+        }
+        | OPERATIONS,
+    ),
     "reporting": Service(
         "reporting",
         "CALLQA_REPORTING_",

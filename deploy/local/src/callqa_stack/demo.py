@@ -3,6 +3,8 @@
 Posts the bundled sample calls to recorder-ingest the way a telephony platform does, then shows
 what came out: the stored recordings, the events on the bus, the transcripts with their
 conversation metrics, and each call's QA evaluation with the evidence for every failed item.
+Then the QA loop in coaching: a sampling run, a scripted review with an override, an agent's appeal and
+a supervisor's resolution.
 It ends with the QA report of the demo's calls from the reporting service: a terminal summary and the
 HTML and PDF files.
 """
@@ -19,7 +21,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from tqdm import tqdm
 
-from callqa_stack import samples, stack
+from callqa_stack import coaching_demo, samples, stack
 
 STORED_TOPIC = "callqa.recording.stored.v1"
 READY_TOPIC = "callqa.transcript.ready.v1"
@@ -125,7 +127,13 @@ def _walk_through(state: stack.StackState) -> int:
     if len(evaluations) < len(ids):
         print(f"   only {len(evaluations)} of {len(ids)} evaluations arrived; see .callqa/logs/scorer.log")
         return 1
-    print(f"\nAPI docs: {ingest}/docs   metrics: {ingest}/metrics")
+    coaching_url = f"http://127.0.0.1:{state.ports.services['coaching']}"
+    with httpx.Client(base_url=coaching_url, timeout=60) as client:
+        if coaching_demo.walk(
+            client, state.secrets["jwt_secret"], {e["payload"]["evaluation_id"] for e in evaluations}
+        ):
+            return 1
+    print(f"\nAPI docs: {ingest}/docs  {coaching_url}/docs   metrics: {ingest}/metrics")
     return _show_quality_report(state, evaluations, admin)
 
 

@@ -102,6 +102,9 @@ class ScoredItem(BaseModel):
     points: float
     severity: Literal["A", "B", "C"] | None = None
     evidence: list[Evidence] = Field(default_factory=list)
+    # Additive (optional): what the item can earn and its kind, for reviewers and calibration.
+    max_points: float | None = Field(default=None, description="the most the item can earn (its points)")
+    kind: Literal["requirement", "deduction", "bonus", "auto_fail"] | None = None
 
 
 class EvaluationScored(Payload):
@@ -120,6 +123,53 @@ class EvaluationScored(Payload):
     passed: bool
     auto_failed: bool
     items: list[ScoredItem]
+    # Additive (optional): call facts sampling plans filter on, and the card's pass mark.
+    direction: Literal["inbound", "outbound", "internal"] | None = None
+    duration_ms: int | None = None
+    tags: list[str] = Field(default_factory=list)
+    pass_threshold: float | None = Field(default=None, description="percentage a call needs to pass")
+
+
+class ScoreSource(StrEnum):
+    auto = "auto"
+    human = "human"
+    calibration = "calibration"
+
+
+class ReviewedItem(BaseModel):
+    item_id: str
+    section: str
+    result: ItemResult
+    points: float
+    auto_result: ItemResult = Field(description="the automatic evaluation's result for the item")
+    auto_points: float
+    changed: bool = Field(description="the human result or points differ from the automatic ones")
+
+
+class EvaluationReviewed(Payload):
+    """A new human version of an evaluation: a submitted review or a resolved appeal. Notes, comments
+    and evidence stay in coaching (they may quote the call and are erased on purge)."""
+
+    evaluation_id: str
+    recording_id: str
+    agent_id: str
+    group: str | None = None
+    queue: str | None = None
+    started_at: datetime
+    scorecard_id: str
+    scorecard_version: int
+    version: int = Field(description="the evaluation's version number; 1 is the automatic one")
+    source: ScoreSource = ScoreSource.human
+    cause: Literal["review", "appeal"]
+    reviewer_id: str
+    reviewed_at: datetime
+    released_at: datetime | None = Field(description="when agents see it; null: not scheduled")
+    total_points: float
+    max_points: float
+    percentage: float
+    passed: bool
+    auto_failed: bool
+    items: list[ReviewedItem]
 
 
 class PurgeReason(StrEnum):
@@ -176,6 +226,11 @@ class EvaluationScoredEvent(Envelope):
     payload: EvaluationScored
 
 
+class EvaluationReviewedEvent(Envelope):
+    event_type: Literal["evaluation.reviewed"] = "evaluation.reviewed"
+    payload: EvaluationReviewed
+
+
 class RecordingPurgedEvent(Envelope):
     event_type: Literal["recording.purged"] = "recording.purged"
     payload: RecordingPurged
@@ -185,11 +240,16 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     RecordingStoredEvent,
     TranscriptReadyEvent,
     EvaluationScoredEvent,
+    EvaluationReviewedEvent,
     RecordingPurgedEvent,
 )
 
 Event = Annotated[
-    RecordingStoredEvent | TranscriptReadyEvent | EvaluationScoredEvent | RecordingPurgedEvent,
+    RecordingStoredEvent
+    | TranscriptReadyEvent
+    | EvaluationScoredEvent
+    | EvaluationReviewedEvent
+    | RecordingPurgedEvent,
     Field(discriminator="event_type"),
 ]
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

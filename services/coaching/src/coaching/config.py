@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from callqa.settings import ServiceSettings
@@ -17,3 +19,14 @@ class Settings(ServiceSettings):
     service_name: str = "coaching"
     http_port: int = 8004
     database_url: str = "sqlite:///.callqa/coaching.db"
+    consumer_group: str = "coaching"
+    appeal_window_days: int = Field(7, ge=1, le=365, description="an agent appeals within this many days of release")
+    appeal_max_rounds: int = Field(2, ge=1, le=20, description="how many times one evaluation may be appealed")
+    appeal_route: Literal["reviewer", "supervisor"] = Field(
+        "reviewer", description="appeals go to the reviewer of the appealed version, or to any supervisor"
+    )
+    release_on_submit: bool = Field(True, description="a submitted review is released at once unless it names a time")
+    release_automatic: bool = Field(False, description="agents also see automatic evaluations nobody reviewed")
+    default_pass_threshold: float = Field(
+        80.0, ge=0, le=100, description="pass mark for evaluations whose event carries none"
+    )

@@ -1,3 +1,236 @@
-"""Tables owned by coaching: none of its own yet. Its database holds the outbox, with which every
-service's history starts (`callqa/migrations/`); sampling plans, reviews, appeals and improvement plans
-come with the coaching domain, each with its migration in `migrations/versions/`."""
+"""Tables owned by coaching: its own copy of each evaluation and the chain of its versions, sampling
+plans (versioned), runs and their picks, review assignments, appeals, the timeline of everything done to
+an evaluation, auto-vs-human agreement per item, and calibration sessions (kept apart from evaluations:
+calibration scores never reach an agent)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from callqa.db import utc_column
+from callqa.events import utcnow
+
+
+class EvaluationRecord(SQLModel, table=True):
+    """One automatic evaluation as `evaluation.scored` announced it (the id is the scorer's), with the
+    facts sampling filters on and the agent-facing state (released version, acknowledgement, rounds)."""
+
+    __tablename__ = "evaluations"
+
+    id: str = Field(primary_key=True, max_length=36)
+    recording_id: str = Field(index=True, max_length=36)
+    agent_id: str = Field(index=True, max_length=100)
+    group: str | None = Field(default=None, index=True, max_length=100)
+    queue: str | None = Field(default=None, index=True, max_length=100)
+    direction: str | None = Field(default=None, max_length=20)
+    duration_ms: int | None = None
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    started_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
+    scorecard_id: str = Field(index=True, max_length=100)
+    scorecard_version: int
+    transcript_version: str = Field(max_length=200)
+    pass_threshold: float | None = None
+    auto_percentage: float
+    auto_failed: bool = Field(index=True)
+    failed_items: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    latest_version: int = 1
+    picked: bool = Field(default=False, index=True, description="picked by a run or assigned for review")
+    acknowledged_version: int | None = None
+    appeal_rounds: int = 0
+    evidence_purged: bool = False
+    received_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class EvaluationVersion(SQLModel, table=True):
+    """A version of an evaluation, never overwritten: 1 is the automatic one, then one per submitted
+    review or resolved appeal (source `human`)."""
+
+    __tablename__ = "evaluation_versions"
+    __table_args__ = (UniqueConstraint("evaluation_id", "version", name="uq_evaluation_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    evaluation_id: str = Field(index=True, max_length=36)
+    version: int
+    source: str = Field(max_length=20, description="auto | human")
+    cause: str = Field(max_length=20, description="scored | review | appeal")
+    items: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    total_points: float
+    max_points: float
+    percentage: float
+    passed: bool
+    auto_failed: bool
+    notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    author: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    released_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True, index=True))
+
+
+class PlanVersion(SQLModel, table=True):
+    __tablename__ = "sampling_plans"
+    __table_args__ = (UniqueConstraint("plan_id", "version", name="uq_sampling_plan_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: str = Field(index=True, max_length=100)
+    version: int
+    document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class SamplingRun(SQLModel, table=True):
+    """An auditable draw: which plan version, which seed, how many calls it drew from, and every pick."""
+
+    __tablename__ = "sampling_runs"
+
+    id: str = Field(primary_key=True, max_length=36)
+    plan_id: str = Field(index=True, max_length=100)
+    plan_version: int
+    seed: int = Field(sa_column=Column(BigInteger, nullable=False))
+    period_start: datetime = Field(sa_column=utc_column(nullable=False))
+    period_end: datetime = Field(sa_column=utc_column(nullable=False))
+    population_size: int
+    size_cap: int | None = None
+    quota: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    picks: int
+    unassigned: int
+    reviewers: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False, index=True))
+
+
+class SamplingPick(SQLModel, table=True):
+    __tablename__ = "sampling_picks"
+    __table_args__ = (UniqueConstraint("run_id", "evaluation_id", name="uq_sampling_pick"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(index=True, max_length=36)
+    evaluation_id: str = Field(max_length=36)
+    agent_id: str = Field(max_length=100)
+    started_at: datetime = Field(sa_column=utc_column(nullable=False))
+    method: int
+    reason: str = Field(max_length=300)
+    reviewer_id: str | None = Field(default=None, max_length=200)
+    assignment_id: str | None = Field(default=None, max_length=36)
+
+
+class ReviewAssignment(SQLModel, table=True):
+    """A call to review, and the review itself: pending -> in_review -> submitted (or cancelled).
+    `revision` is the optimistic-concurrency version of the draft (the ETag)."""
+
+    __tablename__ = "review_assignments"
+
+    id: str = Field(primary_key=True, max_length=36)
+    evaluation_id: str = Field(index=True, max_length=36)
+    run_id: str | None = Field(default=None, index=True, max_length=36)
+    reviewer_id: str = Field(index=True, max_length=200)
+    status: str = Field(index=True, max_length=20)
+    due_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    opened_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    submitted_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    decisions: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    revision: int = 0
+    result_version: int | None = None
+    cancel_reason: str | None = Field(default=None, max_length=500)
+
+
+class Appeal(SQLModel, table=True):
+    """An agent's appeal of items of one released version: open -> resolved."""
+
+    __tablename__ = "appeals"
+
+    id: str = Field(primary_key=True, max_length=36)
+    evaluation_id: str = Field(index=True, max_length=36)
+    agent_id: str = Field(index=True, max_length=100)
+    round: int
+    version: int = Field(description="the appealed version")
+    items: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    status: str = Field(index=True, max_length=20)
+    assignee: str | None = Field(default=None, index=True, max_length=200, description="null: any supervisor")
+    raised_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    resolved_by: str | None = Field(default=None, max_length=200)
+    resolved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    resolutions: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    result_version: int | None = None
+
+
+class TimelineEntry(SQLModel, table=True):
+    """Everything done to an evaluation, by whom and when (append-only)."""
+
+    __tablename__ = "timeline"
+
+    id: int | None = Field(default=None, primary_key=True)
+    evaluation_id: str = Field(index=True, max_length=36)
+    recording_id: str = Field(index=True, max_length=36)
+    at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=40)
+    version: int | None = None
+    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ItemAgreement(SQLModel, table=True):
+    """Per item of a submitted review: did the human agree with the auto-scorer?"""
+
+    __tablename__ = "item_agreement"
+    __table_args__ = (UniqueConstraint("evaluation_id", "version", "item_id", name="uq_item_agreement"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    evaluation_id: str = Field(index=True, max_length=36)
+    version: int
+    scorecard_id: str = Field(index=True, max_length=100)
+    scorecard_version: int
+    item_id: str = Field(max_length=100)
+    auto_result: str = Field(max_length=20)
+    human_result: str = Field(max_length=20)
+    agreed: bool
+    reviewer_id: str = Field(max_length=200)
+    at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class CalibrationSession(SQLModel, table=True):
+    """active -> closed. Analysts score blind; the lead sets the reference."""
+
+    __tablename__ = "calibration_sessions"
+
+    id: str = Field(primary_key=True, max_length=36)
+    name: str = Field(max_length=200)
+    lead_id: str = Field(index=True, max_length=200)
+    status: str = Field(max_length=20)
+    evaluation_ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    analysts: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    submitted: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    closed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class CalibrationScore(SQLModel, table=True):
+    """One rater's scores of one call in a session (the lead's are the reference)."""
+
+    __tablename__ = "calibration_scores"
+    __table_args__ = (UniqueConstraint("session_id", "evaluation_id", "rater_id", name="uq_calibration_score"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(index=True, max_length=36)
+    evaluation_id: str = Field(index=True, max_length=36)
+    rater_id: str = Field(max_length=200)
+    is_reference: bool = False
+    items: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class PurgedRecording(SQLModel, table=True):
+    """Recordings already purged, so an evaluation that arrives later comes in without its words."""
+
+    __tablename__ = "purged_recordings"
+
+    recording_id: str = Field(primary_key=True, max_length=36)
+    purged_at: datetime = Field(sa_column=utc_column(nullable=False))

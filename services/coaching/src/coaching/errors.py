@@ -1,0 +1,44 @@
+"""Domain errors; `main.py` maps each to its HTTP answer (callqa.http.ErrorAnswer)."""
+
+from __future__ import annotations
+
+from coaching.appeals import AppealRefused
+from coaching.quota import NoObservedCalls
+from coaching.scoring import InvalidDecision, ItemNotInScorecard
+
+__all__ = [
+    "AppealRefused",
+    "InvalidDecision",
+    "ItemNotInScorecard",
+    "NoObservedCalls",
+    "NotFound",
+    "NotYours",
+    "RevisionRequired",
+    "StaleRevision",
+    "WrongState",
+]
+
+
+class NotFound(KeyError):
+    def __init__(self, what: str, ident: str) -> None:
+        super().__init__(f"{what} {ident!r} not found")
+        self.detail = f"{what} {ident!r} not found"
+
+
+class NotYours(PermissionError):
+    """The caller holds the role but not this object (another agent's evaluation, another's review)."""
+
+
+class WrongState(Exception):
+    """The transition is not allowed from the object's state (409, naming both)."""
+
+
+class StaleRevision(Exception):
+    """If-Match names an older revision than the stored one (409)."""
+
+    def __init__(self, expected: int, given: str) -> None:
+        super().__init__(f"the review is at revision {expected}, the request was based on {given}")
+
+
+class RevisionRequired(Exception):
+    """A change to a review without If-Match (428)."""

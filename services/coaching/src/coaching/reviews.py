@@ -1,0 +1,298 @@
+"""Review assignments and the human review they hold.
+
+    pending --open--> in_review --save (If-Match)--> in_review --submit (If-Match)--> submitted
+    pending|in_review --reassign--> pending (another reviewer)      pending|in_review --cancel--> cancelled
+
+Only the assigned reviewer opens, edits and submits (never the evaluation's own agent); a stale or missing
+revision is refused, so two people editing one review cannot overwrite each other. Submitting appends a
+human version to the evaluation (never an overwrite), records per item whether the human agreed with the
+auto-scorer, releases it on submit or at a given time, and announces `evaluation.reviewed`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from callqa.auth import Principal, Role
+from callqa.db import Database
+from callqa.events import utcnow
+from coaching import scoring
+from coaching.errors import NotFound, NotYours, RevisionRequired, StaleRevision, WrongState
+from coaching.ledger import Ledger, lock, note
+from coaching.scoring import Decision, Totals
+from coaching.tables import EvaluationRecord, EvaluationVersion, ItemAgreement, ReviewAssignment
+
+OPEN_STATES = ("pending", "in_review")
+
+
+def etag(assignment: ReviewAssignment) -> str:
+    return f'"{assignment.revision}"'
+
+
+def check_revision(assignment: ReviewAssignment, if_match: str | None) -> None:
+    if if_match is None:
+        raise RevisionRequired("send If-Match with the review's ETag (its revision)")
+    given = if_match.strip().removeprefix("W/").strip('"')
+    if given != str(assignment.revision):
+        raise StaleRevision(assignment.revision, if_match)
+
+
+class Reviews:
+    def __init__(self, db: Database, ledger: Ledger, *, release_on_submit: bool = True) -> None:
+        self.db = db
+        self.ledger = ledger
+        self.release_on_submit = release_on_submit
+
+    def _get(self, session: Session, assignment_id: str, *, for_update: bool = False) -> ReviewAssignment:
+        statement = select(ReviewAssignment).where(ReviewAssignment.id == assignment_id)
+        found = session.exec(lock(statement, session) if for_update else statement).first()
+        if found is None:
+            raise NotFound("assignment", assignment_id)
+        return found
+
+    @staticmethod
+    def _own(assignment: ReviewAssignment, principal: Principal) -> None:
+        if assignment.reviewer_id != principal.subject and Role.admin not in principal.roles:
+            raise NotYours(f"the assignment is {assignment.reviewer_id}'s")
+
+    # --- creating ---------------------------------------------------------------------------------
+
+    def create(
+        self,
+        session: Session,
+        record: EvaluationRecord,
+        reviewer_id: str,
+        *,
+        created_by: str,
+        due_at: datetime | None,
+        run_id: str | None = None,
+    ) -> ReviewAssignment:
+        if reviewer_id == record.agent_id:
+            raise WrongState("a reviewer may not review their own call")
+        assignment = ReviewAssignment(
+            id=str(uuid.uuid4()),
+            evaluation_id=record.id,
+            run_id=run_id,
+            reviewer_id=reviewer_id,
+            status="pending",
+            due_at=due_at,
+            created_by=created_by,
+        )
+        record.picked = True
+        session.add(record)
+        session.add(assignment)
+        note(session, record, created_by, "assigned", reviewer=reviewer_id, run_id=run_id, assignment=assignment.id)
+        return assignment
+
+    def assign(
+        self, principal: Principal, evaluation_id: str, reviewer_id: str, due_at: datetime | None
+    ) -> ReviewAssignment:
+        with self.db.session() as session:
+            record = self.ledger.record(session, evaluation_id, for_update=True)
+            open_ = session.exec(
+                select(ReviewAssignment).where(
+                    ReviewAssignment.evaluation_id == evaluation_id, col(ReviewAssignment.status).in_(OPEN_STATES)
+                )
+            ).first()
+            if open_ is not None:
+                raise WrongState(f"the evaluation already has an open assignment ({open_.id})")
+            return self.create(session, record, reviewer_id, created_by=principal.subject, due_at=due_at)
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def get(self, principal: Principal, assignment_id: str) -> ReviewAssignment:
+        with self.db.session() as session:
+            return self._get(session, assignment_id)
+
+    def search(
+        self,
+        *,
+        reviewer_id: str | None,
+        status: str | None,
+        run_id: str | None,
+        evaluation_id: str | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[ReviewAssignment], int]:
+        conditions: list[Any] = []
+        for name, value in (
+            ("reviewer_id", reviewer_id),
+            ("status", status),
+            ("run_id", run_id),
+            ("evaluation_id", evaluation_id),
+        ):
+            if value is not None:
+                conditions.append(col(getattr(ReviewAssignment, name)) == value)
+        with self.db.session() as session:
+            total = session.exec(select(func.count()).select_from(ReviewAssignment).where(*conditions)).one()
+            rows = session.exec(
+                select(ReviewAssignment)
+                .where(*conditions)
+                .order_by(col(ReviewAssignment.due_at), col(ReviewAssignment.created_at), col(ReviewAssignment.id))
+                .offset(offset)
+                .limit(limit)
+            ).all()
+        return list(rows), int(total)
+
+    def workspace(self, assignment_id: str) -> tuple[ReviewAssignment, EvaluationRecord, EvaluationVersion]:
+        """The assignment, its evaluation and the automatic version with its evidence."""
+        with self.db.session() as session:
+            assignment = self._get(session, assignment_id)
+            record = self.ledger.record(session, assignment.evaluation_id)
+            auto = self.ledger.version(session, record.id, 1)
+        return assignment, record, auto
+
+    # --- transitions ------------------------------------------------------------------------------
+
+    def open(self, principal: Principal, assignment_id: str) -> ReviewAssignment:
+        with self.db.session() as session:
+            assignment = self._get(session, assignment_id, for_update=True)
+            self._own(assignment, principal)
+            if assignment.status == "in_review":
+                return assignment  # opening again is harmless
+            if assignment.status != "pending":
+                raise WrongState(f"a {assignment.status} review cannot be opened")
+            record = self.ledger.record(session, assignment.evaluation_id)
+            assignment.status, assignment.opened_at = "in_review", utcnow()
+            assignment.revision += 1
+            session.add(assignment)
+            note(session, record, principal.subject, "review_opened", assignment=assignment.id)
+            return assignment
+
+    def save(
+        self,
+        principal: Principal,
+        assignment_id: str,
+        if_match: str | None,
+        decisions: Sequence[Decision],
+        notes: str | None,
+    ) -> ReviewAssignment:
+        with self.db.session() as session:
+            assignment = self._get(session, assignment_id, for_update=True)
+            self._own(assignment, principal)
+            if assignment.status != "in_review":
+                raise WrongState(f"a {assignment.status} review cannot be edited (open it first)")
+            check_revision(assignment, if_match)
+            record = self.ledger.record(session, assignment.evaluation_id)
+            scoring.check(decisions, self.ledger.version(session, record.id, 1).items)
+            assignment.decisions = [asdict(d) for d in decisions]
+            assignment.notes = notes
+            assignment.revision += 1
+            session.add(assignment)
+            note(session, record, principal.subject, "review_saved", assignment=assignment.id)
+            return assignment
+
+    def submit(
+        self,
+        principal: Principal,
+        assignment_id: str,
+        if_match: str | None,
+        decisions: Sequence[Decision] | None,
+        notes: str | None,
+        release_at: datetime | None,
+    ) -> tuple[ReviewAssignment, EvaluationVersion]:
+        with self.db.session() as session:
+            assignment = self._get(session, assignment_id, for_update=True)
+            self._own(assignment, principal)
+            if assignment.status != "in_review":
+                raise WrongState(f"a {assignment.status} review cannot be submitted")
+            check_revision(assignment, if_match)
+            record = self.ledger.record(session, assignment.evaluation_id, for_update=True)
+            auto = self.ledger.version(session, record.id, 1)
+            if decisions is None:
+                decisions = [Decision(**d) for d in assignment.decisions]
+            scoring.check(decisions, auto.items)
+            if notes is None:
+                notes = assignment.notes
+            items = scoring.apply(auto.items, decisions)
+            auto_totals = Totals(auto.total_points, auto.max_points, auto.percentage, auto.passed, auto.auto_failed)
+            totals = scoring.totals(
+                items, max_points=auto.max_points, pass_threshold=self.ledger.pass_threshold(record), auto=auto_totals
+            )
+            now = utcnow()
+            released = release_at if release_at is not None else (now if self.release_on_submit else None)
+            version = self.ledger.add_human_version(
+                session,
+                record,
+                items=items,
+                totals=totals,
+                cause="review",
+                author=principal.subject,
+                notes=notes,
+                released_at=released,
+            )
+            for item in items:
+                session.add(
+                    ItemAgreement(
+                        evaluation_id=record.id,
+                        version=version.version,
+                        scorecard_id=record.scorecard_id,
+                        scorecard_version=record.scorecard_version,
+                        item_id=item["item_id"],
+                        auto_result=item["auto_result"],
+                        human_result=item["result"],
+                        agreed=item["auto_result"] == item["result"],
+                        reviewer_id=principal.subject,
+                        at=now,
+                    )
+                )
+            assignment.status, assignment.submitted_at = "submitted", now
+            assignment.decisions = [asdict(d) for d in decisions]
+            assignment.notes = notes
+            assignment.result_version = version.version
+            assignment.revision += 1
+            session.add(assignment)
+            overridden = [i["item_id"] for i in items if i["changed"]]
+            note(
+                session,
+                record,
+                principal.subject,
+                "review_submitted",
+                version=version.version,
+                comment=notes,
+                assignment=assignment.id,
+                overridden=overridden,
+                percentage=totals.percentage,
+                passed=totals.passed,
+            )
+            if released is not None:
+                note(session, record, principal.subject, "released", version=version.version, at=released.isoformat())
+            return assignment, version
+
+    def reassign(self, principal: Principal, assignment_id: str, reviewer_id: str, reason: str) -> ReviewAssignment:
+        with self.db.session() as session:
+            assignment = self._get(session, assignment_id, for_update=True)
+            if assignment.status not in OPEN_STATES:
+                raise WrongState(f"a {assignment.status} assignment cannot be reassigned")
+            record = self.ledger.record(session, assignment.evaluation_id)
+            if reviewer_id == record.agent_id:
+                raise WrongState("a reviewer may not review their own call")
+            before = assignment.reviewer_id
+            assignment.reviewer_id, assignment.status, assignment.opened_at = reviewer_id, "pending", None
+            assignment.decisions, assignment.notes = [], None
+            assignment.revision += 1
+            session.add(assignment)
+            note(session, record, principal.subject, "reassigned", comment=reason, before=before, after=reviewer_id)
+            return assignment
+
+    def cancel(self, principal: Principal, assignment_id: str, reason: str) -> ReviewAssignment:
+        with self.db.session() as session:
+            assignment = self._get(session, assignment_id, for_update=True)
+            if assignment.status not in OPEN_STATES:
+                raise WrongState(f"a {assignment.status} assignment cannot be cancelled")
+            record = self.ledger.record(session, assignment.evaluation_id)
+            assignment.status, assignment.cancel_reason = "cancelled", reason
+            assignment.revision += 1
+            session.add(assignment)
+            note(session, record, principal.subject, "cancelled", comment=reason, assignment=assignment.id)
+            return assignment
+
+
+def due(days: int, now: datetime | None = None) -> datetime:
+    return (now or utcnow()) + timedelta(days=days)

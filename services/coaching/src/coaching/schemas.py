@@ -1,0 +1,477 @@
+"""API request and response models (with OpenAPI examples)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from callqa.http import MAX_INT, NonBlankText, PlainText
+from coaching import calibration
+from coaching.appeals import Outcome, Resolution
+from coaching.sampling import PlanDocument
+from coaching.scoring import Decision
+from coaching.tables import (
+    Appeal,
+    CalibrationSession,
+    EvaluationRecord,
+    EvaluationVersion,
+    PlanVersion,
+    ReviewAssignment,
+    SamplingPick,
+    SamplingRun,
+    TimelineEntry,
+)
+
+Id = Annotated[NonBlankText, Field(max_length=100)]
+Text = Annotated[PlainText, Field(max_length=4000)]
+Reason = Annotated[NonBlankText, Field(max_length=2000)]
+Result = Literal["pass", "fail", "not_applicable"]
+Points = Annotated[float, Field(ge=0, le=1_000_000)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- sampling plans and runs -------------------------------------------------------------------
+
+
+class PlanIn(PlanDocument):
+    plan_id: Annotated[NonBlankText, Field(max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class PlanOut(BaseModel):
+    plan_id: str
+    version: int
+    document: dict[str, Any]
+    created_by: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, p: PlanVersion) -> PlanOut:
+        return cls.model_validate(p, from_attributes=True)
+
+
+class ReviewerIn(Strict):
+    id: Id
+    capacity: int | None = Field(default=None, ge=0, le=100_000, description="at most this many of the run's picks")
+
+
+class RunIn(Strict):
+    on: date | None = Field(default=None, description="a day in the period to sample (default today, UTC)")
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1, description="null: a fresh one, recorded in the run")
+    plan_version: int | None = Field(default=None, ge=1, le=MAX_INT, description="null: the latest")
+    reviewers: list[ReviewerIn] = Field(default_factory=list, max_length=1000)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"on": "2026-11-02", "seed": 42, "reviewers": [{"id": "qa-lin", "capacity": 20}, {"id": "qa-wu"}]}
+            ]
+        },
+    )
+
+
+class RunOut(BaseModel):
+    id: str
+    plan_id: str
+    plan_version: int
+    seed: int
+    period_start: datetime
+    period_end: datetime
+    population_size: int
+    size_cap: int | None
+    quota: dict[str, Any] | None
+    picks: int
+    unassigned: int
+    reviewers: list[dict[str, Any]]
+    created_by: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, r: SamplingRun) -> RunOut:
+        return cls.model_validate(r, from_attributes=True)
+
+
+class PickOut(BaseModel):
+    evaluation_id: str
+    agent_id: str
+    started_at: datetime
+    method: int = Field(description="index of the plan's method that picked the call")
+    reason: str
+    reviewer_id: str | None
+    assignment_id: str | None
+
+    @classmethod
+    def of(cls, p: SamplingPick) -> PickOut:
+        return cls.model_validate(p, from_attributes=True)
+
+
+class QuotaIn(Strict):
+    qa_staff: int = Field(ge=1, le=10_000)
+    effective_hours: float = Field(gt=0, le=24)
+    review_overhead_s: float = Field(default=0, ge=0, le=86_400)
+    average_handle_time_s: float | None = Field(default=None, gt=0, le=86_400, description="null: observed")
+    observed_from: datetime | None = Field(default=None, description="observe handle times from (default: 7 days ago)")
+    observed_to: datetime | None = None
+    group: Id | None = None
+    queue: Id | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"qa_staff": 3, "effective_hours": 6, "review_overhead_s": 120}]},
+    )
+
+
+class QuotaOut(BaseModel):
+    daily_capacity: int = Field(description="QA staff × effective hours × 3600 ÷ (handle time + overhead)")
+    average_handle_time_s: float
+    review_overhead_s: float
+    observed_calls: int
+
+
+# --- assignments and reviews -------------------------------------------------------------------
+
+
+class AssignmentIn(Strict):
+    evaluation_id: Id
+    reviewer_id: Id
+    due_at: datetime | None = None
+
+
+class ReassignIn(Strict):
+    reviewer_id: Id
+    reason: Annotated[NonBlankText, Field(max_length=500)]
+
+
+class CancelIn(Strict):
+    reason: Annotated[NonBlankText, Field(max_length=500)]
+
+
+class DecisionIn(Strict):
+    item_id: Id
+    decision: Literal["confirm", "override"]
+    result: Result | None = Field(default=None, description="override: the human result")
+    points: Points | None = Field(default=None, description="override: the points (default: full or none)")
+    comment: Text | None = None
+    reason: Annotated[PlainText, Field(max_length=2000)] | None = Field(default=None, description="override: why")
+
+    def decision_(self) -> Decision:
+        return Decision(
+            item_id=self.item_id,
+            override=self.decision == "override",
+            result=self.result,
+            points=self.points,
+            comment=self.comment,
+            reason=self.reason,
+        )
+
+
+class ReviewIn(Strict):
+    items: list[DecisionIn] = Field(default_factory=list, max_length=500, description="undecided items are confirmed")
+    notes: Text | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {"item_id": "greeting", "decision": "confirm"},
+                        {
+                            "item_id": "verify_identity",
+                            "decision": "override",
+                            "result": "pass",
+                            "points": 10,
+                            "reason": "the agent verified the account number at 00:41",
+                        },
+                    ],
+                    "notes": "good call overall",
+                }
+            ]
+        },
+    )
+
+
+class SubmitIn(Strict):
+    items: list[DecisionIn] | None = Field(default=None, max_length=500, description="null: the saved draft")
+    notes: Text | None = None
+    release_at: datetime | None = Field(default=None, description="null: released on submit (or as configured)")
+
+
+class AssignmentOut(BaseModel):
+    id: str
+    evaluation_id: str
+    run_id: str | None
+    reviewer_id: str
+    status: str = Field(description="pending | in_review | submitted | cancelled")
+    due_at: datetime | None
+    created_by: str
+    created_at: datetime
+    opened_at: datetime | None
+    submitted_at: datetime | None
+    decisions: list[dict[str, Any]]
+    notes: str | None
+    revision: int
+    result_version: int | None
+    cancel_reason: str | None
+
+    @classmethod
+    def of(cls, a: ReviewAssignment) -> AssignmentOut:
+        return cls.model_validate(a, from_attributes=True)
+
+
+# --- evaluations ---------------------------------------------------------------------------------
+
+
+class VersionOut(BaseModel):
+    version: int
+    source: str = Field(description="auto | human (calibration scores are never versions)")
+    cause: str = Field(description="scored | review | appeal")
+    items: list[dict[str, Any]]
+    total_points: float
+    max_points: float
+    percentage: float
+    passed: bool
+    auto_failed: bool
+    notes: str | None
+    author: str
+    created_at: datetime
+    released_at: datetime | None
+
+    @classmethod
+    def of(cls, v: EvaluationVersion) -> VersionOut:
+        return cls.model_validate(v, from_attributes=True)
+
+
+class EvaluationOut(BaseModel):
+    id: str
+    recording_id: str
+    agent_id: str
+    group: str | None
+    queue: str | None
+    started_at: datetime
+    scorecard_id: str
+    scorecard_version: int
+    evidence_purged: bool
+    latest_version: int
+    acknowledged_version: int | None
+    appeal_rounds: int
+    auto: VersionOut | None = Field(description="the automatic version (staff only)")
+    human: VersionOut | None = Field(description="the latest human version (staff only)")
+    released: VersionOut | None = Field(description="what the agent sees: the latest released version")
+
+    @classmethod
+    def of(
+        cls,
+        r: EvaluationRecord,
+        auto: EvaluationVersion | None,
+        human: EvaluationVersion | None,
+        released: EvaluationVersion | None,
+    ) -> EvaluationOut:
+        return cls(
+            id=r.id,
+            recording_id=r.recording_id,
+            agent_id=r.agent_id,
+            group=r.group,
+            queue=r.queue,
+            started_at=r.started_at,
+            scorecard_id=r.scorecard_id,
+            scorecard_version=r.scorecard_version,
+            evidence_purged=r.evidence_purged,
+            latest_version=r.latest_version,
+            acknowledged_version=r.acknowledged_version,
+            appeal_rounds=r.appeal_rounds,
+            auto=VersionOut.of(auto) if auto else None,
+            human=VersionOut.of(human) if human else None,
+            released=VersionOut.of(released) if released else None,
+        )
+
+
+class TimelineOut(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    version: int | None
+    comment: str | None
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, t: TimelineEntry) -> TimelineOut:
+        return cls.model_validate(t, from_attributes=True)
+
+
+class AgreementOut(BaseModel):
+    scorecard_id: str
+    item_id: str
+    reviewed: int
+    agreed: int
+    overridden: int
+    agreement: float = Field(description="share of human reviews that kept the automatic result")
+
+
+# --- acknowledgement and appeals -----------------------------------------------------------------
+
+
+class AcknowledgementIn(Strict):
+    comment: Text | None = None
+
+
+class AppealItemIn(Strict):
+    item_id: Id
+    reason: Reason
+
+
+class AppealIn(Strict):
+    items: list[AppealItemIn] = Field(min_length=1, max_length=200)
+    comment: Text | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"items": [{"item_id": "closing", "reason": "I did close the call: 03:12 'thank you for calling'"}]}
+            ]
+        },
+    )
+
+
+class ResolutionIn(Strict):
+    item_id: Id
+    outcome: Outcome
+    reason: Reason
+    result: Result | None = Field(default=None, description="adjusted: the new result")
+    points: Points | None = Field(default=None, description="overturned or adjusted: points (default full or none)")
+
+    def resolution(self) -> Resolution:
+        return Resolution(self.item_id, self.outcome, self.reason, self.result, self.points)
+
+
+class ResolveIn(Strict):
+    items: list[ResolutionIn] = Field(min_length=1, max_length=200)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"items": [{"item_id": "closing", "outcome": "overturned", "reason": "closing heard at 03:12"}]}
+            ]
+        },
+    )
+
+
+class AppealOut(BaseModel):
+    id: str
+    evaluation_id: str
+    agent_id: str
+    round: int
+    version: int
+    items: list[dict[str, Any]]
+    comment: str | None
+    status: str = Field(description="open | resolved")
+    assignee: str | None = Field(description="who resolves it; null: any supervisor")
+    raised_at: datetime
+    resolved_by: str | None
+    resolved_at: datetime | None
+    resolutions: list[dict[str, Any]]
+    result_version: int | None
+
+    @classmethod
+    def of(cls, a: Appeal) -> AppealOut:
+        return cls.model_validate(a, from_attributes=True)
+
+
+# --- calibration ---------------------------------------------------------------------------------
+
+
+class CalibrationIn(Strict):
+    name: Annotated[NonBlankText, Field(max_length=200)]
+    evaluation_ids: list[Id] = Field(min_length=1, max_length=100)
+    analysts: list[Id] = Field(min_length=1, max_length=100)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"name": "November billing", "evaluation_ids": ["8d0c…"], "analysts": ["qa-lin", "qa-wu"]}]
+        },
+    )
+
+
+class CalibrationOut(BaseModel):
+    id: str
+    name: str
+    lead_id: str
+    status: str = Field(description="active | closed")
+    evaluation_ids: list[str]
+    analysts: list[str]
+    submitted: list[str]
+    created_at: datetime
+    closed_at: datetime | None
+
+    @classmethod
+    def of(cls, c: CalibrationSession) -> CalibrationOut:
+        return cls.model_validate(c, from_attributes=True)
+
+
+class ScoreItemIn(Strict):
+    item_id: Id
+    result: Result
+    points: Points
+    comment: Text | None = None
+
+
+class ScoreIn(Strict):
+    items: list[ScoreItemIn] = Field(min_length=1, max_length=500)
+
+
+class CalibrationCallOut(BaseModel):
+    evaluation_id: str
+    items: list[dict[str, Any]] = Field(description="what to score: no automatic results, no evidence")
+    mine: list[dict[str, Any]] = Field(description="the caller's scores so far")
+
+
+class RaterOut(BaseModel):
+    rater: str
+    subjects: int
+    alignment: float | None
+    agreement: float | None
+    kappa: float | None = Field(description="Cohen's κ; null below 10 scored items or when undefined")
+    kappa_against: str
+    kappa_shown: bool
+
+
+class ItemAgreementOut(BaseModel):
+    item_id: str
+    subjects: int
+    agreement: float | None
+    consensus_rate: float
+    auto_agreement: float | None
+
+
+class ReportOut(BaseModel):
+    session_id: str
+    status: str
+    subjects: int
+    session_agreement: float | None
+    fleiss_kappa: float | None = Field(description="Fleiss' κ across the analysts who submitted")
+    analysts: list[RaterOut]
+    auto_scorer: RaterOut | None = Field(description="the auto-scorer as one more rater, against the human consensus")
+    items: list[ItemAgreementOut]
+    notes: list[str]
+
+    @classmethod
+    def of(cls, c: CalibrationSession, r: calibration.Report) -> ReportOut:
+        return cls(
+            session_id=c.id,
+            status=c.status,
+            subjects=r.subjects,
+            session_agreement=r.session_agreement,
+            fleiss_kappa=r.fleiss_kappa,
+            analysts=[RaterOut.model_validate(a, from_attributes=True) for a in r.analysts],
+            auto_scorer=RaterOut.model_validate(r.auto_scorer, from_attributes=True) if r.auto_scorer else None,
+            items=[ItemAgreementOut.model_validate(i, from_attributes=True) for i in r.items],
+            notes=r.notes,
+        )
