@@ -58,8 +58,8 @@ def test_env_py_sees_what_the_database_holds(sqlite_url: str, service: str) -> N
     db.dispose()
 
 
-# Until the outbox revision moved into the library (callqa/migrations/0001_outbox.py), each service but
-# reporting had this copy in its own versions/ (then calling callqa.outbox.create_outbox_table, whose
+# Until the outbox revision moved into the library (callqa/migrations/0001_outbox.py), each service had
+# this copy in its own versions/ (then calling callqa.outbox.create_outbox_table, whose
 # body is inlined here because the function left the library with the revision).
 LEGACY_OUTBOX_REVISION = """
 from collections.abc import Sequence
@@ -99,9 +99,8 @@ def legacy_config(url: str, service: str, tmp_path: Path) -> Config:
     """The service's migrations as they were laid out: everything in its own folder, no shared location."""
     legacy = tmp_path / "legacy-migrations"
     shutil.copytree(SERVICES / service / "migrations", legacy)
-    if service != "reporting":  # reporting had no revision at all
-        (legacy / "versions").mkdir(exist_ok=True)
-        (legacy / "versions" / "0001_outbox.py").write_text(LEGACY_OUTBOX_REVISION)
+    (legacy / "versions").mkdir(exist_ok=True)
+    (legacy / "versions" / "0001_outbox.py").write_text(LEGACY_OUTBOX_REVISION)
     config = Config()
     config.set_main_option("script_location", str(legacy))
     config.set_main_option("sqlalchemy.url", normalise_url(url))
@@ -120,8 +119,6 @@ def current_revision(db: Database, service: str) -> str | None:
 def test_a_database_migrated_by_the_old_layout_upgrades(
     database_url: str, service: str, legacy_target: str, tmp_path: Path
 ) -> None:
-    if service == "reporting" and legacy_target == "0001":
-        pytest.skip("reporting had no revision 0001")
     db = Database(database_url)
     command.upgrade(legacy_config(db.url, service, tmp_path), legacy_target)
     migrations = SERVICES / service / "migrations"

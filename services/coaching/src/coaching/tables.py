@@ -9,13 +9,19 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from callqa.db import utc_column
 from callqa.events import utcnow
 
 
-class EvaluationRecord(SQLModel, table=True):
+class Table(SQLModel, registry=registry()):
+    """Base of this service's tables: a registry (and MetaData) of their own, so a table's name only has to be
+    unique in this service's database, never among every service imported into one process."""
+
+
+class EvaluationRecord(Table, table=True):
     """One automatic evaluation as `evaluation.scored` announced it (the id is the scorer's), with the
     facts sampling filters on and the agent-facing state (released version, acknowledgement, rounds)."""
 
@@ -45,7 +51,7 @@ class EvaluationRecord(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
 
-class EvaluationVersion(SQLModel, table=True):
+class EvaluationVersion(Table, table=True):
     """A version of an evaluation, never overwritten: 1 is the automatic one, then one per submitted
     review or resolved appeal (source `human`)."""
 
@@ -69,7 +75,7 @@ class EvaluationVersion(SQLModel, table=True):
     released_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True, index=True))
 
 
-class PlanVersion(SQLModel, table=True):
+class PlanVersion(Table, table=True):
     __tablename__ = "sampling_plans"
     __table_args__ = (UniqueConstraint("plan_id", "version", name="uq_sampling_plan_version"),)
 
@@ -81,7 +87,7 @@ class PlanVersion(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
 
-class SamplingRun(SQLModel, table=True):
+class SamplingRun(Table, table=True):
     """An auditable draw: which plan version, which seed, how many calls it drew from, and every pick."""
 
     __tablename__ = "sampling_runs"
@@ -102,7 +108,7 @@ class SamplingRun(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False, index=True))
 
 
-class SamplingPick(SQLModel, table=True):
+class SamplingPick(Table, table=True):
     __tablename__ = "sampling_picks"
     __table_args__ = (UniqueConstraint("run_id", "evaluation_id", name="uq_sampling_pick"),)
 
@@ -117,7 +123,7 @@ class SamplingPick(SQLModel, table=True):
     assignment_id: str | None = Field(default=None, max_length=36)
 
 
-class ReviewAssignment(SQLModel, table=True):
+class ReviewAssignment(Table, table=True):
     """A call to review, and the review itself: pending -> in_review -> submitted (or cancelled).
     `revision` is the optimistic-concurrency version of the draft (the ETag)."""
 
@@ -140,7 +146,7 @@ class ReviewAssignment(SQLModel, table=True):
     cancel_reason: str | None = Field(default=None, max_length=500)
 
 
-class Appeal(SQLModel, table=True):
+class Appeal(Table, table=True):
     """An agent's appeal of items of one released version: open -> resolved."""
 
     __tablename__ = "appeals"
@@ -161,7 +167,7 @@ class Appeal(SQLModel, table=True):
     result_version: int | None = None
 
 
-class TimelineEntry(SQLModel, table=True):
+class TimelineEntry(Table, table=True):
     """Everything done to an evaluation, by whom and when (append-only)."""
 
     __tablename__ = "timeline"
@@ -177,7 +183,7 @@ class TimelineEntry(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-class ItemAgreement(SQLModel, table=True):
+class ItemAgreement(Table, table=True):
     """Per item of a submitted review: did the human agree with the auto-scorer?"""
 
     __tablename__ = "item_agreement"
@@ -196,7 +202,7 @@ class ItemAgreement(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
 
-class CalibrationSession(SQLModel, table=True):
+class CalibrationSession(Table, table=True):
     """active -> closed. Analysts score blind; the lead sets the reference."""
 
     __tablename__ = "calibration_sessions"
@@ -212,7 +218,7 @@ class CalibrationSession(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
-class CalibrationScore(SQLModel, table=True):
+class CalibrationScore(Table, table=True):
     """One rater's scores of one call in a session (the lead's are the reference)."""
 
     __tablename__ = "calibration_scores"
@@ -227,7 +233,7 @@ class CalibrationScore(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
 
-class PurgedRecording(SQLModel, table=True):
+class PurgedRecording(Table, table=True):
     """Recordings already purged, so an evaluation that arrives later comes in without its words."""
 
     __tablename__ = "purged_recordings"

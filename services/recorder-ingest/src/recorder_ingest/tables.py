@@ -6,10 +6,16 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import BigInteger
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from callqa.db import utc_column
 from callqa.events import utcnow
+
+
+class Table(SQLModel, registry=registry()):
+    """Base of this service's tables: a registry (and MetaData) of their own, so a table's name only has to be
+    unique in this service's database, never among every service imported into one process."""
 
 
 class RecordingStatus(StrEnum):
@@ -18,7 +24,7 @@ class RecordingStatus(StrEnum):
     purged = "purged"  # retention expired or erased: audio gone, tombstone kept
 
 
-class Recording(SQLModel, table=True):
+class Recording(Table, table=True):
     __tablename__ = "recordings"
 
     id: str = Field(primary_key=True, max_length=36)
@@ -90,7 +96,7 @@ class AuditAction(StrEnum):
     erasure = "recording.erased"
 
 
-class AuditEntry(SQLModel, table=True):
+class AuditEntry(Table, table=True):
     """Who touched which recording, when and why. Triggers refuse UPDATE and DELETE."""
 
     __tablename__ = "audit_log"

@@ -33,7 +33,7 @@ def key_columns() -> list[sa.Column[object]]:
 
 def upgrade() -> None:
     op.create_table(
-        "evaluations",
+        "report_evaluations",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("evaluation_id", sa.String(64), nullable=False),
         sa.Column("recording_id", sa.String(64), nullable=False, index=True),
@@ -56,7 +56,7 @@ def upgrade() -> None:
             "recording_id", "scorecard_id", "scorecard_version", "source", name="uq_evaluation_identity"
         ),
     )
-    op.create_index("ix_evaluations_day_group", "evaluations", ["day", "group"])
+    op.create_index("ix_report_evaluations_day_group", "report_evaluations", ["day", "group"])
     op.create_table(
         "evaluation_rollups",
         *key_columns(),
@@ -134,6 +134,6 @@ def downgrade() -> None:
         "purged_recordings",
         "item_rollups",
         "evaluation_rollups",
-        "evaluations",
+        "report_evaluations",
     ):
         op.drop_table(table)

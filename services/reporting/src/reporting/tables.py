@@ -6,22 +6,29 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from callqa.db import utc_column
 from callqa.events import utcnow
 
+
+class Table(SQLModel, registry=registry()):
+    """Base of this service's tables: a registry (and MetaData) of their own, so a table's name only has to be
+    unique in this service's database, never among every service imported into one process."""
+
+
 ROLLUP_KEY = ("day", "agent_id", "group", "queue", "scorecard_id", "scorecard_version", "source")
 
 
-class EvaluationRow(SQLModel, table=True):
+class EvaluationRow(Table, table=True):
     """The evaluation that counts for one call × scorecard version × source (see `rollups.winners`)."""
 
-    __tablename__ = "evaluations"
+    __tablename__ = "report_evaluations"
     __table_args__ = (
         UniqueConstraint("recording_id", "scorecard_id", "scorecard_version", "source", name="uq_evaluation_identity"),
-        Index("ix_evaluations_day_group", "day", "group"),
+        Index("ix_report_evaluations_day_group", "day", "group"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -44,7 +51,7 @@ class EvaluationRow(SQLModel, table=True):
     text_purged: bool = False
 
 
-class EvaluationRollup(SQLModel, table=True):
+class EvaluationRollup(Table, table=True):
     __tablename__ = "evaluation_rollups"
     __table_args__ = (UniqueConstraint(*ROLLUP_KEY, name="uq_evaluation_rollup"),)
 
@@ -56,16 +63,16 @@ class EvaluationRollup(SQLModel, table=True):
     scorecard_id: str = Field(max_length=100)
     scorecard_version: int
     source: str = Field(max_length=20)
-    evaluations: int = 0
-    passed: int = 0
-    auto_failed: int = 0
-    score_centi: int = 0
-    failed_a: int = 0
-    failed_b: int = 0
-    failed_c: int = 0
+    evaluations: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
+    passed: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
+    auto_failed: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
+    score_centi: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
+    failed_a: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
+    failed_b: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
+    failed_c: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
 
 
-class ItemRollup(SQLModel, table=True):
+class ItemRollup(Table, table=True):
     __tablename__ = "item_rollups"
     __table_args__ = (UniqueConstraint(*ROLLUP_KEY, "item_id", "section", "severity", name="uq_item_rollup"),)
 
@@ -80,12 +87,12 @@ class ItemRollup(SQLModel, table=True):
     item_id: str = Field(max_length=100)
     section: str = Field(max_length=100)
     severity: str = Field(max_length=1)
-    applicable: int = 0
-    failed: int = 0
-    not_applicable: int = 0
+    applicable: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
+    failed: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
+    not_applicable: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
 
 
-class PurgedRecording(SQLModel, table=True):
+class PurgedRecording(Table, table=True):
     """Calls whose quoted text is gone; an evaluation arriving later for one is stored without quotes."""
 
     __tablename__ = "purged_recordings"
@@ -95,7 +102,7 @@ class PurgedRecording(SQLModel, table=True):
     purged_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
-class ReportRun(SQLModel, table=True):
+class ReportRun(Table, table=True):
     """One computed report: the frozen definition it was computed with and what it found."""
 
     __tablename__ = "report_runs"
@@ -117,7 +124,7 @@ class ReportRun(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False, index=True))
 
 
-class Schedule(SQLModel, table=True):
+class Schedule(Table, table=True):
     __tablename__ = "schedules"
 
     id: str = Field(primary_key=True, max_length=36)
@@ -132,7 +139,7 @@ class Schedule(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
 
-class DownloadAudit(SQLModel, table=True):
+class DownloadAudit(Table, table=True):
     """Who downloaded which report in which format, and when (append-only)."""
 
     __tablename__ = "download_audit"

@@ -6,13 +6,19 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from callqa.db import utc_column
 from callqa.events import utcnow
 
 
-class ScorecardVersion(SQLModel, table=True):
+class Table(SQLModel, registry=registry()):
+    """Base of this service's tables: a registry (and MetaData) of their own, so a table's name only has to be
+    unique in this service's database, never among every service imported into one process."""
+
+
+class ScorecardVersion(Table, table=True):
     """Every edit is a new row; evaluations name the exact (scorecard_id, version) they used."""
 
     __tablename__ = "scorecard_versions"
@@ -28,7 +34,7 @@ class ScorecardVersion(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
 
-class TranscriptSeen(SQLModel, table=True):
+class TranscriptSeen(Table, table=True):
     """Where each transcript lives, so a new scorecard version can re-score past calls."""
 
     __tablename__ = "transcripts_seen"
@@ -45,7 +51,7 @@ class TranscriptSeen(SQLModel, table=True):
     started_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
 
 
-class EvaluationRecord(SQLModel, table=True):
+class EvaluationRecord(Table, table=True):
     __tablename__ = "evaluations"
     __table_args__ = (
         UniqueConstraint(
@@ -72,7 +78,7 @@ class EvaluationRecord(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
 
-class RescoreJob(SQLModel, table=True):
+class RescoreJob(Table, table=True):
     __tablename__ = "rescore_jobs"
 
     id: str = Field(primary_key=True, max_length=36)

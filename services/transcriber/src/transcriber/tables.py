@@ -6,13 +6,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, UniqueConstraint
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from callqa.db import utc_column
 from callqa.events import utcnow
 
 
-class TranscriptRecord(SQLModel, table=True):
+class Table(SQLModel, registry=registry()):
+    """Base of this service's tables: a registry (and MetaData) of their own, so a table's name only has to be
+    unique in this service's database, never among every service imported into one process."""
+
+
+class TranscriptRecord(Table, table=True):
     __tablename__ = "transcripts"
     __table_args__ = (UniqueConstraint("recording_id", "model_version", name="uq_transcript_recording_model"),)
 
