@@ -346,7 +346,7 @@ def lost_turns(call: samples.SampleCall, doc: TranscriptDocument) -> tuple[int, 
     for script_turn in call.turns:
         said = len(normalise(script_turn.text))
         heard = sum(
-            len(normalise(word.w))
+            len(normalise(word.text))
             for role, word in words
             if (call.mono or role == script_turn.role)
             and script_turn.begin_s - TURN_SLACK_S
