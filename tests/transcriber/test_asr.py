@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import zhconv
 
-from tests.transcriber.conftest import Clip, sox
+from callqa_stack.clips import Clip, sox
 from transcriber import audio, models
 from transcriber.accuracy import cer, wer
 from transcriber.asr import Recogniser

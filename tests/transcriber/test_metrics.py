@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from callqa.transcripts import Role, Span, Turn, Word
+from callqa_stack.clips import Clip
 from callqa_stack.samples import SampleCall, TurnTiming, render_calls
-from tests.transcriber.conftest import Clip
 from transcriber import vad
 from transcriber.diarize import Diarization, assign_words_to_speakers, diarize, identify_agent
 from transcriber.metrics import conversation_metrics, count_units, loudness_dbfs, non_talk_spans, response_latencies

@@ -1,4 +1,4 @@
-"""Builders for valid test events."""
+"""Valid events with plausible values, for tests and benchmarks: override what matters, keep the rest."""
 
 from __future__ import annotations
 
