@@ -18,18 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))  # the labelled sets' loader lives with the tests
+from callqa_stack.agreement import group, report, score
+from callqa_stack.labelled import CORPUS_DIR, DATA_DIR, load_all
 
-from tests.scorer.accuracy import group, report, score  # noqa: E402
-from tests.scorer.dataset import DATA_DIR, load_all  # noqa: E402
-
-CORPUS = REPO_ROOT / "tests" / "scorer" / "corpus"
-PARTS = {"tuned": DATA_DIR, "dev": CORPUS / "dev", "test": CORPUS / "test"}
+PARTS = {"tuned": DATA_DIR, "dev": CORPUS_DIR / "dev", "test": CORPUS_DIR / "test"}
 TARGET = 0.95  # problem-found precision and recall on the test part, overall (0.90 per item type)
 
 

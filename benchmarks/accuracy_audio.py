@@ -9,7 +9,7 @@ accuracy when the same dialogues are phone calls that have to be recognised firs
 2. Each dialogue becomes a call script in `samples/calls.yaml`'s format (a temporary YAML): roles on separate
    channels (agent left), or with `--mono` both mixed into one channel; the gaps between turns are the
    dialogue's (`pause_before_s`, default 0.6 s), talk-over (`overlap_s`, and the `agent_interruptions` /
-   `customer_interruptions` overrides, placed the way tests/scorer/dataset.py places them) becomes a negative
+   `customer_interruptions` overrides, placed the way callqa_stack.labelled places them) becomes a negative
    pause (kept short enough not to start before the turn it interrupts), and `first_response_latency_ms`
    becomes the pause before the agent's first answer. `callqa_stack.samples.render_calls(engine="kokoro")`
    renders them (8 kHz μ-law, a voice pair per call; its clips cached in `--clip-cache`).
@@ -20,7 +20,7 @@ accuracy when the same dialogues are phone calls that have to be recognised firs
    the end, also on errors.
 
 Printed, per item, per item kind, per language and overall: "problem found" (item failed) precision and
-recall of (a) the same dialogues scored from their written transcripts (`tests.scorer.accuracy.score`: the
+recall of (a) the same dialogues scored from their written transcripts (`callqa_stack.agreement.score`: the
 text-only ceiling) and (b) the audio path. Items split into text items and metric items (speech_rate,
 interruptions, dead_air, core_request_30s): the labels of metric items rest on timings and overrides that the
 rendering reproduces only in part (Kokoro's own pace instead of `speech_rate_agent`, the transcriber's measured
@@ -64,24 +64,22 @@ import httpx
 import yaml
 from tqdm import tqdm
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))  # the labelled sets' loader lives with the tests
-
-from callqa.transcripts import TranscriptDocument  # noqa: E402
-from callqa_stack import samples, servers  # noqa: E402
-from tests.scorer.accuracy import Outcome, Tally, group, report, score  # noqa: E402
-from tests.scorer.dataset import (  # noqa: E402
+from callqa.transcripts import TranscriptDocument
+from callqa_stack import samples, servers
+from callqa_stack.agreement import Outcome, Tally, group, report, score
+from callqa_stack.labelled import (
+    CORPUS_DIR,
     DEFAULT_PAUSE_S,
     ITEM_IDS,
     METRIC_ITEMS,
     Dialogue,
-    _mark_interruptions,
     load_all,
+    mark_interruptions,
 )
-from transcriber import hotwords  # noqa: E402
-from transcriber.accuracy import cer, normalise_en, normalise_zh, wer  # noqa: E402
+from transcriber import hotwords
+from transcriber.accuracy import cer, normalise_en, normalise_zh, wer
 
-CORPUS = REPO_ROOT / "tests" / "scorer" / "corpus"
+REPO_ROOT = servers.REPO_ROOT
 SCORECARDS = REPO_ROOT / "services" / "scorer" / "src" / "scorer" / "scorecards"
 DEFAULT_COUNTS = {"zh": 16, "en": 8}
 TARGET = 0.90  # the issue: problem-found precision and recall from audio, overall
@@ -140,12 +138,12 @@ def _fails(dialogue: Dialogue) -> set[str]:
 
 
 def script_pauses(dialogue: Dialogue) -> list[float]:
-    """Each turn's pause_before_s for the renderer; negative = talk-over (tests/scorer/dataset.py's placement)."""
+    """Each turn's pause_before_s for the renderer; negative = talk-over (callqa_stack.labelled's placement)."""
     specs = [dict(turn) for turn in dialogue.raw["turns"]]
     overrides = dialogue.raw.get("metrics") or {}
     for who in ("agent", "customer"):
         if f"{who}_interruptions" in overrides:
-            _mark_interruptions(specs, who, int(overrides[f"{who}_interruptions"]))
+            mark_interruptions(specs, who, int(overrides[f"{who}_interruptions"]))
     if "first_response_latency_ms" in overrides:
         first_customer = next(i for i, turn in enumerate(specs) if turn["role"] == "customer")
         specs[first_customer + 1]["pause_before_s"] = overrides["first_response_latency_ms"] / 1000.0
@@ -346,7 +344,7 @@ def lost_turns(call: samples.SampleCall, doc: TranscriptDocument) -> tuple[int, 
     for script_turn in call.turns:
         said = len(normalise(script_turn.text))
         heard = sum(
-            len(normalise(word.w))
+            len(normalise(word.text))
             for role, word in words
             if (call.mono or role == script_turn.role)
             and script_turn.begin_s - TURN_SLACK_S
@@ -601,7 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started, load_before = time.monotonic(), load_average()
-    dialogues = load_all(CORPUS / args.part)
+    dialogues = load_all(CORPUS_DIR / args.part)
     chosen = choose(dialogues, parse_counts(args), args.seed)
     layout = "mono (both parties on one channel)" if args.mono else "stereo (agent left, customer right)"
     print(

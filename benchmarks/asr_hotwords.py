@@ -34,14 +34,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import accuracy_audio as common  # first: it puts the repository root on sys.path (tests.scorer)
+import accuracy_audio as common  # the sibling benchmark: rendering, key phrases, error rates
 from tqdm import tqdm
 
 from callqa.events import ChannelLayout
 from callqa.transcripts import TranscriptDocument, Turn
 from callqa_stack import samples
-from tests.scorer.accuracy import group, score
-from tests.scorer.dataset import METRIC_ITEMS, Dialogue
+from callqa_stack.agreement import group, score
+from callqa_stack.labelled import METRIC_ITEMS, Dialogue
 from transcriber.config import AsrSettings, Settings
 from transcriber.pipeline import CallInfo, TranscriptionPipeline
 
@@ -122,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         variants[name] = {**VARIANTS["cards"], **json.loads(overrides)}
 
     load_before = common.load_average()
-    chosen = common.choose(common.load_all(common.CORPUS / args.part), common.parse_counts(args), args.seed)
+    chosen = common.choose(common.load_all(common.CORPUS_DIR / args.part), common.parse_counts(args), args.seed)
     layout = "mono" if args.mono else "stereo"
     print(
         f"{args.part} part: {len(chosen)} dialogues, seed {args.seed}, {layout}; {common.revision()}; "

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import os
 import statistics
 import sys
@@ -37,13 +36,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from tqdm import tqdm
 
 from callqa.bus import Bus, Consumer, ConsumerOptions, ensure_topics
-from callqa.events import Event, RecordingStoredEvent, parse_event
+from callqa.events import Event, parse_event
 from callqa.settings import KafkaSettings
 from callqa_stack import servers
-
-# `./run bench` runs this file as a script, so the repo root (for tests.factories) is not on the path.
-sys.path.insert(0, str(servers.REPO_ROOT))
-recording_stored: Callable[..., RecordingStoredEvent] = importlib.import_module("tests.factories").recording_stored
+from callqa_stack.factories import recording_stored
 
 PARTITIONS = 6
 PUBLISH_CAP = 500  # send_and_wait is one round trip per message: a reference, not worth 20k

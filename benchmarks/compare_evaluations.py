@@ -19,12 +19,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from score import REPO_ROOT, build_transcripts  # the benchmark's transcripts (it puts the repo on sys.path)
+from score import build_transcripts  # the sibling benchmark's stitched transcripts
 
 from callqa.transcripts import TranscriptDocument
+from callqa_stack.labelled import DATA_DIR, load_all
 from scorer.rules.engine import compile_scorecard
 from scorer.scorecard import default_scorecard
-from tests.scorer.dataset import load_all
 
 STITCHED_PER_LANGUAGE = 150
 SEEDS = {"zh": 11, "en": 12}
@@ -32,7 +32,7 @@ SEEDS = {"zh": 11, "en": 12}
 
 def corpus() -> list[tuple[str, TranscriptDocument]]:
     """(language, transcript) for every call of the comparison, in a fixed order."""
-    dialogues = load_all(REPO_ROOT / "tests" / "scorer" / "data")
+    dialogues = load_all(DATA_DIR)
     calls: list[tuple[str, TranscriptDocument]] = []
     for language, seed in SEEDS.items():
         own = [d for d in dialogues if d.language == language]

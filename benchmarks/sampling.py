@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -33,6 +32,7 @@ from callqa.auth import Authenticator, Role
 from callqa.db import Database
 from callqa.settings import AuthSettings
 from callqa_stack import servers
+from callqa_stack.factories import evaluation_scored
 from coaching import sampling
 from coaching.config import MIGRATIONS_DIR, Settings
 from coaching.main import create_app
@@ -126,8 +126,6 @@ def bench_reviews(reviewers: int, per_reviewer: int) -> None:
                     pass
                 assert time.monotonic() < deadline, "not ready"
                 time.sleep(0.2)
-            sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-            from tests.coaching.conftest import scored
 
             supervisor = token("sup", Role.supervisor)
             work: dict[str, list[str]] = {}
@@ -135,7 +133,7 @@ def bench_reviews(reviewers: int, per_reviewer: int) -> None:
                 for r in range(reviewers):
                     work[f"qa-{r}"] = []
                     for _ in range(per_reviewer):
-                        payload = scored()
+                        payload = evaluation_scored()
                         app.state.ledger.on_evaluation_scored(payload)
                         answer = client.post(
                             "/v1/assignments",

@@ -65,11 +65,10 @@ from typing import Any
 import jieba
 
 SCRIPT = Path(__file__).resolve()
-REPO_ROOT = SCRIPT.parents[1]
-sys.path.insert(0, str(REPO_ROOT))  # tests.scorer.dataset builds the transcripts
 
 from callqa.events import Evidence, ItemResult, ScoredItem  # noqa: E402
 from callqa.transcripts import TranscriptDocument, Turn  # noqa: E402
+from callqa_stack.labelled import Dialogue, build_document, load_all  # noqa: E402
 from scorer.rules.engine import CompiledScorecard, compile_scorecard  # noqa: E402
 from scorer.rules.lexicon import (  # noqa: E402
     DISSATISFACTION,
@@ -97,7 +96,6 @@ from scorer.scorecard import (  # noqa: E402
     Scorecard,
     default_scorecard,
 )
-from tests.scorer.dataset import Dialogue, build_document, load_all  # noqa: E402
 
 FLOOR_EVALS_PER_S = 300.0
 CJK_LANGUAGES = ("zh", "cmn", "yue", "ja")

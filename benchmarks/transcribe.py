@@ -45,7 +45,6 @@ from typing import Any
 from tqdm import tqdm
 
 SCRIPT = Path(__file__).resolve()
-REPO_ROOT = SCRIPT.parents[1]
 TARGET_SPEEDUP = 2.0  # the issue's target: callqa at least twice the baseline's throughput ...
 TARGET_ERROR_POINTS = 1.0  # ... with an error rate at most this many points above the baseline's
 # Groups of audio: (key, label, short label, language). Each gets an error row; the calls feed the worker run.
@@ -89,11 +88,9 @@ class Item:
 
 def prepare_items(work_dir: Path, groups: Sequence[str]) -> list[Item]:
     """Render the demo calls and fetch the real clips (both cached under .callqa/), 8 kHz copies in work_dir."""
+    from callqa_stack import clips
     from callqa_stack.samples import render_calls
     from transcriber.audio import duration_s
-
-    sys.path.insert(0, str(REPO_ROOT))  # run as a script: the repo root (for tests.*) is not on the path
-    fixtures = importlib.import_module("tests.transcriber.conftest")
 
     items: list[Item] = []
     if set(groups) & set(CALL_GROUPS):
@@ -106,21 +103,14 @@ def prepare_items(work_dir: Path, groups: Sequence[str]) -> list[Item]:
                 Item(call.call_id, f"calls-{call.language}", str(call.path), call.language, layout, reference, 0)
             )
     if {"librivox-16k", "librivox-8k"} & set(groups):
-        folder = fixtures._fetched(
-            "librivox", "pocketsphinx==5.1.1", ("--no-binary", ":all:"), fixtures._extract_librivox
-        )
-        for line in (folder / "transcription").read_text().splitlines():
-            if match := fixtures._TRANSCRIPTION_LINE.search(line):
-                clip = folder / f"{match['id']}.wav"
-                text = match["text"].strip()
-                items.append(Item(clip.stem, "librivox-16k", str(clip), "en", "mono", text, 0))
-                phone = fixtures.telephony(clip, work_dir / f"{clip.stem}-8k.wav")
-                items.append(Item(phone.stem, "librivox-8k", str(phone), "en", "mono", text, 0))
+        for clip in clips.librivox_clips():
+            items.append(Item(clip.path.stem, "librivox-16k", str(clip.path), "en", "mono", clip.text, 0))
+            phone = clips.telephony(clip.path, work_dir / f"{clip.path.stem}-8k.wav")
+            items.append(Item(phone.stem, "librivox-8k", str(phone), "en", "mono", clip.text, 0))
     if "mandarin-8k" in groups:
-        folder = fixtures._fetched("f5-tts", "f5-tts==1.1.22", (), fixtures._extract_mandarin)
-        source = folder / Path(fixtures.MANDARIN_MEMBER).name
-        phone = fixtures.telephony(source, work_dir / "mandarin-8k.wav")
-        items.append(Item("basic_ref_zh-8k", "mandarin-8k", str(phone), "zh", "mono", fixtures.MANDARIN_TEXT, 0))
+        mandarin = clips.mandarin_clip()
+        phone = clips.telephony(mandarin.path, work_dir / "mandarin-8k.wav")
+        items.append(Item("basic_ref_zh-8k", "mandarin-8k", str(phone), "zh", "mono", mandarin.text, 0))
     items = [item for item in items if item.group in groups]
     return [Item(**{**asdict(item), "duration_s": duration_s(Path(item.path))}) for item in items]
 

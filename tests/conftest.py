@@ -16,8 +16,7 @@ from sqlalchemy import create_engine, text
 
 from callqa.settings import KafkaSettings
 from callqa_stack import servers
-
-POSTGRES_ADMIN_URL = os.environ.get("CALLQA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from tests.helpers import POSTGRES_ADMIN_URL, fast_kafka_settings, postgres_available
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -72,20 +71,9 @@ def unique() -> str:
     return uuid.uuid4().hex[:10]
 
 
-def _postgres_available() -> bool:
-    try:
-        engine = create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 2})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return True
-    except Exception:
-        return False
-
-
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> str:
-    if not _postgres_available():
+    if not postgres_available():
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} (set CALLQA_TEST_POSTGRES_URL)")
     return POSTGRES_ADMIN_URL
 
@@ -115,19 +103,6 @@ def database_url(request: pytest.FixtureRequest) -> str:
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     url: str = request.getfixturevalue(fixture)
     return url
-
-
-def fast_kafka_settings(bootstrap: str) -> KafkaSettings:
-    return KafkaSettings(
-        bootstrap_servers=bootstrap,
-        session_timeout_ms=2000,
-        heartbeat_interval_ms=500,
-        rebalance_timeout_ms=2000,
-        max_retries=2,
-        retry_backoff_s=0.01,
-        retry_backoff_max_s=0.05,
-        topic_partitions=3,
-    )
 
 
 @pytest.fixture

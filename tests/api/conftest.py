@@ -15,58 +15,18 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 
-from callqa.auth import Authenticator, Role
-from callqa.settings import AuthSettings, KafkaSettings
+from callqa.settings import KafkaSettings
 from callqa_stack import servers
-from tests.api.seed import AGENT_SUBJECT, SEEDERS
+from tests.api.helpers import JWT_SECRET, Instance, api_keys
+from tests.api.seed import SEEDERS
 from tests.authz_matrix import SERVICES
-from tests.conftest import POSTGRES_ADMIN_URL, _postgres_available, fast_kafka_settings
-
-JWT_SECRET = "fuzz-" + "x" * 40
-
-
-def subject_of(role: Role) -> str:
-    return AGENT_SUBJECT if role is Role.agent else f"{role.value}-fuzz"
-
-
-def api_key(role: Role) -> str:
-    return f"key-{role.value}"
-
-
-def api_keys() -> str:
-    """`…_AUTH__API_KEYS` with one key per role: `key-<role>=<subject>:<role>`."""
-    return ";".join(f"{api_key(role)}={subject_of(role)}:{role.value}" for role in Role)
-
-
-def key_headers(role: Role) -> dict[str, str]:
-    return {"X-API-Key": api_key(role)}
-
-
-def bearer_headers(role: Role, secret: str = JWT_SECRET, ttl: timedelta = timedelta(minutes=30)) -> dict[str, str]:
-    token = Authenticator(AuthSettings(jwt_secret=SecretStr(secret))).issue_token(subject_of(role), [role], ttl)
-    return {"Authorization": f"Bearer {token}"}
-
-
-@dataclass
-class Instance:
-    name: str
-    url: str
-    env: dict[str, str]
-    server: servers.Server
-    seeds: dict[str, str] = field(default_factory=dict)  # e.g. recording_id, evaluation_id of data made for the run
-    http: httpx.Client = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.http = httpx.Client(base_url=self.url, timeout=30)
+from tests.helpers import POSTGRES_ADMIN_URL, fast_kafka_settings, postgres_available
 
 
 def wait_ready(url: str, timeout: float = 60) -> None:
@@ -89,7 +49,7 @@ class Databases:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.postgres = _postgres_available()
+        self.postgres = postgres_available()
         self.created: list[str] = []
 
     def new(self, service: str) -> str:

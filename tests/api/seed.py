@@ -11,17 +11,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from callqa.auth import Role
 from callqa.settings import KafkaSettings, S3Settings
 from callqa.storage import ObjectStore
-from tests.scorer.test_service import GOOD_CALL, publish, ready_event, transcript
-
-if TYPE_CHECKING:
-    from tests.api.conftest import Instance
-
-AGENT_SUBJECT = "agent-fuzz"  # the agent key's subject: owns the seeded recording and evaluation
+from tests.api.helpers import AGENT_SUBJECT, Instance
+from tests.scorer.helpers import GOOD_CALL, publish, ready_event, transcript
 
 
 def _tone(path: Path) -> bytes:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from callqa.auth import Role
-from tests.api.conftest import Instance, bearer_headers, key_headers
+from tests.api.helpers import Instance, bearer_headers, key_headers
 from tests.authz_matrix import KNOWN_DEVIATIONS, PUBLIC, SERVICES, allowed, render_markdown
 
 pytestmark = pytest.mark.timeout(300)

@@ -24,7 +24,7 @@ from schemathesis import Case, GenerationMode
 from schemathesis.checks import load_all_checks, not_a_server_error
 
 from callqa.auth import Role
-from tests.api.conftest import Instance, key_headers
+from tests.api.helpers import Instance, key_headers
 from tests.authz_matrix import PUBLIC, SERVICES
 
 load_all_checks()

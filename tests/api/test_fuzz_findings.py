@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from callqa.auth import Role
-from tests.api.conftest import Instance, key_headers
+from tests.api.helpers import Instance, key_headers
 
 pytestmark = pytest.mark.timeout(120)
 

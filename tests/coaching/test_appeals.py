@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from callqa.settings import KafkaSettings
 from coaching.tables import EvaluationVersion
-from tests.coaching.conftest import (
+from tests.coaching.helpers import (
     AGENT,
     OTHER_AGENT,
     OVERRIDE_CLOSING,

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from callqa.auth import Role
 from coaching import calibration
 from coaching.calibration import Score
-from tests.coaching.conftest import QA, QA2, SUPERVISOR, Feed, bearer
+from tests.coaching.helpers import QA, QA2, SUPERVISOR, Feed, bearer
 
 pytestmark = pytest.mark.timeout(120)
 

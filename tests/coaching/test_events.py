@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from callqa.bus import Bus
 from callqa.events import Envelope, EvaluationScoredEvent, topic_for
 from callqa.settings import KafkaSettings
-from tests.coaching.conftest import AGENT, OVERRIDE_CLOSING, QA, SUPERVISOR, make_settings, scored, started
-from tests.factories import recording_purged
-from tests.libs.test_bus import read_all
+from callqa_stack.factories import recording_purged
+from tests.coaching.helpers import AGENT, OVERRIDE_CLOSING, QA, SUPERVISOR, make_settings, scored, started
+from tests.helpers import read_all
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from callqa.auth import Role
 from callqa.outbox import OutboxMessage
-from tests.coaching.conftest import AGENT, AUDITOR, OVERRIDE_CLOSING, QA, QA2, SUPERVISOR, Feed, assign, bearer, review
+from tests.coaching.helpers import AGENT, AUDITOR, OVERRIDE_CLOSING, QA, QA2, SUPERVISOR, Feed, assign, bearer, review
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -174,7 +174,7 @@ def test_no_self_review_and_roles(client: TestClient, feed: Feed) -> None:
 
 def test_the_demo_walk_through(sqlite_client: TestClient, feed: Feed, capsys: pytest.CaptureFixture[str]) -> None:
     from callqa_stack import coaching_demo
-    from tests.coaching.conftest import JWT_SECRET
+    from tests.coaching.helpers import JWT_SECRET
 
     ids = {feed(agent_id=f"agent-{n}", failed=("closing",) if n else ("insult",)).evaluation_id for n in range(3)}
     assert coaching_demo.walk(sqlite_client, JWT_SECRET, ids) == 0

@@ -14,7 +14,7 @@ from scipy.stats import chisquare
 
 from coaching import quota, sampling
 from coaching.sampling import Call, Firsts, PlanDocument, Reviewer
-from tests.coaching.conftest import AGENT, AUDITOR, QA, SUPERVISOR, Feed
+from tests.coaching.helpers import AGENT, AUDITOR, QA, SUPERVISOR, Feed
 
 pytestmark = pytest.mark.timeout(180)
 START = datetime(2026, 11, 2, tzinfo=UTC)

@@ -26,10 +26,9 @@ from pydantic.fields import FieldInfo
 from sqlalchemy.engine import make_url
 
 from callqa.settings import Environment, ServiceSettings
+from tests.deploy.service_settings import ROOT, SERVICES, env_prefix, package_of, settings_class
 
-ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-SERVICES = sorted(path.name for path in (ROOT / "services").iterdir() if (path / "pyproject.toml").is_file())
 INFRASTRUCTURE = ("kafka", "minio", "postgres")
 # Scaled with `docker compose up --scale`: a container name or a fixed host port would make replicas collide.
 SCALABLE = ("transcriber",)
@@ -120,22 +119,6 @@ def raw_environment(service: str) -> dict[str, str]:
 
 def compose_environment(service: str) -> dict[str, str]:
     return {key: interpolate(value) for key, value in raw_environment(service).items()}
-
-
-def package_of(service: str) -> str:
-    configs = list((ROOT / "services" / service / "src").glob("*/config.py"))
-    assert len(configs) == 1, f"expected one src/<package>/config.py in services/{service}, found {configs}"
-    return configs[0].parent.name
-
-
-def settings_class(service: str) -> type[ServiceSettings]:
-    settings: type[ServiceSettings] = importlib.import_module(f"{package_of(service)}.config").Settings
-    assert issubclass(settings, ServiceSettings)
-    return settings
-
-
-def env_prefix(settings: type[ServiceSettings]) -> str:
-    return str(settings.model_config.get("env_prefix", ""))
 
 
 def field_at(model: type[BaseModel], path: list[str]) -> FieldInfo | None:

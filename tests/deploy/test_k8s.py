@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.test_compose import SERVICES, env_prefix, settings_class
+from tests.deploy.service_settings import SERVICES, env_prefix, settings_class
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"

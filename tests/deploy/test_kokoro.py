@@ -20,7 +20,7 @@ import pytest
 
 from callqa_stack import kokoro
 from callqa_stack.samples import DEFAULT_PAUSE_S, DEFAULT_YAML, KOKORO_VOICES, TAIL_S, _load, render_calls
-from tests.deploy.test_samples import EDGE_S, SILENT_PEAK, SPEECH_RMS, read_channels, rms, soxi, spans_without, window
+from tests.deploy.helpers import EDGE_S, SILENT_PEAK, SPEECH_RMS, read_channels, rms, soxi, spans_without, window
 
 CALLS = """
 calls:

@@ -9,6 +9,7 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic_settings import SettingsConfigDict
 
 from callqa.auth import Authenticator, Principal, Role, require_roles
 from callqa.http import FieldError, ProblemError
@@ -126,11 +127,16 @@ def test_production_refuses_development_defaults() -> None:
     ServiceSettings(environment=Environment.development)  # fine locally
 
 
-def test_settings_read_nested_env_with_the_service_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
-    from recorder_ingest.config import Settings
+class ExampleSettings(ServiceSettings):
+    """A service's settings as each service declares them: the base fields under its own prefix."""
 
-    monkeypatch.setenv("CALLQA_INGEST_KAFKA__BOOTSTRAP_SERVERS", "kafka:9092")
-    monkeypatch.setenv("CALLQA_INGEST_HTTP_PORT", "9999")
-    settings = Settings()
+    model_config = SettingsConfigDict(env_prefix="CALLQA_EXAMPLE_", env_nested_delimiter="__", extra="ignore")
+
+
+def test_settings_read_nested_env_with_the_service_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALLQA_EXAMPLE_KAFKA__BOOTSTRAP_SERVERS", "kafka:9092")
+    monkeypatch.setenv("CALLQA_EXAMPLE_HTTP_PORT", "9999")
+    monkeypatch.setenv("CALLQA_OTHER_HTTP_PORT", "1")  # another service's prefix: not ours
+    settings = ExampleSettings()
     assert settings.kafka.bootstrap_servers == "kafka:9092"
     assert settings.http_port == 9999

@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer
 
 from callqa.bus import Bus, Consumer, ConsumerOptions, PermanentError, ensure_topics
 from callqa.events import Event, dlq_topic
 from callqa.settings import KafkaSettings
-from tests.factories import recording_stored
+from callqa_stack.factories import recording_stored
+from tests.helpers import read_all
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -38,21 +39,6 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 20) -> None
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError("condition not met")
         await asyncio.sleep(0.05)
-
-
-async def read_all(settings: KafkaSettings, topic: str, expected: int, timeout: float = 20) -> list[ConsumerRecord]:
-    """Read a topic from the start without a group (the test's own view of what was written)."""
-    reader = AIOKafkaConsumer(topic, bootstrap_servers=settings.bootstrap_servers, auto_offset_reset="earliest")
-    await reader.start()
-    records: list[ConsumerRecord] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(records) < expected and asyncio.get_running_loop().time() < deadline:
-            for batch in (await reader.getmany(timeout_ms=200)).values():
-                records.extend(batch)
-    finally:
-        await reader.stop()
-    return records
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from callqa.events import (
     parse_event,
     topic_for,
 )
-from tests.factories import recording_purged, recording_stored
+from callqa_stack.factories import recording_purged, recording_stored
 
 DOCS_EVENTS = Path(__file__).resolve().parents[2] / "docs" / "events"
 

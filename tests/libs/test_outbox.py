@@ -16,8 +16,8 @@ from callqa.db import Database
 from callqa.events import parse_event
 from callqa.outbox import OutboxMessage, OutboxRelay, enqueue
 from callqa.settings import KafkaSettings
-from tests.factories import recording_stored
-from tests.libs.test_bus import read_all
+from callqa_stack.factories import recording_stored
+from tests.helpers import read_all
 
 pytestmark = pytest.mark.timeout(120)
 

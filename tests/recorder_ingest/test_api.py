@@ -19,7 +19,7 @@ from callqa.storage import ObjectStore
 from recorder_ingest.config import Settings
 from recorder_ingest.main import create_app
 from recorder_ingest.tables import Recording
-from tests.recorder_ingest.conftest import (
+from tests.recorder_ingest.helpers import (
     AUDITOR,
     PLATFORM,
     STORED_TOPIC,

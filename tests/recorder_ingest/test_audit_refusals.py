@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from callqa.auth import Authenticator, Role
 from callqa.settings import AuthSettings
-from tests.recorder_ingest.conftest import AUDITOR, JWT_SECRET, PLATFORM, bearer, metadata, post
+from tests.recorder_ingest.helpers import AUDITOR, JWT_SECRET, PLATFORM, bearer, metadata, post
 
 
 def token(subject: str, roles: list[str], *, secret: str = JWT_SECRET, ttl: timedelta = timedelta(minutes=5)) -> str:

@@ -26,7 +26,7 @@ from recorder_ingest.bulk_import import (
     parse_args,
     run_import,
 )
-from tests.recorder_ingest.conftest import PLATFORM, bearer, make_audio
+from tests.recorder_ingest.helpers import PLATFORM, bearer, make_audio
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -18,7 +18,7 @@ from callqa.storage import ObjectStore
 from callqa_stack import servers
 from recorder_ingest.config import Settings
 from recorder_ingest.main import create_app
-from tests.recorder_ingest.conftest import (
+from tests.recorder_ingest.helpers import (
     PLATFORM,
     STORED_TOPIC,
     events_for,

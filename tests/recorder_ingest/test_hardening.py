@@ -13,15 +13,12 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
-from sqlmodel import select
 
 from callqa.auth import Role
-from callqa.db import Database
 from callqa.storage import ObjectStore
 from recorder_ingest.archive import RecordingArchive
 from recorder_ingest.config import Settings
-from recorder_ingest.tables import Recording
-from tests.recorder_ingest.conftest import AUDITOR, bearer, metadata, post
+from tests.recorder_ingest.helpers import AUDITOR, bearer, metadata, post, rows
 
 QA = bearer(Role.qa_analyst, subject="qa-lin")
 SUPERVISOR = bearer(Role.supervisor, subject="sup-wu")
@@ -31,14 +28,6 @@ RFC3339_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-
 def archive_of(client: TestClient) -> RecordingArchive:
     archive: RecordingArchive = client.app.state.archive  # type: ignore[attr-defined]
     return archive
-
-
-def rows(settings: Settings) -> list[Recording]:
-    db = Database(settings.database_url)
-    with db.session() as session:
-        found = list(session.exec(select(Recording)))
-    db.dispose()
-    return found
 
 
 def test_out_of_range_offsets_are_a_422_naming_the_field(env_client: TestClient) -> None:

@@ -29,15 +29,15 @@ from callqa_stack import servers
 from recorder_ingest.archive import RecordingArchive
 from recorder_ingest.config import Settings
 from recorder_ingest.main import create_app
-from tests.recorder_ingest.conftest import (
+from tests.recorder_ingest.helpers import (
     bearer,
     configure_from_environment,
     ingest_environment,
     metadata,
     post,
+    rows,
     wait_for,
 )
-from tests.recorder_ingest.test_hardening import rows
 
 pytestmark = pytest.mark.timeout(180)
 SUPERVISOR = bearer(Role.supervisor, subject="sup-wu")

@@ -12,7 +12,7 @@ from callqa.events import RecordingPurgedEvent
 from callqa.storage import ObjectStore
 from recorder_ingest.archive import RecordingArchive
 from recorder_ingest.config import Settings
-from tests.recorder_ingest.conftest import AUDITOR, PURGED_TOPIC, bearer, events_for, metadata, post
+from tests.recorder_ingest.helpers import AUDITOR, PURGED_TOPIC, bearer, events_for, metadata, post
 
 SUPERVISOR = bearer(Role.supervisor, subject="sup-wu")
 LONG_AGO = "2020-01-01T09:00:00+08:00"  # default policy: 180 days, long expired

@@ -19,7 +19,7 @@ from reporting.render import Format, render
 from reporting.rollups import from_scored
 from reporting.runs import ReportRuns
 from reporting.store import RollupStore
-from tests.reporting.conftest import ZONE, scored
+from tests.reporting.helpers import ZONE, scored
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from reporting.periods import PeriodKind
 from reporting.rollups import from_scored
 from reporting.runs import ReportRuns
 from reporting.store import RollupStore
-from tests.reporting.conftest import ZONE, scored
+from tests.reporting.helpers import ZONE, scored
 
 
 def month_of_calls(store: RollupStore, month: int, plan: dict[str, tuple[int, int]], failed_item: str) -> list[str]:

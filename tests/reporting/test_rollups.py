@@ -8,7 +8,7 @@ import pytest
 
 from reporting.rollups import from_scored
 from reporting.store import RollupStore, Scope
-from tests.reporting.conftest import ZONE, brute_force, scored, stream
+from tests.reporting.helpers import ZONE, brute_force, scored, stream
 
 
 @pytest.mark.parametrize("seed", [1, 2])

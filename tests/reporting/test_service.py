@@ -23,14 +23,14 @@ from callqa.db import Database
 from callqa.events import Envelope
 from callqa.settings import AuthSettings, KafkaSettings
 from callqa_stack import servers
+from callqa_stack.factories import recording_purged
 from reporting.config import MIGRATIONS_DIR, Settings
 from reporting.delivery import SmtpSettings
 from reporting.main import create_app
 from reporting.periods import PeriodKind
 from reporting.store import RollupStore, Scope
 from reporting.tables import Schedule
-from tests.factories import recording_purged
-from tests.reporting.conftest import brute_force, envelope, scored, stream
+from tests.reporting.helpers import brute_force, envelope, scored, stream
 
 pytestmark = pytest.mark.timeout(180)
 JWT_SECRET = "r" * 40

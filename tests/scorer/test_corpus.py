@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.scorer.accuracy import Outcome, group, score
-from tests.scorer.dataset import ITEM_IDS, Dialogue, load_all
+from callqa_stack.agreement import Outcome, group, score
+from callqa_stack.labelled import ITEM_IDS, Dialogue, load_all
 
 CORPUS = Path(__file__).parent / "corpus"
 MIN_DIALOGUES = {("dev", "zh"): 100, ("dev", "en"): 50, ("test", "zh"): 100, ("test", "en"): 50}

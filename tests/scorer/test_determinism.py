@@ -5,18 +5,15 @@ shared dictionary, so validating an unrelated card could change how another card
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 from callqa.transcripts import TranscriptDocument
+from callqa_stack.labelled import build_document, load_all
 from scorer.rules.engine import CompiledScorecard, compile_scorecard
 from scorer.scorecard import Scorecard, default_scorecard
-from tests.scorer.dataset import build_document, load_all
 
-ROOT = Path(__file__).resolve().parents[2]
 AMOUNT_TURN = "这个金额度很高"  # 金额 | 度 with 金额 a word; 金 | 额度很高 once 额度很高 is one
 
 
@@ -82,21 +79,35 @@ def evaluations(card: Scorecard, docs: list[TranscriptDocument], fresh: bool = F
 FIXED = [amount_card(["金额"]), default_scorecard("zh")]
 
 
-def reference_from_a_fresh_process() -> list[list[dict[str, Any]]]:
+# The child gets the cards and the transcripts as JSON: it imports nothing but the scorer and compiles nothing else.
+CHILD = """
+import json, sys
+from callqa.transcripts import TranscriptDocument
+from scorer.rules.engine import compile_scorecard
+from scorer.scorecard import Scorecard
+job = json.load(sys.stdin)
+docs = [TranscriptDocument.model_validate(doc) for doc in job["docs"]]
+cards = [compile_scorecard(Scorecard.model_validate(card)) for card in job["cards"]]
+print(json.dumps([[card.evaluate(doc).model_dump(mode="json") for doc in docs] for card in cards]))
+"""
+
+
+def reference_from_a_fresh_process(docs: list[TranscriptDocument]) -> list[list[dict[str, Any]]]:
     """What a process that compiles nothing but the fixed cards gives."""
-    script = (
-        "import json; from tests.scorer.test_determinism import FIXED, evaluations, transcripts; "
-        "docs = transcripts(); print(json.dumps([evaluations(card, docs) for card in FIXED]))"
+    job = {
+        "cards": [card.model_dump(mode="json") for card in FIXED],
+        "docs": [doc.model_dump(mode="json") for doc in docs],
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD], input=json.dumps(job), capture_output=True, text=True, check=True
     )
-    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     result: list[list[dict[str, Any]]] = json.loads(done.stdout)
     return result
 
 
 def test_evaluations_do_not_depend_on_what_else_was_compiled() -> None:
     docs = transcripts()
-    reference = reference_from_a_fresh_process()
+    reference = reference_from_a_fresh_process(docs)
     amount = reference[0][0]["items"][0]
     assert amount["result"] == "pass" and amount["evidence"][0]["text"] == "金额", "金额 is found in 金额度"
 

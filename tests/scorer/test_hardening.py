@@ -16,8 +16,7 @@ from prometheus_client import REGISTRY
 from callqa.auth import Role
 from scorer.config import Settings
 from scorer.main import create_app
-from tests.scorer.test_rescore_jobs import settings  # noqa: F401  # the environment-configured service
-from tests.scorer.test_service import GOOD_CALL, QA, bearer, publish, ready_event, scored, transcript
+from tests.scorer.helpers import GOOD_CALL, QA, bearer, publish, ready_event, scored, transcript
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -29,9 +28,9 @@ def ready(client: TestClient) -> None:
         time.sleep(0.2)
 
 
-def test_out_of_range_integers_are_a_422_naming_the_field(settings: Settings) -> None:  # noqa: F811
+def test_out_of_range_integers_are_a_422_naming_the_field(env_settings: Settings) -> None:
     good = transcript("dry-run", GOOD_CALL).model_dump(mode="json")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(env_settings)) as client:
         for huge in (2**63, 2**31, 0):
             page = [] if huge == 0 else [client.get(p, params={"offset": huge}, headers=QA) for p in LISTS]
             answers = [
@@ -61,15 +60,15 @@ def utc_instant(value: str) -> datetime:
 
 
 def test_timestamps_read_back_from_the_database_are_timezone_aware_utc(
-    settings: Settings,  # noqa: F811
+    env_settings: Settings,
     unique: str,
 ) -> None:
     call = transcript(f"tz-{unique}", GOOD_CALL)
     started = datetime(2026, 11, 2, 9, 30, tzinfo=timezone(timedelta(hours=8)))
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(env_settings)) as client:
         ready(client)
-        publish(settings.kafka, ready_event(call, started_at=started))
-        (event,) = scored(settings.kafka, call.recording_id)
+        publish(env_settings.kafka, ready_event(call, started_at=started))
+        (event,) = scored(env_settings.kafka, call.recording_id)
         evaluation = client.get(f"/v1/evaluations/{event.payload.evaluation_id}", headers=QA).json()
         assert utc_instant(evaluation["started_at"]) == started
         assert evaluation["started_at"].endswith("Z")
@@ -92,8 +91,8 @@ def test_timestamps_read_back_from_the_database_are_timezone_aware_utc(
         utc_instant(state["finished_at"])
 
 
-def test_only_those_who_may_start_a_rescore_can_follow_it(settings: Settings) -> None:  # noqa: F811
-    with TestClient(create_app(settings)) as client:
+def test_only_those_who_may_start_a_rescore_can_follow_it(env_settings: Settings) -> None:
+    with TestClient(create_app(env_settings)) as client:
         started = client.post("/v1/scorecards/default-zh/rescore", json={"group": "billing"}, headers=QA)
         assert started.status_code == 202, started.text
         url = f"/v1/rescore-jobs/{started.json()['id']}"
@@ -111,7 +110,7 @@ def unscored() -> float:
 
 
 def test_a_call_no_scorecard_applies_to_is_counted_and_logged(
-    settings: Settings,  # noqa: F811
+    env_settings: Settings,
     unique: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -122,18 +121,18 @@ def test_a_call_no_scorecard_applies_to_is_counted_and_logged(
     def logged() -> list[dict[str, Any]]:
         return [r.__dict__ for r in caplog.records if getattr(r, "recording_id", None) == french.recording_id]
 
-    app = create_app(settings)
+    app = create_app(env_settings)
     logging.getLogger().addHandler(caplog.handler)  # the app's logging set-up replaced the root's handlers
     with caplog.at_level(logging.WARNING), TestClient(app) as client:
         ready(client)
         # Twice: a redelivery is logged again but counted once. The English call is scored as usual.
-        publish(settings.kafka, ready_event(french), ready_event(french), ready_event(english))
-        assert scored(settings.kafka, english.recording_id)
+        publish(env_settings.kafka, ready_event(french), ready_event(french), ready_event(english))
+        assert scored(env_settings.kafka, english.recording_id)
         deadline = time.monotonic() + 15
         while len(logged()) < 2:
             assert time.monotonic() < deadline, "the unscored call was not logged twice"
             time.sleep(0.1)
-        assert scored(settings.kafka, french.recording_id, timeout=1) == []
+        assert scored(env_settings.kafka, french.recording_id, timeout=1) == []
     assert unscored() == before + 1
     lines = logged()
     assert all(line["reason"] == "no_applicable_scorecard" and line["levelname"] == "WARNING" for line in lines)

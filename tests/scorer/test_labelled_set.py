@@ -14,8 +14,8 @@ from collections import Counter
 
 import pytest
 
-from tests.scorer.accuracy import Outcome, describe, group, report, score
-from tests.scorer.dataset import ITEM_IDS, Dialogue, load_all
+from callqa_stack.agreement import Outcome, describe, group, report, score
+from callqa_stack.labelled import ITEM_IDS, Dialogue, load_all
 
 MIN_ZH = 44
 MIN_EN = 22

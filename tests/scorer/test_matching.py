@@ -11,6 +11,7 @@ from itertools import combinations, pairwise
 import jieba
 import pytest
 
+from callqa_stack.labelled import load_all
 from scorer.rules.matching import (
     ALIGNED,
     WHOLE,
@@ -25,7 +26,6 @@ from scorer.rules.matching import (
 )
 from scorer.rules.normalise import TurnText
 from scorer.rules.similarity import similar_turns
-from tests.scorer.dataset import load_all
 
 
 def view(match: str, breaks: Sequence[int] = (), cjk: bool = True) -> TurnText:

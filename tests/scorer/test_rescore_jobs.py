@@ -5,9 +5,6 @@ the service configured from its environment and migrated by `python -m scorer mi
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
@@ -20,45 +17,15 @@ from sqlmodel import select
 
 from callqa.db import Database
 from callqa.events import utcnow
-from callqa.settings import KafkaSettings
 from callqa.storage import ObjectStore
-from callqa_stack import servers
 from scorer.config import Settings
 from scorer.library import ScorecardLibrary
 from scorer.main import create_app
 from scorer.scoring import Scorer
 from scorer.tables import EvaluationRecord, RescoreJob, TranscriptSeen
-from tests.scorer.test_service import GOOD_CALL, JWT_SECRET, QA, transcript
+from tests.scorer.helpers import GOOD_CALL, QA, transcript
 
 pytestmark = pytest.mark.timeout(180)
-
-PREFIX = "CALLQA_SCORER_"
-
-
-@pytest.fixture
-def settings(
-    private_kafka_settings: KafkaSettings,
-    ministack_server: servers.Server,
-    database_url: str,
-    unique: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Settings:
-    """The scorer's environment as an operator sets it, and its schema migrated the operator's way."""
-    for key in list(os.environ):
-        if key.startswith(PREFIX):
-            monkeypatch.delenv(key)
-    kafka = {f"KAFKA__{name.upper()}": str(value) for name, value in private_kafka_settings.model_dump().items()}
-    environment = kafka | {
-        "DATABASE_URL": database_url,
-        "S3__ENDPOINT": f"127.0.0.1:{ministack_server.port}",
-        "TRANSCRIPTS_BUCKET": f"transcripts-{unique}",
-        "CONSUMER_GROUP": f"scorer-{unique}",
-        "AUTH__JWT_SECRET": JWT_SECRET,
-    }
-    for key, value in environment.items():
-        monkeypatch.setenv(PREFIX + key, value)
-    subprocess.run([sys.executable, "-m", "scorer", "migrate"], check=True, timeout=120)
-    return Settings()
 
 
 def finished(client: TestClient, job_id: str, timeout: float = 30) -> dict[str, Any]:
@@ -103,9 +70,9 @@ def job(job_id: str, status: str, version: int = 1, **fields: Any) -> RescoreJob
     )
 
 
-def test_a_rescore_that_raises_ends_failed_with_the_reason(settings: Settings) -> None:
-    with TestClient(create_app(settings)) as client:
-        db = Database(settings.database_url)
+def test_a_rescore_that_raises_ends_failed_with_the_reason(env_settings: Settings) -> None:
+    with TestClient(create_app(env_settings)) as client:
+        db = Database(env_settings.database_url)
         with db.engine.begin() as connection:  # the run's query for the calls to re-score fails
             connection.execute(text("ALTER TABLE transcripts_seen RENAME TO transcripts_seen_elsewhere"))
         db.dispose()
@@ -121,10 +88,10 @@ def test_a_rescore_that_raises_ends_failed_with_the_reason(settings: Settings) -
 
 
 def test_jobs_left_unfinished_are_resumed_or_failed_with_the_reason_when_the_service_starts(
-    settings: Settings, unique: str
+    env_settings: Settings, unique: str
 ) -> None:
-    db = Database(settings.database_url)
-    store = ObjectStore.from_settings(settings.s3.model_copy(update={"bucket": settings.transcripts_bucket}))
+    db = Database(env_settings.database_url)
+    store = ObjectStore.from_settings(env_settings.s3.model_copy(update={"bucket": env_settings.transcripts_bucket}))
     store.ensure_bucket()
     calls = [f"call-{unique}-{n}" for n in range(3)]
     for recording_id in calls[:2]:
@@ -142,7 +109,7 @@ def test_jobs_left_unfinished_are_resumed_or_failed_with_the_reason_when_the_ser
             job("held", "running", claimed_by="scorer-1/7/alive", lease_expires_at=utcnow() + timedelta(hours=1))
         )
 
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(env_settings)) as client:
         resumed = finished(client, "interrupted")
         assert resumed["status"] == "done", resumed
         assert (resumed["total"], resumed["done"], resumed["failed"]) == (3, 2, 1), (
@@ -164,14 +131,14 @@ def test_jobs_left_unfinished_are_resumed_or_failed_with_the_reason_when_the_ser
     db.dispose()
 
 
-def test_replicas_starting_at_once_resume_each_job_once(settings: Settings) -> None:
-    replicas = [Database(settings.database_url) for _ in range(4)]
+def test_replicas_starting_at_once_resume_each_job_once(env_settings: Settings) -> None:
+    replicas = [Database(env_settings.database_url) for _ in range(4)]
     ScorecardLibrary(replicas[0]).seed_defaults()
     jobs = [f"orphan-{n}" for n in range(8)]
     with replicas[0].session() as session:
         for job_id in jobs:
             session.add(job(job_id, "running", claimed_by="scorer-0/41/dead", lease_expires_at=utcnow()))
-    scorers = [Scorer(db, ScorecardLibrary(db), ObjectStore.from_settings(settings.s3)) for db in replicas]
+    scorers = [Scorer(db, ScorecardLibrary(db), ObjectStore.from_settings(env_settings.s3)) for db in replicas]
     barrier = threading.Barrier(len(scorers))
     won: list[list[tuple[str, str]]] = [[] for _ in scorers]
 
@@ -199,7 +166,7 @@ def test_replicas_starting_at_once_resume_each_job_once(settings: Settings) -> N
     assert after is not None and (after.status, after.claimed_by) == ("running", claims[jobs[0]])
 
     # A run stopped by a shutdown leaves its job `running` and released: the next start resumes it at once.
-    remembered(replicas[0], ObjectStore.from_settings(settings.s3), "call-never-loaded", stored=False)
+    remembered(replicas[0], ObjectStore.from_settings(env_settings.s3), "call-never-loaded", stored=False)
     stop = threading.Event()
     stop.set()
     scorers[1].rescore(jobs[1], claims[jobs[1]], stop=stop)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping, Sequence
-from itertools import pairwise
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -13,119 +12,12 @@ import pytest
 from callqa.events import Evidence, ItemResult
 from callqa.patterns import compile_pattern
 from callqa.transcripts import (
-    ConversationMetrics,
-    ModelInfo,
-    Overlap,
-    ResponseLatency,
-    RoleMetrics,
-    Span,
-    Speakers,
     TranscriptDocument,
-    Turn,
 )
 from scorer.rules import compile_scorecard
 from scorer.rules.conditions import Regex
 from scorer.rules.normalise import normalise, normalise_phrase
-from scorer.scorecard import Scorecard
-
-TurnSpec = tuple[str, str] | tuple[str, str, float, float]
-
-
-def build(
-    turns: Sequence[TurnSpec],
-    *,
-    language: str = "zh",
-    pauses: Mapping[int, float] | None = None,
-    non_talk: Sequence[tuple[float, float]] = (),
-    overlaps: Sequence[tuple[float, float, str]] = (),
-    speech_rate: Mapping[str, float | None] | None = None,
-    voiced_ms: Mapping[str, int] | None = None,
-) -> TranscriptDocument:
-    """A transcript from (role, text) or (role, text, begin_s, end_s) turns.
-
-    Untimed turns follow each other with 0.5 s pauses (`pauses` overrides the pause before a turn),
-    lasting 0.25 s per character (zh) or 0.4 s per word. Metrics are derived from the turns unless
-    given: talk time = turn time, speech rate = units per voiced minute, a response latency per
-    customer -> agent hand-over.
-    """
-    zh = language.startswith("zh")
-    built: list[Turn] = []
-    clock = 0.0
-    for n, spec in enumerate(turns):
-        role, text = spec[0], spec[1]
-        if len(spec) == 4:
-            begin, end = spec[2], spec[3]
-        else:
-            begin = clock + (pauses or {}).get(n, 0.5 if n else 0.0)
-            end = begin + max(0.5, (len(text) * 0.25) if zh else len(text.split()) * 0.4)
-        clock = max(clock, end)
-        built.append(Turn(id=f"t{n}", role=role, begin_ms=round(begin * 1000), end_ms=round(end * 1000), text=text))
-    duration_ms = round((clock + 1) * 1000)
-    roles: dict[str, RoleMetrics] = {}
-    for role in ("agent", "customer"):
-        mine = [t for t in built if t.role == role]
-        if not mine:
-            continue
-        talk = (voiced_ms or {}).get(role, sum(t.end_ms - t.begin_ms for t in mine))
-        units = sum(sum(c.isalnum() for c in t.text) if zh else len(t.text.split()) for t in mine)
-        rates = speech_rate or {}
-        roles[role] = RoleMetrics(
-            talk_time_ms=talk,
-            talk_ratio=talk / duration_ms,
-            turns=len(mine),
-            units=units,
-            speech_rate=rates[role] if role in rates else (units / (talk / 60000) if talk else None),
-            speech_rate_unit="chars_per_min" if zh else "words_per_min",
-            loudness_dbfs=-20.0,
-        )
-    latencies = [
-        ResponseLatency(customer_turn_id=a.id, agent_turn_id=b.id, latency_ms=b.begin_ms - a.end_ms)
-        for a, b in pairwise(built)
-        if a.role == "customer" and b.role == "agent"
-    ]
-    spans = [Span(begin_ms=round(a * 1000), end_ms=round(b * 1000)) for a, b in non_talk]
-    found_overlaps = [
-        Overlap(
-            begin_ms=round(a * 1000),
-            end_ms=round(b * 1000),
-            interrupter=who,
-            interrupted="customer" if who == "agent" else "agent",
-        )
-        for a, b, who in overlaps
-    ]
-    values = [latency.latency_ms for latency in latencies]
-    return TranscriptDocument(
-        recording_id="test",
-        language=language,
-        model=ModelInfo(id="test", version="1"),
-        channel_layout="agent_left",
-        duration_ms=duration_ms,
-        speakers=Speakers(method="stereo_channels", agent_confidence=1, agent_identified_by="channel layout"),
-        turns=built,
-        metrics=ConversationMetrics(
-            duration_ms=duration_ms,
-            roles=roles,
-            non_talk_time_ms=sum(s.duration_ms for s in spans),
-            non_talk=spans,
-            overlaps=found_overlaps,
-            interruptions={r: sum(o.interrupter == r for o in found_overlaps) for r in ("agent", "customer")},
-            response_latencies=latencies,
-            mean_response_latency_ms=round(sum(values) / len(values)) if values else None,
-            max_response_latency_ms=max(values) if values else None,
-        ),
-    )
-
-
-def one_item_card(condition: Mapping[str, Any], language: str = "zh", **item: Any) -> Scorecard:
-    spec = {"id": "x", "name": "x", "kind": "requirement", "points": 1, "severity": "C", "condition": condition}
-    return Scorecard.model_validate(
-        {
-            "id": "test",
-            "name": "test",
-            "language": language,
-            "sections": [{"id": "s", "name": "s", "items": [spec | item]}],
-        }
-    )
+from tests.scorer.helpers import TurnSpec, build, one_item_card
 
 
 def check(condition: Mapping[str, Any], doc: TranscriptDocument) -> tuple[bool, list[Evidence]]:

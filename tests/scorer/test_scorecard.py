@@ -25,7 +25,7 @@ from scorer.scorecard import (
     load_scorecard,
     scorecard_issues,
 )
-from tests.scorer.test_rules import TurnSpec, build, one_item_card
+from tests.scorer.helpers import TurnSpec, build, one_item_card
 
 # docs/scorecards.md: id -> (section, kind, points, severity)
 SPEC: dict[str, tuple[str, str, float, str]] = {

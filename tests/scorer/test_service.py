@@ -4,35 +4,33 @@ purge; a pathological user regex cannot stall it."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from callqa.auth import Authenticator, Role
-from callqa.bus import Bus
+from callqa.auth import Role
 from callqa.db import Database
-from callqa.events import (
-    EvaluationScoredEvent,
-    RecordingPurgedEvent,
-    TranscriptReady,
-    TranscriptReadyEvent,
-    topic_for,
-)
 from callqa.settings import AuthSettings, KafkaSettings, S3Settings
 from callqa.storage import ObjectStore
-from callqa.transcripts import ConversationMetrics, ModelInfo, RoleMetrics, Speakers, TranscriptDocument, Turn
 from callqa_stack import servers
+from callqa_stack.factories import recording_purged
 from scorer.config import MIGRATIONS_DIR, Settings
 from scorer.main import create_app
 from scorer.scorecard import default_scorecard
-from tests.factories import recording_purged
-from tests.libs.test_bus import read_all
+from tests.scorer.helpers import (
+    GOOD_CALL,
+    JWT_SECRET,
+    QA,
+    RUDE_CALL,
+    bearer,
+    publish,
+    ready_event,
+    scored,
+    transcript,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -40,78 +38,6 @@ pytestmark = pytest.mark.timeout(180)
 @pytest.fixture
 def kafka_settings(private_kafka_settings: KafkaSettings) -> KafkaSettings:
     return private_kafka_settings
-
-
-JWT_SECRET = "s" * 40
-SCORED_TOPIC = topic_for("evaluation.scored")
-
-
-def bearer(*roles: Role, subject: str = "qa-lin") -> dict[str, str]:
-    token = Authenticator(AuthSettings(jwt_secret=JWT_SECRET)).issue_token(subject, roles)  # type: ignore[arg-type]
-    return {"Authorization": f"Bearer {token}"}
-
-
-QA = bearer(Role.qa_analyst)
-
-
-def transcript(recording_id: str, turns: list[tuple[str, str]], language: str = "zh") -> TranscriptDocument:
-    built, clock = [], 0
-    for n, (role, text) in enumerate(turns):
-        length = 250 * max(1, len(text) if language == "zh" else len(text.split()) * 2)
-        built.append(Turn(id=f"t{n}", role=role, begin_ms=clock, end_ms=clock + length, text=text))  # type: ignore[arg-type]
-        clock += length + 600
-
-    def role_metrics(role: str) -> RoleMetrics:
-        talk = sum(t.end_ms - t.begin_ms for t in built if t.role == role)
-        units = sum(len(t.text) for t in built if t.role == role)
-        return RoleMetrics(
-            talk_time_ms=talk,
-            talk_ratio=talk / clock,
-            turns=sum(t.role == role for t in built),
-            units=units,
-            speech_rate=units / (talk / 60000) if talk else None,
-            speech_rate_unit="chars_per_min" if language == "zh" else "words_per_min",
-            loudness_dbfs=-20.0,
-        )
-
-    return TranscriptDocument(
-        recording_id=recording_id,
-        language=language,
-        model=ModelInfo(id="whisper-base", version="test"),
-        channel_layout="agent_left",
-        duration_ms=clock,
-        speakers=Speakers(method="stereo_channels", agent_confidence=1, agent_identified_by="channel layout"),
-        turns=built,
-        metrics=ConversationMetrics(
-            duration_ms=clock,
-            roles={"agent": role_metrics("agent"), "customer": role_metrics("customer")},
-            non_talk_time_ms=0,
-            non_talk=[],
-            overlaps=[],
-            interruptions={},
-            response_latencies=[],
-            mean_response_latency_ms=None,
-            max_response_latency_ms=None,
-        ),
-    )
-
-
-RUDE_CALL = [
-    ("agent", "喂，什么事？"),
-    ("customer", "我的宽带又断了，你们怎么回事，我要投诉！"),
-    ("agent", "不知道，那你想好了再打来吧。"),
-    ("customer", "你这是什么态度？"),
-    ("agent", "神经病。"),
-]
-GOOD_CALL = [
-    ("agent", "您好，这里是客服中心，工号一零一七，请问有什么可以帮您？"),
-    ("customer", "我想查一下这个月的账单。"),
-    ("agent", "好的，请您提供一下手机号码，我帮您核实一下。"),
-    ("customer", "一三八零零一三八零零零。"),
-    ("agent", "谢谢您，请稍等。您本月的账单是九十八元，请问还有其他可以帮您的吗？"),
-    ("customer", "没有了，谢谢。"),
-    ("agent", "感谢您的来电，祝您生活愉快，再见。"),
-]
 
 
 @pytest.fixture
@@ -136,46 +62,6 @@ def client(settings: Settings) -> Iterator[TestClient]:
             assert time.monotonic() < deadline
             time.sleep(0.2)
         yield test_client
-
-
-def ready_event(doc: TranscriptDocument, **payload: Any) -> TranscriptReadyEvent:
-    return TranscriptReadyEvent(
-        correlation_id=doc.recording_id,
-        producer="tests",
-        payload=TranscriptReady(
-            recording_id=doc.recording_id,
-            agent_id=payload.get("agent_id", "agent-1"),
-            group=payload.get("group", "billing"),
-            queue=payload.get("queue", "billing-zh"),
-            started_at=payload.get("started_at", datetime(2026, 11, 2, 9, tzinfo=UTC)),
-            language=doc.language,
-            model_version="whisper-base@test",
-            duration_ms=doc.duration_ms,
-            transcript_key=f"transcripts/{doc.recording_id}.json",
-            document=doc.model_dump(mode="json"),
-        ),
-    )
-
-
-def publish(kafka: KafkaSettings, *events: TranscriptReadyEvent | RecordingPurgedEvent) -> None:
-    async def send() -> None:
-        async with Bus(kafka) as bus:
-            for event in events:
-                await bus.publish(event)
-
-    asyncio.run(send())
-
-
-def scored(
-    kafka: KafkaSettings, recording_id: str, expect: int = 1, timeout: float = 30
-) -> list[EvaluationScoredEvent]:
-    deadline = time.monotonic() + timeout
-    while True:
-        records = asyncio.run(read_all(kafka, SCORED_TOPIC, expected=10**9, timeout=1.0))
-        mine = [EvaluationScoredEvent.model_validate_json(r.value) for r in records if r.key == recording_id.encode()]
-        if len(mine) >= expect or time.monotonic() > deadline:
-            return mine
-        time.sleep(0.2)
 
 
 def test_a_transcript_event_produces_exactly_one_evaluation_with_evidence(

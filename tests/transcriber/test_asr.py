@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import zhconv
 
-from tests.transcriber.conftest import Clip, sox
+from callqa_stack.clips import Clip, sox
 from transcriber import audio, weights
 from transcriber.accuracy import cer, wer
 from transcriber.asr import Recogniser
@@ -203,7 +203,7 @@ def test_base_cer_on_mandarin_at_8_khz_in_simplified_characters(base_recogniser:
     print(f"\nCER base Mandarin 8 kHz μ-law: {measured:.1%} ({result.text})")
     assert result.language == "zh"
     assert measured <= MAX_CER
-    for text in [result.text, *(w.w for w in result.words)]:
+    for text in [result.text, *(w.text for w in result.words)]:
         assert zhconv.convert(text, "zh-cn") == text, f"traditional characters in {text!r}"
     assert not set(result.text) & set("這對萬們說")
 
@@ -232,11 +232,11 @@ def test_word_timestamps_are_ordered_inside_the_audio_and_shifted_by_the_offset(
         assert before.begin_ms <= after.begin_ms
         assert before.end_ms <= after.begin_ms + 20  # DTW alignment may touch the next word by a frame
     assert all(0 <= w.begin_ms <= w.end_ms <= duration_ms for w in words)
-    assert all(0 <= w.p <= 1 for w in words)
+    assert all(0 <= w.probability <= 1 for w in words)
 
     shifted = tiny_recogniser.transcribe(samples, language="en", offset_ms=3_600_000).words
-    assert [(w.w, w.begin_ms + 3_600_000, w.end_ms + 3_600_000) for w in words] == [
-        (w.w, w.begin_ms, w.end_ms) for w in shifted
+    assert [(w.text, w.begin_ms + 3_600_000, w.end_ms + 3_600_000) for w in words] == [
+        (w.text, w.begin_ms, w.end_ms) for w in shifted
     ]
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from callqa_stack.samples import SampleCall
-from tests.transcriber.test_worker import english_call  # noqa: F401 - the rendered call fixture
 
 pytestmark = pytest.mark.timeout(600)
 TWO_HOURS_S = 7200
@@ -40,7 +39,7 @@ MEASURE = textwrap.dedent(
 
 
 def test_a_two_hour_call_is_transcribed_in_bounded_memory(
-    english_call: SampleCall,  # noqa: F811
+    english_call: SampleCall,
     tmp_path: Path,
 ) -> None:
     call_s = english_call.duration_s

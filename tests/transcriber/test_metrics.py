@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from callqa.transcripts import Role, Span, Turn, Word
+from callqa_stack.clips import Clip
 from callqa_stack.samples import SampleCall, TurnTiming, render_calls
-from tests.transcriber.conftest import Clip
 from transcriber import vad
 from transcriber.diarize import Diarization, assign_words_to_speakers, diarize, identify_agent
 from transcriber.metrics import conversation_metrics, count_units, loudness_dbfs, non_talk_spans, response_latencies
@@ -121,7 +121,7 @@ def expected_turns(call: SampleCall) -> list[Turn]:
             begin_ms=ms(timing.begin_s),
             end_ms=ms(timing.end_s),
             text=timing.text,
-            words=[Word(w=timing.text, begin_ms=ms(timing.begin_s), end_ms=ms(timing.end_s), p=1.0)],
+            words=[Word(text=timing.text, begin_ms=ms(timing.begin_s), end_ms=ms(timing.end_s), probability=1.0)],
         )
         for number, timing in enumerate(call.turns)
     ]
@@ -366,7 +366,9 @@ def test_a_silent_channel_has_no_speech_and_never_reaches_the_model(monkeypatch:
 def words(text: str, begin_ms: int, step_ms: int = 300) -> list[Word]:
     """Whitespace-separated tokens as Whisper gives them (with a leading space), `step_ms` apart."""
     return [
-        Word(w=" " + token, begin_ms=begin_ms + i * step_ms, end_ms=begin_ms + (i + 1) * step_ms - 50, p=0.9)
+        Word(
+            text=" " + token, begin_ms=begin_ms + i * step_ms, end_ms=begin_ms + (i + 1) * step_ms - 50, probability=0.9
+        )
         for i, token in enumerate(text.split())
     ]
 
@@ -400,7 +402,7 @@ def test_a_long_pause_splits_a_speakers_turn() -> None:
 
 def test_a_back_channel_inside_a_long_turn_is_kept_as_its_own_turn() -> None:
     agent = words("您好 这里是 客服中心 请问 有什么 可以 帮您", 0, 400)
-    backchannel = [Word(w="嗯", begin_ms=1300, end_ms=1500, p=0.8)]  # over the agent's fourth word
+    backchannel = [Word(text="嗯", begin_ms=1300, end_ms=1500, probability=0.8)]  # over the agent's fourth word
     turns = merge_words({"agent": agent, "customer": backchannel})
     assert [(t.id, t.role, t.text) for t in turns] == [
         ("t0", "agent", "您好这里是客服中心请问有什么可以帮您"),
@@ -410,7 +412,7 @@ def test_a_back_channel_inside_a_long_turn_is_kept_as_its_own_turn() -> None:
 
     # An answer in a real pause is a turn, not a back-channel: the agent had stopped for it.
     agent = words("Is that right?", 0) + words("Great, then we are done.", 1900)  # paused 1.05 s
-    turns = merge_words({"agent": agent, "customer": [Word(w=" Yes.", begin_ms=1200, end_ms=1600, p=0.9)]})
+    turns = merge_words({"agent": agent, "customer": [Word(text=" Yes.", begin_ms=1200, end_ms=1600, probability=0.9)]})
     assert [(t.role, t.text) for t in turns] == [
         ("agent", "Is that right?"),
         ("customer", "Yes."),
@@ -459,7 +461,12 @@ def spoken_words(timing: TurnTiming) -> list[Word]:
     tokens = timing.text.split() if " " in timing.text else list(timing.text)
     step = (timing.end_s - timing.begin_s) / len(tokens)
     return [
-        Word(w=token, begin_ms=ms(timing.begin_s + i * step), end_ms=ms(timing.begin_s + (i + 1) * step), p=1.0)
+        Word(
+            text=token,
+            begin_ms=ms(timing.begin_s + i * step),
+            end_ms=ms(timing.begin_s + (i + 1) * step),
+            probability=1.0,
+        )
         for i, token in enumerate(tokens)
     ]
 
@@ -480,9 +487,9 @@ def test_two_voices_on_one_channel_are_told_apart_and_the_agent_found(
     # The pipeline's next steps: words to speakers by midpoint, turn texts per speaker, then the agent.
     all_words = [word for timing in call.turns for word in spoken_words(timing)]
     by_speaker = assign_words_to_speakers(all_words, result.regions)
-    role_of_word = {(w.begin_ms, w.w): t.role for t in call.turns for w in spoken_words(t)}
+    role_of_word = {(w.begin_ms, w.text): t.role for t in call.turns for w in spoken_words(t)}
     right = sum(
-        (role_of_word[(w.begin_ms, w.w)] == "agent") == (speaker == agent_label)
+        (role_of_word[(w.begin_ms, w.text)] == "agent") == (speaker == agent_label)
         for speaker, ws in by_speaker.items()
         for w in ws
     )
@@ -562,12 +569,12 @@ def test_assign_words_by_midpoint_and_nearest_region() -> None:
         (Span(begin_ms=5000, end_ms=6000), 0),
     ]
     spoken = [
-        Word(w="a", begin_ms=800, end_ms=1100, p=1),  # midpoint 950: speaker 0
-        Word(w="b", begin_ms=900, end_ms=1300, p=1),  # midpoint 1100: speaker 1
-        Word(w="c", begin_ms=2100, end_ms=2300, p=1),  # in a gap, nearer the region ending at 2000
-        Word(w="d", begin_ms=4500, end_ms=4700, p=1),  # nearer the region starting at 5000
+        Word(text="a", begin_ms=800, end_ms=1100, probability=1),  # midpoint 950: speaker 0
+        Word(text="b", begin_ms=900, end_ms=1300, probability=1),  # midpoint 1100: speaker 1
+        Word(text="c", begin_ms=2100, end_ms=2300, probability=1),  # in a gap, nearer the region ending at 2000
+        Word(text="d", begin_ms=4500, end_ms=4700, probability=1),  # nearer the region starting at 5000
     ]
-    assert {k: [w.w for w in v] for k, v in assign_words_to_speakers(spoken, regions).items()} == {
+    assert {k: [w.text for w in v] for k, v in assign_words_to_speakers(spoken, regions).items()} == {
         0: ["a", "d"],
         1: ["b", "c"],
     }
@@ -604,8 +611,8 @@ def test_identify_agent(texts: dict[int, list[tuple[int, str]]], expected: tuple
 
 def test_identify_agent_from_words() -> None:
     """The mono pipeline may pass recogniser words rather than turns."""
-    agent = [(w.begin_ms, w.w) for w in words("Thank you for calling Northwind, how can I help?", 0)]
-    customer = [(w.begin_ms, w.w) for w in words("Hi, I have a question", 4000)]
+    agent = [(w.begin_ms, w.text) for w in words("Thank you for calling Northwind, how can I help?", 0)]
+    customer = [(w.begin_ms, w.text) for w in words("Hi, I have a question", 4000)]
     assert identify_agent({0: customer, 1: agent}, "en")[::2] == (1, "greeting phrase")
     zh_agent = [(0, "您好"), (300, "，"), (400, "很高兴"), (700, "为"), (800, "您"), (900, "服务")]
     assert identify_agent({0: [(1500, "我"), (1600, "要"), (1700, "投诉")], 1: zh_agent}, "zh")[::2] == (

@@ -160,7 +160,9 @@ CASES = [
 
 
 def make_turn(words: list[str], turn_id: str = "t0") -> Turn:
-    timed = [Word(w=w, begin_ms=i * STEP_MS, end_ms=i * STEP_MS + WORD_MS, p=0.9) for i, w in enumerate(words)]
+    timed = [
+        Word(text=w, begin_ms=i * STEP_MS, end_ms=i * STEP_MS + WORD_MS, probability=0.9) for i, w in enumerate(words)
+    ]
     return Turn(id=turn_id, role="customer", begin_ms=0, end_ms=len(words) * STEP_MS, text="".join(words).strip(),
                 words=timed)  # fmt: skip
 
@@ -187,15 +189,15 @@ def test_case(redactor: Redactor, case: Case) -> None:
     for r in redactions:  # the offsets locate the placeholder; the audio span is the carrying words'
         assert r.turn_id == "t0"
         assert new.text[r.char_start : r.char_end] == Redactor.placeholder(r.kind)
-        assert any(w.begin_ms == r.begin_ms and w.end_ms == r.end_ms and "[" in w.w for w in new.words)
-    assert "".join(w.w for w in new.words).strip() == new.text  # words and text agree
+        assert any(w.begin_ms == r.begin_ms and w.end_ms == r.end_ms and "[" in w.text for w in new.words)
+    assert "".join(w.text for w in new.words).strip() == new.text  # words and text agree
     assert turn.text == "".join(case.words).strip()  # the input is not modified
 
 
 def test_words_keep_timings_outside_redactions(redactor: Redactor) -> None:
     turn = make_turn(["号码", "是", "138", "0013", "8000", "，", "谢谢"])
     (new,), _ = redactor.redact_turns([turn], "zh")
-    assert [(w.w, w.begin_ms, w.end_ms) for w in new.words] == [
+    assert [(w.text, w.begin_ms, w.end_ms) for w in new.words] == [
         ("号码", 0, 280),
         ("是", 300, 580),
         ("[PHONE]", 600, 1480),

@@ -19,13 +19,7 @@ from callqa.settings import KafkaSettings, S3Settings
 from callqa.storage import ObjectStore
 from callqa_stack import servers
 from callqa_stack.samples import SampleCall
-from tests.transcriber.test_worker import (  # noqa: F401 - fixtures
-    READY_TOPIC,
-    english_call,
-    messages,
-    publish,
-    stored_event,
-)
+from tests.transcriber.helpers import READY_TOPIC, messages, publish, stored_event
 from transcriber.config import MIGRATIONS_DIR
 
 pytestmark = pytest.mark.timeout(600)
@@ -104,7 +98,7 @@ def test_replicas_share_the_calls_and_sigterm_hands_a_call_over(
     replicas: list[tuple[servers.Server, str]],
     kafka_settings: KafkaSettings,
     ministack_server: servers.Server,
-    english_call: SampleCall,  # noqa: F811
+    english_call: SampleCall,
     unique: str,
     tmp_path: Path,
 ) -> None:

@@ -3,35 +3,28 @@ audio in a real object store and the index in a real database (tiny.en for speed
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 from aiokafka import ConsumerRecord
 from fastapi.testclient import TestClient
 
-from callqa.bus import Bus
 from callqa.db import Database
 from callqa.events import (
     ChannelLayout,
-    RecordingStored,
-    RecordingStoredEvent,
     TranscriptReadyEvent,
     dlq_topic,
-    topic_for,
 )
 from callqa.settings import KafkaSettings
 from callqa.storage import ObjectStore
 from callqa.transcripts import TranscriptDocument
 from callqa_stack import servers
-from callqa_stack.samples import SampleCall, render_calls
-from tests.factories import recording_purged
-from tests.libs.test_bus import read_all
+from callqa_stack.factories import recording_purged
+from callqa_stack.samples import SampleCall
+from tests.transcriber.helpers import READY_TOPIC, STORED_TOPIC, messages, publish, stored_event
 from transcriber.asr import Recogniser
 from transcriber.config import MIGRATIONS_DIR, AsrSettings, Settings, TranscriptStore
 from transcriber.main import create_app
@@ -44,37 +37,6 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture
 def kafka_settings(private_kafka_settings: KafkaSettings) -> KafkaSettings:
     return private_kafka_settings
-
-
-READY_TOPIC = topic_for("transcript.ready")
-STORED_TOPIC = topic_for("recording.stored")
-
-CALL = {
-    "call_id": "e2e-en-1",
-    "agent_id": "agent-7",
-    "group": "support",
-    "queue": "support-en",
-    "direction": "inbound",
-    "language": "en",
-    "channel_layout": "agent_left",
-    "started_at": "2026-11-02T09:30:00+00:00",
-    "consent": {"status": "notified", "method": "ivr_announcement"},
-    "turns": [
-        {"role": "agent", "text": "Thank you for calling, my name is Anna. How can I help you today?"},
-        {"role": "customer", "text": "Hello, my internet has been down since yesterday morning."},
-        {"role": "agent", "text": "I am sorry to hear that. Let me check your line right now.", "pause_before_s": 0.8},
-        {"role": "customer", "text": "Thank you, I work from home so it is urgent."},
-    ],
-}
-
-
-@pytest.fixture(scope="session")
-def english_call(tmp_path_factory: pytest.TempPathFactory) -> SampleCall:
-    folder = tmp_path_factory.mktemp("calls")
-    script = folder / "calls.yaml"
-    script.write_text(yaml.safe_dump({"calls": [CALL]}, allow_unicode=True))
-    (call,) = render_calls(script, folder / "out", engine="espeak")
-    return call
 
 
 @pytest.fixture(scope="session")
@@ -113,48 +75,6 @@ def worker(settings: Settings, pipeline: TranscriptionPipeline) -> Iterator[Test
             assert time.monotonic() < deadline, client.get("/readyz").json()
             time.sleep(0.2)
         yield client
-
-
-def stored_event(recordings: ObjectStore, path: Path, recording_id: str, **overrides: Any) -> RecordingStoredEvent:
-    key = f"recordings/2026/11/02/{recording_id}.{path.suffix.lstrip('.')}"
-    recordings.put_bytes(key, path.read_bytes())
-    payload = {
-        "recording_id": recording_id,
-        "call_id": f"call-{recording_id}",
-        "agent_id": "agent-7",
-        "queue": "support-en",
-        "started_at": "2026-11-02T09:30:00+00:00",
-        "duration_ms": 1,
-        "channels": 2,
-        "sample_rate": 8000,
-        "codec": "pcm_mulaw",
-        "language": "en",
-        "bucket": recordings.bucket,
-        "audio_key": key,
-        "audio_sha256": "0" * 64,
-    } | overrides
-    return RecordingStoredEvent(correlation_id=recording_id, producer="tests", payload=RecordingStored(**payload))
-
-
-def publish(kafka: KafkaSettings, *events: Any) -> None:
-    async def send() -> None:
-        async with Bus(kafka) as bus:
-            await bus.ensure_topics([STORED_TOPIC, topic_for("recording.purged")])
-            for event in events:
-                await bus.publish(event)
-
-    asyncio.run(send())
-
-
-def messages(
-    kafka: KafkaSettings, topic: str, key: str, *, expect: int = 1, timeout: float = 120
-) -> list[ConsumerRecord]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [r for r in asyncio.run(read_all(kafka, topic, expected=10**9, timeout=1.0)) if r.key == key.encode()]
-        if len(found) >= expect or time.monotonic() > deadline:
-            return found
-        time.sleep(0.3)
 
 
 def transcript_of(record: ConsumerRecord) -> TranscriptDocument:

@@ -2,14 +2,18 @@
 
 Times are integer milliseconds from the start of the recording. Text is already redacted
 (PII replaced by `[PHONE]`, `[ID_NUMBER]`, ...); `redactions` says where, never what.
+
+Schema versions: 2 names a word's fields `text` and `probability`; version 1 called them `w` and `p`.
+Documents are written in the current version only; older ones (stored transcripts, inline documents in
+`transcript.ready` events) still load, upcast to the current shape.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, field_validator
 
 from callqa.events import utcnow
 
@@ -17,11 +21,18 @@ Role = Literal["agent", "customer", "unknown"]
 SpeechRateUnit = Literal["chars_per_min", "words_per_min"]
 
 
+SCHEMA_VERSION = 2
+
+
 class Word(BaseModel):
-    w: str
+    text: str = Field(
+        validation_alias=AliasChoices("text", "w"), description="as recognised; a placeholder where redacted"
+    )
     begin_ms: int
     end_ms: int
-    p: float = Field(ge=0, le=1, description="recogniser's probability")
+    probability: float = Field(
+        ge=0, le=1, validation_alias=AliasChoices("probability", "p"), description="the recogniser's confidence"
+    )
 
 
 class Turn(BaseModel):
@@ -96,7 +107,7 @@ class ModelInfo(BaseModel):
 
 
 class TranscriptDocument(BaseModel):
-    schema_version: int = 1
+    schema_version: int = Field(SCHEMA_VERSION, description="older versions are upcast when read")
     recording_id: str
     language: str
     model: ModelInfo
@@ -108,6 +119,14 @@ class TranscriptDocument(BaseModel):
     redactions: list[Redaction] = Field(default_factory=list)
     redacted_audio_key: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _upcast(cls, version: Any) -> Any:
+        """Version 1 differs only in the words' field names, which `Word` reads in either spelling."""
+        if isinstance(version, int) and version > SCHEMA_VERSION:
+            raise ValueError(f"transcript schema version {version} is newer than this reader ({SCHEMA_VERSION})")
+        return SCHEMA_VERSION if version == 1 else version
 
     @property
     def model_version(self) -> str:

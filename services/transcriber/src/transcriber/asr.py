@@ -142,7 +142,7 @@ class Recogniser:
                 begin = _ms(word.start, offset_ms)
                 words.append(
                     Word(
-                        w=_zh(w, simplify),
+                        text=_zh(w, simplify),
                         begin_ms=begin,
                         end_ms=max(begin, _ms(word.end, offset_ms)),
                         p=min(1.0, max(0.0, float(word.probability))),

@@ -141,7 +141,7 @@ class TranscriptionPipeline:
         found = diarize.diarize(samples, spans)
         regions = found.regions
         by_speaker = diarize.assign_words_to_speakers(result.words, regions)
-        texts = {speaker: [(w.begin_ms, w.w) for w in words] for speaker, words in by_speaker.items()}
+        texts = {speaker: [(w.begin_ms, w.text) for w in words] for speaker, words in by_speaker.items()}
         agent, confidence, how = diarize.identify_agent(texts, acc.language or "und")
         single = found.speakers < 2 or len(by_speaker) < 2
         for speaker, words in by_speaker.items():

@@ -596,7 +596,7 @@ def _align(turn: Turn) -> _Aligned:
     p = 0
     ok = True
     for k, word in enumerate(turn.words):
-        for q, ch in enumerate(word.w):
+        for q, ch in enumerate(word.text):
             if ch.isspace():
                 continue
             while p < len(text) and text[p].isspace():
@@ -612,7 +612,7 @@ def _align(turn: Turn) -> _Aligned:
         return _Aligned(text, owner, offset)
     owner, offset, chars = [], [], []
     for k, word in enumerate(turn.words):
-        for q, ch in enumerate(word.w):
+        for q, ch in enumerate(word.text):
             chars.append(ch)
             owner.append(k)
             offset.append(q)
@@ -644,15 +644,20 @@ def _redact_words(
         pos = 0
         for j in range(first, last + 1):
             base[j] = pos
-            pos += len(words[j].w)
-        joined = "".join(w.w for w in words[first : last + 1])
+            pos += len(words[j].text)
+        joined = "".join(w.text for w in words[first : last + 1])
         for start, end, kind in reversed(members):
             a = base[aligned.owner[start]] + aligned.offset[start]
             b = base[aligned.owner[end - 1]] + aligned.offset[end - 1] + 1
             joined = joined[:a] + placeholder(kind) + joined[b:]
         group = words[first : last + 1]
         out.append(
-            Word(w=joined, begin_ms=group[0].begin_ms, end_ms=max(w.end_ms for w in group), p=min(w.p for w in group))
+            Word(
+                text=joined,
+                begin_ms=group[0].begin_ms,
+                end_ms=max(w.end_ms for w in group),
+                probability=min(w.probability for w in group),
+            )
         )
         k = last + 1
     out.extend(w.model_copy() for w in words[k:])

@@ -40,7 +40,7 @@ def merge_words(words_by_role: Mapping[Role, Sequence[Word]], *, max_gap_ms: int
     does not end the current turn.
     """
     stream = sorted(
-        ((word, role) for role, words in words_by_role.items() for word in words if word.w.strip()),
+        ((word, role) for role, words in words_by_role.items() for word in words if word.text.strip()),
         key=lambda item: (item[0].begin_ms, item[0].end_ms, _ROLE_ORDER[item[1]]),
     )
     finished: list[_Draft] = []
@@ -74,7 +74,7 @@ def merge_words(words_by_role: Mapping[Role, Sequence[Word]], *, max_gap_ms: int
             role=draft.role,
             begin_ms=draft.begin_ms,
             end_ms=draft.end_ms,
-            text=join_words(word.w for word in draft.words),
+            text=join_words(word.text for word in draft.words),
             words=draft.words,
         )
         for number, draft in enumerate(finished)

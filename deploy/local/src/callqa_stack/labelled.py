@@ -1,6 +1,7 @@
-"""The scorer's labelled set: hand-written contact-centre dialogues with the expected result of every item.
+"""The scorer's labelled sets: hand-written contact-centre dialogues with the expected result of every item.
 
-Each YAML file under `tests/scorer/data/` holds one dialogue (or a list of them)::
+Used by the scorer's tests and by the benchmarks (accuracy, score, compare_evaluations, ...). Each YAML file
+under `tests/scorer/data/` (the tuned set) or `tests/scorer/corpus/<part>/` holds one dialogue (or a list)::
 
     id: zh-001-billing-clean
     language: zh                      # zh -> scorecard default-zh, en -> default-en
@@ -49,8 +50,10 @@ from callqa.transcripts import (
     TranscriptDocument,
     Turn,
 )
+from callqa_stack import servers
 
-DATA_DIR = Path(__file__).parent / "data"
+DATA_DIR = servers.REPO_ROOT / "tests" / "scorer" / "data"  # the set the rules were written against
+CORPUS_DIR = servers.REPO_ROOT / "tests" / "scorer" / "corpus"  # dev/ and test/ (see LABELLING.md there)
 
 Result = Literal["pass", "fail", "not_applicable"]
 RESULTS: tuple[Result, ...] = ("pass", "fail", "not_applicable")
@@ -163,7 +166,7 @@ def spoken_seconds(text: str, language: str) -> float:
     return max(MIN_TURN_S, count_units(text, language) * SECONDS_PER_WORD)
 
 
-def _mark_interruptions(turns: list[dict[str, Any]], interrupter: Role, count: int) -> None:
+def mark_interruptions(turns: list[dict[str, Any]], interrupter: Role, count: int) -> None:
     """Make `count` turns of `interrupter` start before the other role's preceding turn has ended.
 
     Turns already carrying `overlap_s` count first; further ones are taken from the end of the call
@@ -207,7 +210,7 @@ def build_document(
     both: tuple[Role, ...] = ("agent", "customer")
     for who in both:
         if f"{who}_interruptions" in overrides:
-            _mark_interruptions(specs, who, int(overrides[f"{who}_interruptions"]))
+            mark_interruptions(specs, who, int(overrides[f"{who}_interruptions"]))
     if "first_response_latency_ms" in overrides:
         first_customer = next(i for i, turn in enumerate(specs) if turn["role"] == "customer")
         answer = first_customer + 1

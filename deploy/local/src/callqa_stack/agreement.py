@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from callqa.transcripts import TranscriptDocument
+from callqa_stack.labelled import ITEM_IDS, ITEM_KINDS, METRIC_ITEMS, Dialogue
 from scorer.rules.engine import CompiledScorecard, compile_scorecard
 from scorer.scorecard import default_scorecard
-from tests.scorer.dataset import ITEM_IDS, ITEM_KINDS, METRIC_ITEMS, Dialogue
 
 
 @dataclass
