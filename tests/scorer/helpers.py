@@ -123,6 +123,8 @@ def ready_event(doc: TranscriptDocument, **payload: Any) -> TranscriptReadyEvent
             duration_ms=doc.duration_ms,
             transcript_key=f"transcripts/{doc.recording_id}.json",
             document=doc.model_dump(mode="json"),
+            direction=payload.get("direction", "inbound"),
+            tags=payload.get("tags", ["complaint"]),
         ),
     )
 

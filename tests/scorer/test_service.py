@@ -78,6 +78,15 @@ def test_a_transcript_event_produces_exactly_one_evaluation_with_evidence(
     assert items["forbidden_phrases"].result == "fail"
     evidence = items["forbidden_phrases"].evidence[0]
     assert evidence.turn_id in {"t0", "t2"} and evidence.text and evidence.begin_ms is not None
+    # What sampling and reviewers need travels with it: the call's facts, the pass mark, each item's maximum.
+    assert (evaluation.direction, evaluation.tags, evaluation.duration_ms) == (
+        "inbound",
+        ["complaint"],
+        rude.duration_ms,
+    )
+    assert evaluation.pass_threshold == 80
+    assert (items["insults"].kind, items["forbidden_phrases"].kind) == ("auto_fail", "deduction")
+    assert all(item.max_points is not None for item in evaluation.items)
     time.sleep(1.5)
     assert len(scored(settings.kafka, rude.recording_id, expect=2, timeout=1)) == 1, "exactly one"
 

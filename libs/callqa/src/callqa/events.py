@@ -80,6 +80,9 @@ class TranscriptReady(Payload):
     duration_ms: int
     transcript_key: str = Field(description="object key of the full transcript document")
     document: JsonDict | None = Field(default=None, description="the document inline when under ~512 KB")
+    # Additive (optional): call facts passed along from recording.stored for those who score and sample.
+    direction: Literal["inbound", "outbound", "internal"] | None = None
+    tags: list[str] = Field(default_factory=list)
 
 
 class ItemResult(StrEnum):

@@ -121,6 +121,9 @@ class Scorer:
             group=ready.group,
             queue=ready.queue,
             started_at=ready.started_at,
+            direction=ready.direction,
+            duration_ms=ready.duration_ms,
+            tags=ready.tags,
         )
         try:
             with self.db.session() as session:
@@ -164,7 +167,7 @@ class Scorer:
         try:
             with self.db.session() as session:
                 session.add(record)
-                enqueue(session, scored_event(record))
+                enqueue(session, scored_event(record, seen, self.library.compiled(card).card.pass_threshold))
         except IntegrityError:  # a concurrent replica stored it first
             stored = self._existing(seen, card)
             assert stored is not None
@@ -357,7 +360,8 @@ def scrubbed(item: dict[str, Any]) -> dict[str, Any]:
     return item | {"evidence": [evidence | {"text": None} for evidence in item.get("evidence", [])]}
 
 
-def scored_event(record: EvaluationRecord) -> EvaluationScoredEvent:
+def scored_event(record: EvaluationRecord, seen: TranscriptSeen, pass_threshold: float) -> EvaluationScoredEvent:
+    """The event of a stored evaluation, with the call facts its transcript brought (for sampling)."""
     return EvaluationScoredEvent(
         correlation_id=record.recording_id,
         producer=PRODUCER,
@@ -377,5 +381,9 @@ def scored_event(record: EvaluationRecord) -> EvaluationScoredEvent:
             passed=record.passed,
             auto_failed=record.auto_failed,
             items=[ScoredItem.model_validate(item) for item in record.items],
+            direction=seen.direction,
+            duration_ms=seen.duration_ms,
+            tags=seen.tags,
+            pass_threshold=pass_threshold,
         ),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -49,6 +49,9 @@ class TranscriptSeen(Table, table=True):
     group: str | None = Field(default=None, index=True, max_length=100)
     queue: str | None = Field(default=None, index=True, max_length=100)
     started_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
+    direction: str | None = Field(default=None, max_length=20)
+    duration_ms: int | None = Field(default=None, sa_type=BigInteger)
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
 
 
 class EvaluationRecord(Table, table=True):

@@ -168,6 +168,8 @@ class Transcriber:
                 duration_ms=document.duration_ms,
                 transcript_key=key,
                 document=inline,
+                direction=recording.direction,
+                tags=recording.tags,
             ),
         )
         try:

@@ -115,6 +115,8 @@ class CompiledItem:
             "points": points,
             "severity": self.severity,
             "evidence": evidence,
+            "max_points": self.points,
+            "kind": self.kind,
         }
 
 
