@@ -226,6 +226,7 @@ def main() -> int:
         runs = []
         if not args.skip_baseline:
             runs.append(load("no faults", calls, args.calls, args, faults=False))
+            report(runs)  # printed as soon as it is known: a later failure keeps it
         runs.append(load("with faults", calls, args.calls, args, faults=True))
     report(runs)
     return 0 if all(run.lost == 0 and run.duplicated == 0 for run in runs) else 1
