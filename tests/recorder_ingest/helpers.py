@@ -96,7 +96,8 @@ def migrated(settings: Settings) -> Settings:
 
 def bearer(*roles: Role, subject: str = "alice") -> dict[str, str]:
     auth = AuthSettings(jwt_secret=SecretStr(JWT_SECRET))
-    return {"Authorization": f"Bearer {Authenticator(auth).issue_token(subject, roles, timedelta(minutes=10))}"}
+    token = Authenticator(auth).issue_token(subject, roles, timedelta(hours=6))  # made at import: outlive a slow run
+    return {"Authorization": f"Bearer {token}"}
 
 
 PLATFORM = {"X-API-Key": "k-pbx"}
