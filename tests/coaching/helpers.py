@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
 import time
 import uuid
@@ -12,14 +14,16 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from callqa.auth import Authenticator, Role
+from callqa.bus import Bus
 from callqa.db import Database
-from callqa.events import EvaluationScored
+from callqa.events import Envelope, EvaluationScored, topic_for
 from callqa.settings import AuthSettings, KafkaSettings
 from callqa_stack.factories import SAMPLE_CARD_ITEMS as ITEMS  # noqa: F401 - the card the tests score on
 from callqa_stack.factories import evaluation_scored as scored
 from coaching.config import MIGRATIONS_DIR, Settings
 from coaching.main import create_app
 from coaching.problems import Observation, observe
+from tests.helpers import read_all
 
 JWT_SECRET = "c" * 40
 
@@ -171,3 +175,36 @@ def observations(payloads: list[EvaluationScored]) -> list[Observation]:
 
 def outcomes(rng: random.Random, calls: int, pass_rate: float) -> list[int]:
     return [int(rng.random() < pass_rate) for _ in range(calls)]
+
+
+TRAINER = bearer("trainer-ma", Role.trainer)
+
+
+def send(kafka: KafkaSettings, *events: Envelope) -> None:
+    """Publish events on the broker, as their producers would."""
+
+    async def go() -> None:
+        async with Bus(kafka) as bus:
+            for event in events:
+                await bus.publish(event)
+
+    asyncio.run(go())
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+    return found
+
+
+def feed_all(client: TestClient, payloads: list[EvaluationScored]) -> None:
+    """Hand evaluations to the app's `evaluation.scored` handler (the broker path is tested elsewhere)."""
+    for payload in payloads:
+        client.app.state.ledger.on_evaluation_scored(payload)  # type: ignore[attr-defined]
+
+
+def events_of(kafka: KafkaSettings, event_type: str, expected: int) -> list[dict[str, Any]]:
+    records = asyncio.run(read_all(kafka, topic_for(event_type), expected=expected))
+    return [json.loads(r.value) for r in records]

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from callqa.http import MAX_INT, NonBlankText, PlainText
 from coaching import calibration
 from coaching.appeals import Outcome, Resolution
+from coaching.problems import AnalysisParams
 from coaching.sampling import PlanDocument
 from coaching.scoring import Decision
 from coaching.tables import (
@@ -17,11 +18,14 @@ from coaching.tables import (
     CalibrationSession,
     EvaluationRecord,
     EvaluationVersion,
+    ImprovementPlan,
     PlanVersion,
+    ProblemAnalysis,
     ReviewAssignment,
     SamplingPick,
     SamplingRun,
     TimelineEntry,
+    TrainingRequest,
 )
 
 Id = Annotated[NonBlankText, Field(max_length=100)]
@@ -475,3 +479,195 @@ class ReportOut(BaseModel):
             items=[ItemAgreementOut.model_validate(i, from_attributes=True) for i in r.items],
             notes=r.notes,
         )
+
+
+# --- issue 16: problem analyses, improvement plans, training requests ----------------------------
+
+
+class AnalysisIn(Strict):
+    period_start: datetime = Field(description="calls started at or after this time")
+    period_end: datetime = Field(description="...and before this one; the trend compares the period before")
+    source: Literal["auto", "human"] = Field("auto", description="automatic scores, or human versions (never mixed)")
+    groups: list[Id] = Field(default_factory=list, max_length=200)
+    queues: list[Id] = Field(default_factory=list, max_length=200)
+    agents: list[Id] = Field(default_factory=list, max_length=2000)
+    scorecard_id: Id | None = None
+    params: AnalysisParams = Field(default_factory=AnalysisParams)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"period_start": "2026-11-01T00:00:00Z", "period_end": "2026-12-01T00:00:00Z", "groups": []}]
+        },
+    )
+
+
+class AnalysisOut(BaseModel):
+    id: str
+    source: str
+    period_start: datetime
+    period_end: datetime
+    scope: dict[str, Any]
+    params: dict[str, Any]
+    result: dict[str, Any] = Field(description="items: rates per item, group and agent; problems: ranked")
+    created_by: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, a: ProblemAnalysis) -> AnalysisOut:
+        return cls.model_validate(a, from_attributes=True)
+
+
+Goal = Annotated[float, Field(ge=0, le=1)]
+Days = Annotated[int, Field(ge=1, le=3650)]
+
+
+class PlanFieldsIn(Strict):
+    coach_id: Id | None = None
+    focus_items: list[Id] | None = Field(default=None, min_length=1, max_length=50)
+    goal_pass_rate: Goal | None = Field(default=None, description="e.g. 0.9: pass rate on the focus items")
+    goal_calls: int | None = Field(default=None, ge=1, le=10_000, description="over the next N calls...")
+    goal_days: Days | None = Field(default=None, description="...or the next N days after coaching")
+    actions: list[Reason] | None = Field(default=None, max_length=50)
+    example_evaluation_ids: list[Id] | None = Field(default=None, max_length=50)
+    notes: Text | None = None
+    score_source: Literal["auto", "human"] | None = None
+    baseline_days: Days | None = Field(default=None, description="the before window: days before coaching")
+    max_window_days: Days | None = None
+    follow_up_every_days: Days | None = None
+    due_at: datetime | None = None
+
+
+class ImprovementPlanIn(PlanFieldsIn):
+    agent_id: Id | None = None
+    group: Id | None = None
+    scorecard_id: Id | None = None
+    analysis_id: Annotated[NonBlankText, Field(max_length=36)] | None = Field(
+        default=None, description="propose the plan from this analysis' individual problem (`problem_id`)"
+    )
+    problem_id: Annotated[NonBlankText, Field(max_length=300)] | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "agent_id": "agent-7",
+                    "group": "billing",
+                    "scorecard_id": "default-zh",
+                    "focus_items": ["closing"],
+                    "goal_pass_rate": 0.9,
+                    "goal_calls": 20,
+                    "actions": ["role-play the closing twice a week"],
+                },
+                {"analysis_id": "5f0c…", "problem_id": "individual:billing:agent-7:closing", "coach_id": "sup-zhao"},
+            ]
+        },
+    )
+
+
+class ImprovementPlanOut(BaseModel):
+    id: str
+    agent_id: str
+    group: str | None
+    coach_id: str
+    scorecard_id: str
+    focus_items: list[str]
+    goal_pass_rate: float
+    goal_calls: int | None
+    goal_days: int | None
+    actions: list[str]
+    example_evaluation_ids: list[str]
+    notes: str | None
+    score_source: str
+    baseline_days: int
+    max_window_days: int
+    follow_up_every_days: int | None
+    due_at: datetime | None
+    status: str
+    analysis_id: str | None
+    problem_id: str | None
+    activated_at: datetime | None
+    coached_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledgement_comment: str | None
+    verdict: str | None
+    goal_met: bool | None
+    evidence: dict[str, Any] | None
+    recurrence: dict[str, Any] | None
+    reminders: int
+    reassignments: int
+    cancel_reason: str | None
+    last_activity_at: datetime
+    created_by: str
+    created_at: datetime
+    closed_at: datetime | None
+
+    @classmethod
+    def of(cls, p: ImprovementPlan) -> ImprovementPlanOut:
+        return cls.model_validate(p, from_attributes=True)
+
+
+class CoachedIn(Strict):
+    at: datetime | None = Field(default=None, description="when coaching happened (default now; not in the future)")
+
+
+class PlanAcknowledgementIn(Strict):
+    comment: Text | None = None
+
+
+class PlanReassignIn(Strict):
+    coach_id: Id
+    reason: Reason
+
+
+class TrainingRequestIn(Strict):
+    analysis_id: Annotated[NonBlankText, Field(max_length=36)] | None = None
+    problem_id: Annotated[NonBlankText, Field(max_length=300)] | None = None
+    group: Id | None = None
+    scorecard_id: Id | None = None
+    items: list[Id] | None = Field(default=None, min_length=1, max_length=50)
+    trainer_id: Id | None = Field(default=None, description="null: any trainer")
+    notes: Text | None = None
+    baseline_days: Days = 28
+    follow_up_days: Days = 14
+
+
+class TrainingRequestOut(BaseModel):
+    id: str
+    group: str
+    scorecard_id: str
+    items: list[str]
+    analysis_id: str | None
+    problem_id: str | None
+    statistics: dict[str, Any]
+    notes: str | None
+    trainer_id: str | None
+    status: str
+    score_source: str
+    baseline_days: int
+    follow_up_days: int
+    scheduled_for: datetime | None
+    delivered_at: datetime | None
+    recheck: dict[str, Any] | None
+    requested_by: str
+    requested_at: datetime
+    verified_at: datetime | None
+
+    @classmethod
+    def of(cls, r: TrainingRequest) -> TrainingRequestOut:
+        return cls.model_validate(r, from_attributes=True)
+
+
+class ScheduleIn(Strict):
+    at: datetime
+
+
+class DeliveredIn(Strict):
+    at: datetime | None = Field(default=None, description="when it was delivered (default now; not in the future)")
+
+
+class RecheckIn(Strict):
+    review_calls: int = Field(0, ge=0, le=1000, description="calls after the training to add to human review")
+    reviewers: list[Id] = Field(default_factory=list, max_length=100)
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
