@@ -11,7 +11,8 @@ only released ones) and appeals; only an assignment's reviewer works on it; an a
 routed to or a supervisor; a calibration session is its lead's, its analysts' and supervisors';
 agents read only reports about themselves; agents read only their own improvement plans (403 on another's) and only
 the plan's agent acknowledges it; a training request named for a trainer is scheduled and delivered by that trainer
-(or a supervisor).
+(or a supervisor); agents read only the library items assigned to them and their own learning assignments and
+records.
 """
 
 from __future__ import annotations
@@ -136,6 +137,18 @@ SERVICES: dict[str, Service] = {
             "POST /v1/training-requests/{request_id}/schedule": frozenset({Role.trainer, Role.supervisor}),
             "POST /v1/training-requests/{request_id}/delivered": frozenset({Role.trainer, Role.supervisor}),
             "POST /v1/training-requests/{request_id}/recheck": AUTHORS | {Role.trainer},
+            "POST /v1/library-items": frozenset({Role.trainer, Role.supervisor}),
+            "GET /v1/library-items": READERS,
+            "GET /v1/library-items/{item_id}": READERS,
+            "PUT /v1/library-items/{item_id}": frozenset({Role.trainer, Role.supervisor}),
+            "GET /v1/library-items/{item_id}/breakpoints/{index}/audio": READERS,
+            "POST /v1/learning-assignments": AUTHORS | {Role.trainer},
+            "GET /v1/learning-assignments": READERS,
+            "POST /v1/learning-assignments/{assignment_id}/complete": frozenset({Role.agent}),
+            "POST /v1/learning-records": frozenset({Role.agent}),
+            "GET /v1/learning-records": READERS,
+            "GET /v1/learning-records/{record_id}": READERS,
+            "GET /v1/faq": READERS,
         }
         | OPERATIONS,
     ),

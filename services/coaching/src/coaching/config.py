@@ -42,3 +42,7 @@ class Settings(ServiceSettings):
     sweep_interval_s: float = Field(
         300, ge=0, description="how often plans are swept (expire, close, recurrence); 0: never (tests)"
     )
+    transcripts_bucket: str = Field(
+        "callqa-transcripts", description="the transcriber's bucket: transcripts and redacted audio copies"
+    )
+    audio_url_ttl_s: int = Field(300, ge=10, le=86_400, description="lifetime of a library clip's presigned URL")

@@ -16,12 +16,24 @@ from fastapi import FastAPI
 
 import coaching
 from callqa.db import Database
-from callqa.events import EvaluationScoredEvent, RecordingPurgedEvent
+from callqa.events import EvaluationScoredEvent, RecordingPurgedEvent, TranscriptReadyEvent
 from callqa.http import ErrorAnswer
 from callqa.service import EventWorker, build_app
+from callqa.storage import ObjectStore
 from coaching import handlers
 from coaching.analyses import ProblemAnalyses
-from coaching.api import appeals, assignments, calibrations, evaluations, improvement, plans, problems, runs, training
+from coaching.api import (
+    appeals,
+    assignments,
+    calibrations,
+    evaluations,
+    improvement,
+    library,
+    plans,
+    problems,
+    runs,
+    training,
+)
 from coaching.appeals import Policy, Route
 from coaching.config import Settings
 from coaching.disputes import Disputes
@@ -40,6 +52,7 @@ from coaching.errors import (
 from coaching.followup import FollowUpParams
 from coaching.improvement import ImprovementPlans
 from coaching.ledger import Ledger
+from coaching.library import Library
 from coaching.plans import PlanExists, SamplingPlans
 from coaching.reviews import Reviews
 from coaching.sessions import Calibrations
@@ -66,12 +79,15 @@ def create_app(settings: Settings) -> FastAPI:
     improvement_plans = ImprovementPlans(
         db, analyses, follow_up, idle_days=settings.plan_idle_days, recurrence_days=settings.recurrence_days
     )
+    transcripts = ObjectStore.from_settings(settings.s3.model_copy(update={"bucket": settings.transcripts_bucket}))
+    training_library = Library(db, transcripts, url_ttl=timedelta(seconds=settings.audio_url_ttl_s))
     worker = EventWorker(
         settings,
         db,
         {
             EvaluationScoredEvent: partial(handlers.on_evaluation_scored, ledger=ledger),
-            RecordingPurgedEvent: partial(handlers.on_recording_purged, ledger=ledger),
+            TranscriptReadyEvent: partial(handlers.on_transcript_ready, library=training_library),
+            RecordingPurgedEvent: partial(handlers.on_recording_purged, ledger=ledger, library=training_library),
         },
         group=settings.consumer_group,
     )
@@ -104,6 +120,10 @@ def create_app(settings: Settings) -> FastAPI:
             problems.router,
             improvement.router,
             training.router,
+            library.items,
+            library.learning,
+            library.records,
+            library.faq,
         ],
         checks={"consumer": worker.ready},
         lifespan=lifespan,
@@ -127,6 +147,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.disputes = Disputes(db, ledger, policy)
     app.state.calibrations = Calibrations(db, ledger)
     app.state.analyses = analyses
+    app.state.library = training_library
     app.state.improvement = improvement_plans
     app.state.training = TrainingRequests(db, analyses, reviews, follow_up)
     return app

@@ -19,6 +19,9 @@ from coaching.tables import (
     EvaluationRecord,
     EvaluationVersion,
     ImprovementPlan,
+    LearningAssignment,
+    LearningRecord,
+    LibraryItem,
     PlanVersion,
     ProblemAnalysis,
     ReviewAssignment,
@@ -671,3 +674,141 @@ class RecheckIn(Strict):
     review_calls: int = Field(0, ge=0, le=1000, description="calls after the training to add to human review")
     reviewers: list[Id] = Field(default_factory=list, max_length=100)
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+
+
+# --- issue 16: the training library, learning, FAQ ---------------------------------------------------
+
+Ms = Annotated[int, Field(ge=0, le=86_400_000)]
+
+
+class BreakpointIn(Strict):
+    at_ms: Ms = Field(description="playback pauses here")
+    question: Reason = Field(description="what trainees are asked at the pause")
+    model_reply: Reason = Field(description="the good reply, played or read after the trainees answer")
+    reply_end_ms: Ms | None = Field(default=None, description="where the model reply ends in the call")
+
+
+class LibraryItemFields(Strict):
+    kind: Literal["exemplary", "problem"] | None = None
+    title: Annotated[NonBlankText, Field(max_length=200)] | None = None
+    purpose: Reason | None = None
+    summary: Text | None = None
+    strengths: list[Reason] | None = Field(default=None, max_length=50)
+    weaknesses: list[Reason] | None = Field(default=None, max_length=50)
+    breakpoints: list[BreakpointIn] | None = Field(default=None, max_length=100)
+    items: list[Id] | None = Field(default=None, max_length=50, description="scorecard items the call teaches")
+
+
+class LibraryItemIn(LibraryItemFields):
+    evaluation_id: Annotated[NonBlankText, Field(max_length=36)]
+    kind: Literal["exemplary", "problem"]
+    title: Annotated[NonBlankText, Field(max_length=200)]
+    purpose: Reason
+    breakpoints: list[BreakpointIn] = Field(default_factory=list, max_length=100)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "evaluation_id": "0b9d…",
+                    "kind": "exemplary",
+                    "title": "Calming an angry customer",
+                    "purpose": "how to acknowledge a complaint before solving it",
+                    "strengths": ["apologises first"],
+                    "breakpoints": [
+                        {"at_ms": 12000, "question": "What would you say now?", "model_reply": "I am sorry…"}
+                    ],
+                }
+            ]
+        },
+    )
+
+
+class LibraryItemOut(BaseModel):
+    id: str
+    recording_id: str
+    evaluation_id: str | None
+    kind: str
+    title: str
+    purpose: str
+    summary: str | None
+    strengths: list[str]
+    weaknesses: list[str]
+    breakpoints: list[dict[str, Any]]
+    items: list[str]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, i: LibraryItem) -> LibraryItemOut:
+        return cls.model_validate(i, from_attributes=True)
+
+
+class LearningAssignmentIn(Strict):
+    library_item_id: Annotated[NonBlankText, Field(max_length=36)]
+    agent_ids: list[Id] = Field(min_length=1, max_length=1000)
+    plan_id: Annotated[NonBlankText, Field(max_length=36)] | None = None
+    due_at: datetime | None = None
+
+
+class LearningAssignmentOut(BaseModel):
+    id: str
+    library_item_id: str
+    agent_id: str
+    plan_id: str | None
+    status: str
+    due_at: datetime | None
+    assigned_by: str
+    assigned_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, a: LearningAssignment) -> LearningAssignmentOut:
+        return cls.model_validate(a, from_attributes=True)
+
+
+class LearningRecordIn(Strict):
+    """Seed 001's learning record: what I did before, what I learned, how I will improve, and at least two points
+    to improve this week."""
+
+    day: date | None = Field(default=None, description="default today (UTC)")
+    plan_id: Annotated[NonBlankText, Field(max_length=36)] | None = None
+    library_item_id: Annotated[NonBlankText, Field(max_length=36)] | None = None
+    did_before: Reason
+    learned: Reason
+    will_improve: Reason
+    points_this_week: list[Annotated[NonBlankText, Field(max_length=500)]] = Field(min_length=2, max_length=20)
+
+
+class LearningRecordOut(BaseModel):
+    id: str
+    agent_id: str
+    day: date
+    plan_id: str | None
+    library_item_id: str | None
+    did_before: str
+    learned: str
+    will_improve: str
+    points_this_week: list[str]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, r: LearningRecord) -> LearningRecordOut:
+        return cls.model_validate(r, from_attributes=True)
+
+
+class FaqAnswer(BaseModel):
+    text: str
+    recording_id: str
+    evaluation_id: str | None
+    library_item_id: str | None = Field(description="set when the call is an exemplary library item")
+    score: float | None
+
+
+class FaqEntry(BaseModel):
+    question: str = Field(description="the request closest to the group's centre")
+    calls: int
+    examples: list[str]
+    answers: list[FaqAnswer]

@@ -11,6 +11,7 @@ from coaching.analyses import ProblemAnalyses
 from coaching.disputes import Disputes
 from coaching.improvement import ImprovementPlans
 from coaching.ledger import Ledger
+from coaching.library import Library
 from coaching.plans import SamplingPlans
 from coaching.reviews import Reviews
 from coaching.sessions import Calibrations
@@ -57,6 +58,12 @@ def get_training(request: Request) -> TrainingRequests:
     return training
 
 
+def get_library(request: Request) -> Library:
+    library: Library = request.app.state.library
+    return library
+
+
+LibraryDep = Annotated[Library, Depends(get_library)]
 AnalysesDep = Annotated[ProblemAnalyses, Depends(get_analyses)]
 ImprovementDep = Annotated[ImprovementPlans, Depends(get_improvement)]
 TrainingDep = Annotated[TrainingRequests, Depends(get_training)]
@@ -82,6 +89,9 @@ Agent = Annotated[Principal, Depends(require_roles(Role.agent))]
 # Training: trainers deliver it, supervisors may act for them.
 Trainer = Annotated[Principal, Depends(require_roles(Role.trainer, Role.supervisor))]
 # Re-checks after training: QA and the trainers.
+# The library: trainers and supervisors curate; they and QA assign learning.
+Curator = Annotated[Principal, Depends(require_roles(Role.trainer, Role.supervisor))]
+Teacher = Annotated[Principal, Depends(require_roles(Role.trainer, Role.supervisor, Role.qa_analyst))]
 Rechecker = Annotated[Principal, Depends(require_roles(Role.qa_analyst, Role.supervisor, Role.trainer))]
 
 IfMatch = Annotated[
