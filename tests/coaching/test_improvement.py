@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from callqa.auth import Role
 from callqa.events import EvaluationScoredEvent
 from callqa.settings import KafkaSettings
+from callqa_stack.coaching_demo import follow_up
 from tests.coaching.helpers import (
     AGENT,
     QA,
@@ -217,3 +218,16 @@ def test_insufficient_data_cancel_and_expiry(sqlite_client: TestClient) -> None:
         ).json()["errors"][0]["field"]
         == "coach_id"
     )
+
+
+def test_the_demo_follow_up(app: TestClient, private_kafka_settings: KafkaSettings, database_url: str) -> None:
+    """`./run demo`'s issue-16 step, against this app: analysis, a proposed plan, its verdict on generated calls."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("one database is enough for the demo's script")
+    demo_calls = stream(31, agents=agents_of(1, 2), calls=3, start=NOW - timedelta(days=2), days=1)
+    feed_all(app, demo_calls)
+    evaluations = [p.model_dump(mode="json") for p in demo_calls]
+    secret = make_settings("sqlite://", private_kafka_settings).auth.jwt_secret.get_secret_value()
+    assert follow_up(app, secret, private_kafka_settings.bootstrap_servers, evaluations) == 0
+    closed = app.get("/v1/improvement-plans", params={"status": "closed"}, headers=QA).json()["items"]
+    assert [p["verdict"] for p in closed] == ["improved"]

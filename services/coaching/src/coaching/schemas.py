@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from callqa.http import MAX_INT, NonBlankText, PlainText
 from coaching import calibration
@@ -487,9 +487,20 @@ class ReportOut(BaseModel):
 # --- issue 16: problem analyses, improvement plans, training requests ----------------------------
 
 
+def _moment(value: datetime) -> datetime:
+    """A time the service can count windows from: naive means UTC; years 1970-2200 only."""
+    value = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if not 1970 <= value.year <= 2200:
+        raise ValueError("must be between 1970 and 2200")
+    return value
+
+
+Moment = Annotated[datetime, AfterValidator(_moment)]
+
+
 class AnalysisIn(Strict):
-    period_start: datetime = Field(description="calls started at or after this time")
-    period_end: datetime = Field(description="...and before this one; the trend compares the period before")
+    period_start: Moment = Field(description="calls started at or after this time")
+    period_end: Moment = Field(description="...and before this one; the trend compares the period before")
     source: Literal["auto", "human"] = Field("auto", description="automatic scores, or human versions (never mixed)")
     groups: list[Id] = Field(default_factory=list, max_length=200)
     queues: list[Id] = Field(default_factory=list, max_length=200)
@@ -538,7 +549,7 @@ class PlanFieldsIn(Strict):
     baseline_days: Days | None = Field(default=None, description="the before window: days before coaching")
     max_window_days: Days | None = None
     follow_up_every_days: Days | None = None
-    due_at: datetime | None = None
+    due_at: Moment | None = None
 
 
 class ImprovementPlanIn(PlanFieldsIn):
@@ -612,7 +623,7 @@ class ImprovementPlanOut(BaseModel):
 
 
 class CoachedIn(Strict):
-    at: datetime | None = Field(default=None, description="when coaching happened (default now; not in the future)")
+    at: Moment | None = Field(default=None, description="when coaching happened (default now; not in the future)")
 
 
 class PlanAcknowledgementIn(Strict):
@@ -663,11 +674,11 @@ class TrainingRequestOut(BaseModel):
 
 
 class ScheduleIn(Strict):
-    at: datetime
+    at: Moment
 
 
 class DeliveredIn(Strict):
-    at: datetime | None = Field(default=None, description="when it was delivered (default now; not in the future)")
+    at: Moment | None = Field(default=None, description="when it was delivered (default now; not in the future)")
 
 
 class RecheckIn(Strict):
@@ -750,7 +761,7 @@ class LearningAssignmentIn(Strict):
     library_item_id: Annotated[NonBlankText, Field(max_length=36)]
     agent_ids: list[Id] = Field(min_length=1, max_length=1000)
     plan_id: Annotated[NonBlankText, Field(max_length=36)] | None = None
-    due_at: datetime | None = None
+    due_at: Moment | None = None
 
 
 class LearningAssignmentOut(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
@@ -14,6 +15,7 @@ from coaching.schemas import AnalysisIn, AnalysisOut
 
 router = APIRouter(prefix="/v1/problem-analyses", tags=["problems"], responses=PROBLEM_RESPONSES)
 AnalysisId = Annotated[str, Path(max_length=36)]
+MAX_PERIOD = timedelta(days=3 * 366)
 
 
 @router.post(
@@ -25,6 +27,8 @@ AnalysisId = Annotated[str, Path(max_length=36)]
 def run_analysis(body: AnalysisIn, principal: Analyst, analyses: AnalysesDep) -> AnalysisOut:
     if body.period_end <= body.period_start:
         raise Invalid("the period ends after it starts", "period_end")
+    if body.period_end - body.period_start > MAX_PERIOD:
+        raise Invalid(f"a period is at most {MAX_PERIOD.days} days", "period_end")
     scope = Scope(groups=body.groups, queues=body.queues, agents=body.agents, scorecard_id=body.scorecard_id)
     analysis = analyses.run(
         principal,
