@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, and_, col, func, or_, select
 
 from callqa.auth import Principal
 from callqa.db import Database
@@ -228,32 +228,34 @@ class ImprovementPlans:
         return plan
 
     def sweep(self, now: datetime | None = None) -> dict[str, int]:
-        """What a scheduler runs: expire idle plans, close plans whose window ended, run recurrence checks."""
+        """What a scheduler runs: expire idle plans, close plans whose window ended, run recurrence checks.
+
+        Each plan in a transaction of its own, locked and re-checked there, so replicas sweeping at once never
+        close (or announce) a plan twice."""
         now = now or utcnow()
         counts = {"expired": 0, "closed": 0, "recurrence_checked": 0}
         with self.db.session() as session:
-            idle = session.exec(
-                select(ImprovementPlan).where(
-                    col(ImprovementPlan.status).in_(EDITABLE),
-                    col(ImprovementPlan.last_activity_at) < now - timedelta(days=self.idle_days),
+            candidates = session.exec(
+                select(ImprovementPlan.id).where(  # (a JSON column's None is stored as JSON null: checked below)
+                    or_(
+                        col(ImprovementPlan.status).in_((*EDITABLE, "in_follow_up")),
+                        and_(ImprovementPlan.status == "closed", ImprovementPlan.verdict == "improved"),
+                    )
                 )
             ).all()
-            for plan in idle:
-                self._end(session, plan, "expired", now)
-                counts["expired"] += 1
-            for plan in session.exec(select(ImprovementPlan).where(ImprovementPlan.status == "in_follow_up")).all():
-                ends, _ = self._window_end(session, plan, now)
-                if ends is not None:
-                    self._close(session, plan, ends, now)
-                    counts["closed"] += 1
-            for plan in session.exec(
-                select(ImprovementPlan).where(
-                    ImprovementPlan.status == "closed",
-                    ImprovementPlan.verdict == "improved",
-                    col(ImprovementPlan.recurrence).is_(None),
-                )
-            ).all():
-                counts["recurrence_checked"] += int(self._recurrence(session, plan, now))
+        for plan_id in candidates:
+            with self.db.session() as session:
+                plan = self._get(session, plan_id, for_update=True)
+                if plan.status in EDITABLE and plan.last_activity_at < now - timedelta(days=self.idle_days):
+                    self._end(session, plan, "expired", now)
+                    counts["expired"] += 1
+                elif plan.status == "in_follow_up":
+                    ends, _ = self._window_end(session, plan, now)
+                    if ends is not None:
+                        self._close(session, plan, ends, now)
+                        counts["closed"] += 1
+                elif plan.status == "closed" and plan.verdict == "improved" and plan.recurrence is None:
+                    counts["recurrence_checked"] += int(self._recurrence(session, plan, now))
         return counts
 
     def _outcomes(
