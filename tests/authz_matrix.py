@@ -9,7 +9,10 @@ endpoints take no credentials at all (health, readiness and metrics for probes a
 Per-object rules come on top of the table: agents read only their own recordings and evaluations (in coaching:
 only released ones) and appeals; only an assignment's reviewer works on it; an appeal is resolved by the one it is
 routed to or a supervisor; a calibration session is its lead's, its analysts' and supervisors';
-agents read only reports about themselves.
+agents read only reports about themselves; agents read only their own improvement plans (403 on another's) and only
+the plan's agent acknowledges it; a training request named for a trainer is scheduled and delivered by that trainer
+(or a supervisor); agents read only the library items assigned to them and their own learning assignments and
+records.
 """
 
 from __future__ import annotations
@@ -114,6 +117,38 @@ SERVICES: dict[str, Service] = {
             "POST /v1/calibrations/{session_id}/submit": AUTHORS,
             "POST /v1/calibrations/{session_id}/close": AUTHORS,
             "GET /v1/calibrations/{session_id}/report": AUTHORS,
+            "POST /v1/problem-analyses": AUTHORS,
+            "GET /v1/problem-analyses": STAFF,
+            "GET /v1/problem-analyses/{analysis_id}": STAFF,
+            "POST /v1/improvement-plans": AUTHORS,
+            "GET /v1/improvement-plans": READERS,
+            "GET /v1/improvement-plans/{plan_id}": READERS,
+            "PUT /v1/improvement-plans/{plan_id}": AUTHORS,
+            "POST /v1/improvement-plans/{plan_id}/activate": AUTHORS,
+            "POST /v1/improvement-plans/{plan_id}/coached": AUTHORS,
+            "POST /v1/improvement-plans/{plan_id}/follow-up": AUTHORS,
+            "POST /v1/improvement-plans/{plan_id}/acknowledgement": frozenset({Role.agent}),
+            "POST /v1/improvement-plans/{plan_id}/reminders": AUTHORS,
+            "POST /v1/improvement-plans/{plan_id}/reassign": AUTHORS,
+            "POST /v1/improvement-plans/{plan_id}/cancel": AUTHORS,
+            "POST /v1/training-requests": AUTHORS,
+            "GET /v1/training-requests": STAFF,
+            "GET /v1/training-requests/{request_id}": STAFF,
+            "POST /v1/training-requests/{request_id}/schedule": frozenset({Role.trainer, Role.supervisor}),
+            "POST /v1/training-requests/{request_id}/delivered": frozenset({Role.trainer, Role.supervisor}),
+            "POST /v1/training-requests/{request_id}/recheck": AUTHORS | {Role.trainer},
+            "POST /v1/library-items": frozenset({Role.trainer, Role.supervisor}),
+            "GET /v1/library-items": READERS,
+            "GET /v1/library-items/{item_id}": READERS,
+            "PUT /v1/library-items/{item_id}": frozenset({Role.trainer, Role.supervisor}),
+            "GET /v1/library-items/{item_id}/breakpoints/{index}/audio": READERS,
+            "POST /v1/learning-assignments": AUTHORS | {Role.trainer},
+            "GET /v1/learning-assignments": READERS,
+            "POST /v1/learning-assignments/{assignment_id}/complete": frozenset({Role.agent}),
+            "POST /v1/learning-records": frozenset({Role.agent}),
+            "GET /v1/learning-records": READERS,
+            "GET /v1/learning-records/{record_id}": READERS,
+            "GET /v1/faq": READERS,
         }
         | OPERATIONS,
     ),

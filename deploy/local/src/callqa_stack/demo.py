@@ -133,6 +133,10 @@ def _walk_through(state: stack.StackState) -> int:
             client, state.secrets["jwt_secret"], {e["payload"]["evaluation_id"] for e in evaluations}
         ):
             return 1
+        if coaching_demo.follow_up(
+            client, state.secrets["jwt_secret"], f"127.0.0.1:{state.ports.kafka}", [e["payload"] for e in evaluations]
+        ):
+            return 1
     print(f"\nAPI docs: {ingest}/docs  {coaching_url}/docs   metrics: {ingest}/metrics")
     return _show_quality_report(state, evaluations, admin)
 

@@ -2,7 +2,8 @@
 
 Every message is an `Envelope` whose `payload` is one Pydantic model per event type; the
 union `Event` is discriminated on `event_type`. Topics are named `callqa.<event_type>.v<N>`
-and keyed by `recording_id` so one call's events stay in order.
+and keyed by `recording_id` so one call's events stay in order (coaching plans and training requests,
+which have no recording, by their own id).
 
 Compatibility: adding an optional field keeps `schema_version`; a breaking change bumps it
 and registers an upcaster from the old version, so consumers only ever see the current shape.
@@ -187,6 +188,117 @@ class RecordingPurged(Payload):
     purged_at: datetime
 
 
+# --- coaching (issue 16): improvement plans and training requests ----------------------------
+# Keyed by the plan's or request's id (no recording). Only ids, item ids, counts and rates travel:
+# no coach's notes or call text, so nothing here has to be erased when a recording is purged.
+
+
+class PassCount(BaseModel):
+    """Calls observed in a window and how many passed the focus items (none of them failed)."""
+
+    calls: int
+    passed: int
+    rate: float | None = Field(description="passed / calls; null without calls")
+
+
+class PlanCreated(Payload):
+    """An improvement plan for one agent's individual problem (issue 16), created by a coach or proposed
+    from a problem analysis."""
+
+    plan_id: str
+    agent_id: str
+    group: str | None = None
+    coach_id: str
+    scorecard_id: str
+    focus_items: list[str] = Field(description="the scorecard items the plan works on")
+    goal_pass_rate: float = Field(ge=0, le=1, description="pass rate on the focus items the plan aims for")
+    goal_calls: int | None = Field(default=None, description="...over the next N calls after coaching")
+    goal_days: int | None = Field(default=None, description="...or over this many days after coaching")
+    status: Literal["draft", "active"]
+    analysis_id: str | None = Field(default=None, description="the problem analysis it was proposed from")
+    problem_id: str | None = None
+    due_at: datetime | None = None
+    created_by: str
+    created_at: datetime
+
+
+class PlanClosed(Payload):
+    """A plan ended: `closed` with a verified follow-up verdict, or `cancelled` / `expired` (no verdict)."""
+
+    plan_id: str
+    agent_id: str
+    group: str | None = None
+    coach_id: str
+    scorecard_id: str
+    focus_items: list[str]
+    status: Literal["closed", "cancelled", "expired"]
+    verdict: Literal["improved", "not_improved", "insufficient_data"] | None = Field(
+        description="null when cancelled or expired"
+    )
+    goal_met: bool | None = Field(default=None, description="the after-coaching pass rate reached the goal")
+    before: PassCount | None = Field(default=None, description="the agent before coaching")
+    after: PassCount | None = Field(default=None, description="the agent in the follow-up window")
+    group_before: PassCount | None = Field(default=None, description="the rest of the group, same windows")
+    group_after: PassCount | None = None
+    effect: float | None = Field(default=None, description="after rate - before rate (agent)")
+    effect_ci: tuple[float, float] | None = Field(default=None, description="95 % interval of `effect`")
+    difference_in_differences: float | None = Field(
+        default=None, description="the agent's change minus the group's change over the same windows"
+    )
+    did_ci: tuple[float, float] | None = None
+    p_value: float | None = Field(default=None, description="one-sided: the agent improved (exact test)")
+    did_p_value: float | None = Field(default=None, description="one-sided: improved beyond the group's change")
+    reminders: int = 0
+    reassignments: int = 0
+    created_at: datetime
+    closed_at: datetime
+
+
+class TrainingRequested(Payload):
+    """A training request to the trainers for a group's common problem (seed 004: 培训需求)."""
+
+    request_id: str
+    group: str
+    scorecard_id: str
+    items: list[str]
+    failure_rate: float | None = Field(default=None, description="the group's failure rate on the items when asked")
+    calls: int | None = None
+    agents_affected: int | None = None
+    analysis_id: str | None = None
+    problem_id: str | None = None
+    trainer_id: str | None = Field(default=None, description="null: any trainer")
+    requested_by: str
+    requested_at: datetime
+
+
+class TrainingDelivered(Payload):
+    """Training was delivered; the group's rate on the items is re-checked over the follow-up window."""
+
+    request_id: str
+    group: str
+    scorecard_id: str
+    items: list[str]
+    trainer_id: str
+    delivered_at: datetime
+    follow_up_until: datetime = Field(description="end of the re-check window")
+
+
+class TrainingVerified(Payload):
+    """The re-check after training: the group's failure rate on the items before and after delivery."""
+
+    request_id: str
+    group: str
+    scorecard_id: str
+    items: list[str]
+    verdict: Literal["improved", "not_improved", "insufficient_data"]
+    before: PassCount
+    after: PassCount
+    effect: float | None = None
+    effect_ci: tuple[float, float] | None = None
+    p_value: float | None = None
+    verified_at: datetime
+
+
 # --- envelope ---------------------------------------------------------------------------
 
 
@@ -239,12 +351,42 @@ class RecordingPurgedEvent(Envelope):
     payload: RecordingPurged
 
 
+class PlanCreatedEvent(Envelope):
+    event_type: Literal["coaching.plan.created"] = "coaching.plan.created"
+    payload: PlanCreated
+
+
+class PlanClosedEvent(Envelope):
+    event_type: Literal["coaching.plan.closed"] = "coaching.plan.closed"
+    payload: PlanClosed
+
+
+class TrainingRequestedEvent(Envelope):
+    event_type: Literal["coaching.training.requested"] = "coaching.training.requested"
+    payload: TrainingRequested
+
+
+class TrainingDeliveredEvent(Envelope):
+    event_type: Literal["coaching.training.delivered"] = "coaching.training.delivered"
+    payload: TrainingDelivered
+
+
+class TrainingVerifiedEvent(Envelope):
+    event_type: Literal["coaching.training.verified"] = "coaching.training.verified"
+    payload: TrainingVerified
+
+
 EVENT_CLASSES: tuple[type[Envelope], ...] = (
     RecordingStoredEvent,
     TranscriptReadyEvent,
     EvaluationScoredEvent,
     EvaluationReviewedEvent,
     RecordingPurgedEvent,
+    PlanCreatedEvent,
+    PlanClosedEvent,
+    TrainingRequestedEvent,
+    TrainingDeliveredEvent,
+    TrainingVerifiedEvent,
 )
 
 Event = Annotated[
@@ -252,7 +394,12 @@ Event = Annotated[
     | TranscriptReadyEvent
     | EvaluationScoredEvent
     | EvaluationReviewedEvent
-    | RecordingPurgedEvent,
+    | RecordingPurgedEvent
+    | PlanCreatedEvent
+    | PlanClosedEvent
+    | TrainingRequestedEvent
+    | TrainingDeliveredEvent
+    | TrainingVerifiedEvent,
     Field(discriminator="event_type"),
 ]
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -30,3 +30,19 @@ class Settings(ServiceSettings):
     default_pass_threshold: float = Field(
         80.0, ge=0, le=100, description="pass mark for evaluations whose event carries none"
     )
+    follow_up_min_calls: int = Field(
+        10, ge=1, le=100_000, description="calls a follow-up or re-check needs in each window (agent and group)"
+    )
+    follow_up_alpha: float = Field(0.05, gt=0, lt=1, description="one-sided significance level of follow-ups")
+    follow_up_require_control: bool = Field(
+        True, description="a plan's verdict needs the rest of the group as a control (else insufficient_data)"
+    )
+    plan_idle_days: int = Field(90, ge=1, le=3650, description="a draft or active plan idle this long expires")
+    recurrence_days: int = Field(30, ge=1, le=3650, description="the recurrence check looks this far past a plan")
+    sweep_interval_s: float = Field(
+        300, ge=0, description="how often plans are swept (expire, close, recurrence); 0: never (tests)"
+    )
+    transcripts_bucket: str = Field(
+        "callqa-transcripts", description="the transcriber's bucket: transcripts and redacted audio copies"
+    )
+    audio_url_ttl_s: int = Field(300, ge=10, le=86_400, description="lifetime of a library clip's presigned URL")

@@ -8,6 +8,7 @@ from coaching.scoring import InvalidDecision, ItemNotInScorecard
 
 __all__ = [
     "AppealRefused",
+    "Invalid",
     "InvalidDecision",
     "ItemNotInScorecard",
     "NoObservedCalls",
@@ -42,3 +43,12 @@ class StaleRevision(Exception):
 
 class RevisionRequired(Exception):
     """A change to a review without If-Match (428)."""
+
+
+class Invalid(ValueError):
+    """A request that is well-formed but not acceptable (422, naming the field when one is at fault)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        if field is not None:
+            self.errors = [{"field": field, "message": message}]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from callqa.events import EvaluationScored, RecordingPurged
+from callqa.events import EvaluationScored, RecordingPurged, TranscriptReady
 from coaching.ledger import Ledger
+from coaching.library import Library
 
 
 def on_evaluation_scored(scored: EvaluationScored, *, ledger: Ledger) -> None:
@@ -11,6 +12,13 @@ def on_evaluation_scored(scored: EvaluationScored, *, ledger: Ledger) -> None:
     ledger.on_evaluation_scored(scored)
 
 
-def on_recording_purged(purged: RecordingPurged, *, ledger: Ledger) -> None:
-    """Erase the call's words (evidence, notes, comments, reasons) from every object of the recording."""
+def on_transcript_ready(ready: TranscriptReady, *, library: Library) -> None:
+    """Remember where the transcript and its redacted audio are, and the call's first exchange (for the FAQ)."""
+    library.on_transcript_ready(ready)
+
+
+def on_recording_purged(purged: RecordingPurged, *, ledger: Ledger, library: Library) -> None:
+    """Erase the call's words (evidence, notes, comments, reasons) from every object of the recording; the call
+    leaves the training library and the FAQ. Scores and statistics stay."""
     ledger.on_recording_purged(purged)
+    library.on_recording_purged(purged)

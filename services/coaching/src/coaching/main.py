@@ -1,8 +1,12 @@
-"""The coaching process: sampling, review, appeals and calibration APIs, and the worker that keeps a copy
-of every evaluation (`evaluation.scored`) and erases purged calls' words (`recording.purged`)."""
+"""The coaching process: sampling, review, appeals and calibration APIs; problem analyses, improvement plans with
+verified follow-up, training requests; and the worker that keeps a copy of every evaluation
+(`evaluation.scored`) and erases purged calls' words (`recording.purged`)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -12,16 +16,30 @@ from fastapi import FastAPI
 
 import coaching
 from callqa.db import Database
-from callqa.events import EvaluationScoredEvent, RecordingPurgedEvent
+from callqa.events import EvaluationScoredEvent, RecordingPurgedEvent, TranscriptReadyEvent
 from callqa.http import ErrorAnswer
 from callqa.service import EventWorker, build_app
+from callqa.storage import ObjectStore
 from coaching import handlers
-from coaching.api import appeals, assignments, calibrations, evaluations, plans, runs
+from coaching.analyses import ProblemAnalyses
+from coaching.api import (
+    appeals,
+    assignments,
+    calibrations,
+    evaluations,
+    improvement,
+    library,
+    plans,
+    problems,
+    runs,
+    training,
+)
 from coaching.appeals import Policy, Route
 from coaching.config import Settings
 from coaching.disputes import Disputes
 from coaching.errors import (
     AppealRefused,
+    Invalid,
     InvalidDecision,
     ItemNotInScorecard,
     NoObservedCalls,
@@ -31,10 +49,16 @@ from coaching.errors import (
     StaleRevision,
     WrongState,
 )
+from coaching.followup import FollowUpParams
+from coaching.improvement import ImprovementPlans
 from coaching.ledger import Ledger
+from coaching.library import Library
 from coaching.plans import PlanExists, SamplingPlans
 from coaching.reviews import Reviews
 from coaching.sessions import Calibrations
+from coaching.training import TrainingRequests
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -46,20 +70,38 @@ def create_app(settings: Settings) -> FastAPI:
     policy = Policy(
         timedelta(days=settings.appeal_window_days), settings.appeal_max_rounds, Route(settings.appeal_route)
     )
+    follow_up = FollowUpParams(
+        min_calls=settings.follow_up_min_calls,
+        alpha=settings.follow_up_alpha,
+        require_control=settings.follow_up_require_control,
+    )
+    analyses = ProblemAnalyses(db)
+    improvement_plans = ImprovementPlans(
+        db, analyses, follow_up, idle_days=settings.plan_idle_days, recurrence_days=settings.recurrence_days
+    )
+    transcripts = ObjectStore.from_settings(settings.s3.model_copy(update={"bucket": settings.transcripts_bucket}))
+    training_library = Library(db, transcripts, url_ttl=timedelta(seconds=settings.audio_url_ttl_s))
     worker = EventWorker(
         settings,
         db,
         {
             EvaluationScoredEvent: partial(handlers.on_evaluation_scored, ledger=ledger),
-            RecordingPurgedEvent: partial(handlers.on_recording_purged, ledger=ledger),
+            TranscriptReadyEvent: partial(handlers.on_transcript_ready, library=training_library),
+            RecordingPurgedEvent: partial(handlers.on_recording_purged, ledger=ledger, library=training_library),
         },
         group=settings.consumer_group,
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with worker.running():
-            yield
+        sweeper = asyncio.create_task(sweep(improvement_plans, settings.sweep_interval_s))
+        try:
+            async with worker.running():
+                yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         db.dispose()
 
     app = build_app(
@@ -75,6 +117,13 @@ def create_app(settings: Settings) -> FastAPI:
             evaluations.agreement,
             appeals.router,
             calibrations.router,
+            problems.router,
+            improvement.router,
+            training.router,
+            library.items,
+            library.learning,
+            library.records,
+            library.faq,
         ],
         checks={"consumer": worker.ready},
         lifespan=lifespan,
@@ -87,6 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
             AppealRefused: ErrorAnswer(409, "Appeal or acknowledgement refused"),
             ItemNotInScorecard: ErrorAnswer(422, "Item not in the scorecard"),
             InvalidDecision: ErrorAnswer(422, "Invalid request"),
+            Invalid: ErrorAnswer(422, "Invalid request"),
             NoObservedCalls: ErrorAnswer(422, "No handle time to observe", field="average_handle_time_s"),
             PlanExists: ErrorAnswer(409, "Sampling plan exists", field="plan_id"),
         },
@@ -96,4 +146,22 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.plans = SamplingPlans(db, ledger, reviews)
     app.state.disputes = Disputes(db, ledger, policy)
     app.state.calibrations = Calibrations(db, ledger)
+    app.state.analyses = analyses
+    app.state.library = training_library
+    app.state.improvement = improvement_plans
+    app.state.training = TrainingRequests(db, analyses, reviews, follow_up)
     return app
+
+
+async def sweep(plans: ImprovementPlans, interval_s: float) -> None:
+    """Expire idle plans, close plans whose follow-up window ended, run due recurrence checks; every interval."""
+    if interval_s <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            counts = await asyncio.to_thread(plans.sweep)
+            if any(counts.values()):
+                log.info("plans swept", extra=counts)
+        except Exception:  # the database may be away; the next round tries again
+            log.exception("plan sweep failed")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from callqa.http import MAX_INT, NonBlankText, PlainText
 from coaching import calibration
 from coaching.appeals import Outcome, Resolution
+from coaching.problems import AnalysisParams
 from coaching.sampling import PlanDocument
 from coaching.scoring import Decision
 from coaching.tables import (
@@ -17,11 +18,17 @@ from coaching.tables import (
     CalibrationSession,
     EvaluationRecord,
     EvaluationVersion,
+    ImprovementPlan,
+    LearningAssignment,
+    LearningRecord,
+    LibraryItem,
     PlanVersion,
+    ProblemAnalysis,
     ReviewAssignment,
     SamplingPick,
     SamplingRun,
     TimelineEntry,
+    TrainingRequest,
 )
 
 Id = Annotated[NonBlankText, Field(max_length=100)]
@@ -475,3 +482,344 @@ class ReportOut(BaseModel):
             items=[ItemAgreementOut.model_validate(i, from_attributes=True) for i in r.items],
             notes=r.notes,
         )
+
+
+# --- issue 16: problem analyses, improvement plans, training requests ----------------------------
+
+
+def _moment(value: datetime) -> datetime:
+    """A time the service can count windows from: naive means UTC; years 1970-2200 only."""
+    value = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if not 1970 <= value.year <= 2200:
+        raise ValueError("must be between 1970 and 2200")
+    return value
+
+
+Moment = Annotated[datetime, AfterValidator(_moment)]
+
+
+class AnalysisIn(Strict):
+    period_start: Moment = Field(description="calls started at or after this time")
+    period_end: Moment = Field(description="...and before this one; the trend compares the period before")
+    source: Literal["auto", "human"] = Field("auto", description="automatic scores, or human versions (never mixed)")
+    groups: list[Id] = Field(default_factory=list, max_length=200)
+    queues: list[Id] = Field(default_factory=list, max_length=200)
+    agents: list[Id] = Field(default_factory=list, max_length=2000)
+    scorecard_id: Id | None = None
+    params: AnalysisParams = Field(default_factory=AnalysisParams)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"period_start": "2026-11-01T00:00:00Z", "period_end": "2026-12-01T00:00:00Z", "groups": []}]
+        },
+    )
+
+
+class AnalysisOut(BaseModel):
+    id: str
+    source: str
+    period_start: datetime
+    period_end: datetime
+    scope: dict[str, Any]
+    params: dict[str, Any]
+    result: dict[str, Any] = Field(description="items: rates per item, group and agent; problems: ranked")
+    created_by: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, a: ProblemAnalysis) -> AnalysisOut:
+        return cls.model_validate(a, from_attributes=True)
+
+
+Goal = Annotated[float, Field(ge=0, le=1)]
+Days = Annotated[int, Field(ge=1, le=3650)]
+
+
+class PlanFieldsIn(Strict):
+    coach_id: Id | None = None
+    focus_items: list[Id] | None = Field(default=None, min_length=1, max_length=50)
+    goal_pass_rate: Goal | None = Field(default=None, description="e.g. 0.9: pass rate on the focus items")
+    goal_calls: int | None = Field(default=None, ge=1, le=10_000, description="over the next N calls...")
+    goal_days: Days | None = Field(default=None, description="...or the next N days after coaching")
+    actions: list[Reason] | None = Field(default=None, max_length=50)
+    example_evaluation_ids: list[Id] | None = Field(default=None, max_length=50)
+    notes: Text | None = None
+    score_source: Literal["auto", "human"] | None = None
+    baseline_days: Days | None = Field(default=None, description="the before window: days before coaching")
+    max_window_days: Days | None = None
+    follow_up_every_days: Days | None = None
+    due_at: Moment | None = None
+
+
+class ImprovementPlanIn(PlanFieldsIn):
+    agent_id: Id | None = None
+    group: Id | None = None
+    scorecard_id: Id | None = None
+    analysis_id: Annotated[NonBlankText, Field(max_length=36)] | None = Field(
+        default=None, description="propose the plan from this analysis' individual problem (`problem_id`)"
+    )
+    problem_id: Annotated[NonBlankText, Field(max_length=300)] | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "agent_id": "agent-7",
+                    "group": "billing",
+                    "scorecard_id": "default-zh",
+                    "focus_items": ["closing"],
+                    "goal_pass_rate": 0.9,
+                    "goal_calls": 20,
+                    "actions": ["role-play the closing twice a week"],
+                },
+                {"analysis_id": "5f0c…", "problem_id": "individual:billing:agent-7:closing", "coach_id": "sup-zhao"},
+            ]
+        },
+    )
+
+
+class ImprovementPlanOut(BaseModel):
+    id: str
+    agent_id: str
+    group: str | None
+    coach_id: str
+    scorecard_id: str
+    focus_items: list[str]
+    goal_pass_rate: float
+    goal_calls: int | None
+    goal_days: int | None
+    actions: list[str]
+    example_evaluation_ids: list[str]
+    notes: str | None
+    score_source: str
+    baseline_days: int
+    max_window_days: int
+    follow_up_every_days: int | None
+    due_at: datetime | None
+    status: str
+    analysis_id: str | None
+    problem_id: str | None
+    activated_at: datetime | None
+    coached_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledgement_comment: str | None
+    verdict: str | None
+    goal_met: bool | None
+    evidence: dict[str, Any] | None
+    recurrence: dict[str, Any] | None
+    reminders: int
+    reassignments: int
+    cancel_reason: str | None
+    last_activity_at: datetime
+    created_by: str
+    created_at: datetime
+    closed_at: datetime | None
+
+    @classmethod
+    def of(cls, p: ImprovementPlan) -> ImprovementPlanOut:
+        return cls.model_validate(p, from_attributes=True)
+
+
+class CoachedIn(Strict):
+    at: Moment | None = Field(default=None, description="when coaching happened (default now; not in the future)")
+
+
+class PlanAcknowledgementIn(Strict):
+    comment: Text | None = None
+
+
+class PlanReassignIn(Strict):
+    coach_id: Id
+    reason: Reason
+
+
+class TrainingRequestIn(Strict):
+    analysis_id: Annotated[NonBlankText, Field(max_length=36)] | None = None
+    problem_id: Annotated[NonBlankText, Field(max_length=300)] | None = None
+    group: Id | None = None
+    scorecard_id: Id | None = None
+    items: list[Id] | None = Field(default=None, min_length=1, max_length=50)
+    trainer_id: Id | None = Field(default=None, description="null: any trainer")
+    notes: Text | None = None
+    baseline_days: Days = 28
+    follow_up_days: Days = 14
+
+
+class TrainingRequestOut(BaseModel):
+    id: str
+    group: str
+    scorecard_id: str
+    items: list[str]
+    analysis_id: str | None
+    problem_id: str | None
+    statistics: dict[str, Any]
+    notes: str | None
+    trainer_id: str | None
+    status: str
+    score_source: str
+    baseline_days: int
+    follow_up_days: int
+    scheduled_for: datetime | None
+    delivered_at: datetime | None
+    recheck: dict[str, Any] | None
+    requested_by: str
+    requested_at: datetime
+    verified_at: datetime | None
+
+    @classmethod
+    def of(cls, r: TrainingRequest) -> TrainingRequestOut:
+        return cls.model_validate(r, from_attributes=True)
+
+
+class ScheduleIn(Strict):
+    at: Moment
+
+
+class DeliveredIn(Strict):
+    at: Moment | None = Field(default=None, description="when it was delivered (default now; not in the future)")
+
+
+class RecheckIn(Strict):
+    review_calls: int = Field(0, ge=0, le=1000, description="calls after the training to add to human review")
+    reviewers: list[Id] = Field(default_factory=list, max_length=100)
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+
+
+# --- issue 16: the training library, learning, FAQ ---------------------------------------------------
+
+Ms = Annotated[int, Field(ge=0, le=86_400_000)]
+
+
+class BreakpointIn(Strict):
+    at_ms: Ms = Field(description="playback pauses here")
+    question: Reason = Field(description="what trainees are asked at the pause")
+    model_reply: Reason = Field(description="the good reply, played or read after the trainees answer")
+    reply_end_ms: Ms | None = Field(default=None, description="where the model reply ends in the call")
+
+
+class LibraryItemFields(Strict):
+    kind: Literal["exemplary", "problem"] | None = None
+    title: Annotated[NonBlankText, Field(max_length=200)] | None = None
+    purpose: Reason | None = None
+    summary: Text | None = None
+    strengths: list[Reason] | None = Field(default=None, max_length=50)
+    weaknesses: list[Reason] | None = Field(default=None, max_length=50)
+    breakpoints: list[BreakpointIn] | None = Field(default=None, max_length=100)
+    items: list[Id] | None = Field(default=None, max_length=50, description="scorecard items the call teaches")
+
+
+class LibraryItemIn(LibraryItemFields):
+    evaluation_id: Annotated[NonBlankText, Field(max_length=36)]
+    kind: Literal["exemplary", "problem"]
+    title: Annotated[NonBlankText, Field(max_length=200)]
+    purpose: Reason
+    breakpoints: list[BreakpointIn] = Field(default_factory=list, max_length=100)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "evaluation_id": "0b9d…",
+                    "kind": "exemplary",
+                    "title": "Calming an angry customer",
+                    "purpose": "how to acknowledge a complaint before solving it",
+                    "strengths": ["apologises first"],
+                    "breakpoints": [
+                        {"at_ms": 12000, "question": "What would you say now?", "model_reply": "I am sorry…"}
+                    ],
+                }
+            ]
+        },
+    )
+
+
+class LibraryItemOut(BaseModel):
+    id: str
+    recording_id: str
+    evaluation_id: str | None
+    kind: str
+    title: str
+    purpose: str
+    summary: str | None
+    strengths: list[str]
+    weaknesses: list[str]
+    breakpoints: list[dict[str, Any]]
+    items: list[str]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, i: LibraryItem) -> LibraryItemOut:
+        return cls.model_validate(i, from_attributes=True)
+
+
+class LearningAssignmentIn(Strict):
+    library_item_id: Annotated[NonBlankText, Field(max_length=36)]
+    agent_ids: list[Id] = Field(min_length=1, max_length=1000)
+    plan_id: Annotated[NonBlankText, Field(max_length=36)] | None = None
+    due_at: Moment | None = None
+
+
+class LearningAssignmentOut(BaseModel):
+    id: str
+    library_item_id: str
+    agent_id: str
+    plan_id: str | None
+    status: str
+    due_at: datetime | None
+    assigned_by: str
+    assigned_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, a: LearningAssignment) -> LearningAssignmentOut:
+        return cls.model_validate(a, from_attributes=True)
+
+
+class LearningRecordIn(Strict):
+    """Seed 001's learning record: what I did before, what I learned, how I will improve, and at least two points
+    to improve this week."""
+
+    day: date | None = Field(default=None, description="default today (UTC)")
+    plan_id: Annotated[NonBlankText, Field(max_length=36)] | None = None
+    library_item_id: Annotated[NonBlankText, Field(max_length=36)] | None = None
+    did_before: Reason
+    learned: Reason
+    will_improve: Reason
+    points_this_week: list[Annotated[NonBlankText, Field(max_length=500)]] = Field(min_length=2, max_length=20)
+
+
+class LearningRecordOut(BaseModel):
+    id: str
+    agent_id: str
+    day: date
+    plan_id: str | None
+    library_item_id: str | None
+    did_before: str
+    learned: str
+    will_improve: str
+    points_this_week: list[str]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, r: LearningRecord) -> LearningRecordOut:
+        return cls.model_validate(r, from_attributes=True)
+
+
+class FaqAnswer(BaseModel):
+    text: str
+    recording_id: str
+    evaluation_id: str | None
+    library_item_id: str | None = Field(description="set when the call is an exemplary library item")
+    score: float | None
+
+
+class FaqEntry(BaseModel):
+    question: str = Field(description="the request closest to the group's centre")
+    calls: int
+    examples: list[str]
+    answers: list[FaqAnswer]

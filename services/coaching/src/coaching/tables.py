@@ -1,14 +1,16 @@
 """Tables owned by coaching: its own copy of each evaluation and the chain of its versions, sampling
 plans (versioned), runs and their picks, review assignments, appeals, the timeline of everything done to
 an evaluation, auto-vs-human agreement per item, and calibration sessions (kept apart from evaluations:
-calibration scores never reach an agent)."""
+calibration scores never reach an agent). Issue 16: problem analyses, improvement plans, training requests,
+transcript references (the transcriber's redacted audio, the customer's first request), the training library,
+learning assignments and learning records."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Date, Text, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -240,3 +242,165 @@ class PurgedRecording(Table, table=True):
 
     recording_id: str = Field(primary_key=True, max_length=36)
     purged_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+# --- issue 16: problems, plans, training, library ---------------------------------------------------
+
+
+class ProblemAnalysis(Table, table=True):
+    """One problem analysis as computed (its scope, parameters and result are frozen with it)."""
+
+    __tablename__ = "problem_analyses"
+
+    id: str = Field(primary_key=True, max_length=36)
+    source: str = Field(max_length=20, description="auto | human")
+    period_start: datetime = Field(sa_column=utc_column(nullable=False))
+    period_end: datetime = Field(sa_column=utc_column(nullable=False))
+    scope: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    params: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    result: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False, index=True))
+
+
+class ImprovementPlan(Table, table=True):
+    """An agent's plan for an individual problem: draft -> active -> in_follow_up -> closed (with a verdict),
+    or cancelled / expired."""
+
+    __tablename__ = "improvement_plans"
+
+    id: str = Field(primary_key=True, max_length=36)
+    agent_id: str = Field(index=True, max_length=100)
+    group: str | None = Field(default=None, index=True, max_length=100)
+    coach_id: str = Field(index=True, max_length=200)
+    scorecard_id: str = Field(max_length=100)
+    focus_items: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    goal_pass_rate: float
+    goal_calls: int | None = None
+    goal_days: int | None = None
+    actions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    example_evaluation_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    score_source: str = Field(default="auto", max_length=20, description="auto | human: the scores compared")
+    baseline_days: int = 28
+    max_window_days: int = 60
+    follow_up_every_days: int | None = None
+    due_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    status: str = Field(index=True, max_length=20)
+    analysis_id: str | None = Field(default=None, max_length=36)
+    problem_id: str | None = Field(default=None, max_length=300)
+    activated_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    coached_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    acknowledged_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    acknowledgement_comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    verdict: str | None = Field(default=None, max_length=20)
+    goal_met: bool | None = None
+    evidence: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    recurrence: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    reminders: int = 0
+    reassignments: int = 0
+    cancel_reason: str | None = Field(default=None, max_length=2000)
+    last_activity_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False, index=True))
+    closed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class TrainingRequest(Table, table=True):
+    """A group's common problem sent to the trainers: requested -> scheduled -> delivered -> verified."""
+
+    __tablename__ = "training_requests"
+
+    id: str = Field(primary_key=True, max_length=36)
+    group: str = Field(index=True, max_length=100)
+    scorecard_id: str = Field(max_length=100)
+    items: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    analysis_id: str | None = Field(default=None, max_length=36)
+    problem_id: str | None = Field(default=None, max_length=300)
+    statistics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    trainer_id: str | None = Field(default=None, index=True, max_length=200)
+    status: str = Field(index=True, max_length=20)
+    score_source: str = Field(default="auto", max_length=20)
+    baseline_days: int = 28
+    follow_up_days: int = 14
+    scheduled_for: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    delivered_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    recheck: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    requested_by: str = Field(max_length=200)
+    requested_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False, index=True))
+    verified_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class TranscriptRef(Table, table=True):
+    """What coaching keeps of `transcript.ready`: where the transcript and its redacted audio are (in the
+    transcriber's bucket) and the customer's first request with the agent's answer (for the FAQ)."""
+
+    __tablename__ = "transcripts"
+
+    recording_id: str = Field(primary_key=True, max_length=36)
+    model_version: str = Field(max_length=200)
+    transcript_key: str = Field(max_length=500)
+    redacted_audio_key: str | None = Field(default=None, max_length=500)
+    language: str = Field(max_length=20)
+    agent_id: str = Field(index=True, max_length=100)
+    group: str | None = Field(default=None, max_length=100)
+    started_at: datetime = Field(sa_column=utc_column(nullable=False))
+    duration_ms: int
+    first_request: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    first_answer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    received_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class LibraryItem(Table, table=True):
+    """A call curated for training (seed 001): exemplary or problem, with breakpoints."""
+
+    __tablename__ = "library_items"
+
+    id: str = Field(primary_key=True, max_length=36)
+    recording_id: str = Field(index=True, max_length=36)
+    evaluation_id: str | None = Field(default=None, max_length=36)
+    kind: str = Field(index=True, max_length=20, description="exemplary | problem")
+    title: str = Field(max_length=200)
+    purpose: str = Field(sa_column=Column(Text, nullable=False))
+    summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    strengths: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    weaknesses: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    breakpoints: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    items: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class LearningAssignment(Table, table=True):
+    """A library item given to an agent to study: assigned -> completed."""
+
+    __tablename__ = "learning_assignments"
+
+    id: str = Field(primary_key=True, max_length=36)
+    library_item_id: str = Field(index=True, max_length=36)
+    agent_id: str = Field(index=True, max_length=100)
+    plan_id: str | None = Field(default=None, index=True, max_length=36)
+    status: str = Field(max_length=20)
+    due_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    assigned_by: str = Field(max_length=200)
+    assigned_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    completed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class LearningRecord(Table, table=True):
+    """Seed 001's learning record form, written by the agent, linked to a plan or a library item."""
+
+    __tablename__ = "learning_records"
+
+    id: str = Field(primary_key=True, max_length=36)
+    agent_id: str = Field(index=True, max_length=100)
+    day: date = Field(sa_column=Column(Date, nullable=False))
+    plan_id: str | None = Field(default=None, index=True, max_length=36)
+    library_item_id: str | None = Field(default=None, max_length=36)
+    did_before: str = Field(sa_column=Column(Text, nullable=False))
+    learned: str = Field(sa_column=Column(Text, nullable=False))
+    will_improve: str = Field(sa_column=Column(Text, nullable=False))
+    points_this_week: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))

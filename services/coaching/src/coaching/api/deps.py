@@ -7,11 +7,15 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from callqa.auth import Principal, Role, require_roles
+from coaching.analyses import ProblemAnalyses
 from coaching.disputes import Disputes
+from coaching.improvement import ImprovementPlans
 from coaching.ledger import Ledger
+from coaching.library import Library
 from coaching.plans import SamplingPlans
 from coaching.reviews import Reviews
 from coaching.sessions import Calibrations
+from coaching.training import TrainingRequests
 
 
 def get_ledger(request: Request) -> Ledger:
@@ -39,6 +43,30 @@ def get_calibrations(request: Request) -> Calibrations:
     return calibrations
 
 
+def get_analyses(request: Request) -> ProblemAnalyses:
+    analyses: ProblemAnalyses = request.app.state.analyses
+    return analyses
+
+
+def get_improvement(request: Request) -> ImprovementPlans:
+    plans: ImprovementPlans = request.app.state.improvement
+    return plans
+
+
+def get_training(request: Request) -> TrainingRequests:
+    training: TrainingRequests = request.app.state.training
+    return training
+
+
+def get_library(request: Request) -> Library:
+    library: Library = request.app.state.library
+    return library
+
+
+LibraryDep = Annotated[Library, Depends(get_library)]
+AnalysesDep = Annotated[ProblemAnalyses, Depends(get_analyses)]
+ImprovementDep = Annotated[ImprovementPlans, Depends(get_improvement)]
+TrainingDep = Annotated[TrainingRequests, Depends(get_training)]
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 ReviewsDep = Annotated[Reviews, Depends(get_reviews)]
 PlansDep = Annotated[SamplingPlans, Depends(get_plans)]
@@ -58,6 +86,13 @@ Reader = Annotated[
 ]
 AppealReader = Annotated[Principal, Depends(require_roles(Role.qa_analyst, Role.supervisor, Role.auditor, Role.agent))]
 Agent = Annotated[Principal, Depends(require_roles(Role.agent))]
+# Training: trainers deliver it, supervisors may act for them.
+Trainer = Annotated[Principal, Depends(require_roles(Role.trainer, Role.supervisor))]
+# Re-checks after training: QA and the trainers.
+# The library: trainers and supervisors curate; they and QA assign learning.
+Curator = Annotated[Principal, Depends(require_roles(Role.trainer, Role.supervisor))]
+Teacher = Annotated[Principal, Depends(require_roles(Role.trainer, Role.supervisor, Role.qa_analyst))]
+Rechecker = Annotated[Principal, Depends(require_roles(Role.qa_analyst, Role.supervisor, Role.trainer))]
 
 IfMatch = Annotated[
     str | None,
