@@ -124,6 +124,7 @@ async def call_page(
     upstream: UpstreamDep,
     evaluation: str | None = None,
     done: int | None = None,
+    sent: str | None = None,
 ) -> Response:
     # recorder-ingest decides who may open the call (agents: their own); nothing else is read before it agrees.
     recording = await upstream.get(user, "ingest", f"/v1/recordings/{recording_id}")
@@ -162,6 +163,7 @@ async def call_page(
         evaluation=chosen,
         version=shown_version(chosen, user) if chosen else None,
         done=done,
+        sent=sent,
         can_review=user.has_any(Role.qa_analyst, Role.supervisor),
         can_assign=user.has_any(Role.supervisor),
         can_hold=user.has_any(Role.supervisor),
