@@ -182,7 +182,8 @@ def test_scorecard_editor_shows_errors_at_their_path(seeded: Any, new_page: Any)
     document["sections"][0]["items"][0]["points"] = -5
     editor.fill(json.dumps(document))
     page.get_by_role("button", name="Check").click()
-    expect(page.get_by_test_id("errors")).to_contain_text("sections.0.items.0.points")
+    expect(page.get_by_test_id("errors")).to_contain_text(re.compile(r"sections\W0\W+items\W0\W+points"))
+    expect(editor).to_have_value(re.compile('"points": -5'))  # the edit stays in the editor, to be fixed
     editor.fill("{not json")
     page.get_by_role("button", name="Check").click()
     expect(page.get_by_test_id("errors")).to_contain_text("not JSON")

@@ -9,17 +9,21 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
 from console import handlers
 from console.calls import CallFilter, CallIndex
-from console.config import MIGRATIONS_DIR, OidcSettings
+from console.config import MIGRATIONS_DIR, OidcSettings, Settings
 from console.i18n import pick_language
 from console.identity import OidcVerifier, Sessions, SignInRefused, User, Users
+from console.main import create_app
 from console.tables import LocalUser
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
 from jwt.algorithms import RSAAlgorithm
+from pydantic import SecretStr
 
 from callqa.auth import Role
 from callqa.db import Database
@@ -63,9 +67,12 @@ def test_sessions_open_close_and_expire(db: Database) -> None:
     assert sessions.user(expired) is None
 
 
+TOKEN_ENDPOINT: dict[str, str] = {}  # what the fake provider's token endpoint answers ("id_token"), what it got
+
+
 @pytest.fixture(scope="module")
 def provider() -> Iterator[tuple[str, rsa.RSAPrivateKey]]:
-    """An OpenID Connect provider's JWKS endpoint, on a free port."""
+    """An OpenID Connect provider's JWKS endpoint (and a token endpoint answering `TOKEN_ENDPOINT`), on a free port."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key())) | {"kid": "k1", "use": "sig", "alg": "RS256"}
     body = json.dumps({"keys": [jwk]}).encode()
@@ -76,6 +83,15 @@ def provider() -> Iterator[tuple[str, rsa.RSAPrivateKey]]:
             self.send_header("Content-Type", "application/json")
             self.end_headers()
             self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            TOKEN_ENDPOINT["request"] = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            TOKEN_ENDPOINT["authorization"] = self.headers.get("Authorization", "")
+            answer = json.dumps({"id_token": TOKEN_ENDPOINT["id_token"], "token_type": "Bearer"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(answer)
 
         def log_message(self, *args: object) -> None:
             pass
@@ -176,3 +192,44 @@ def test_the_call_index_is_order_tolerant_searchable_and_purged(db: Database) ->
     assert entry is not None and entry.document is None and entry.text == ""
     handlers.on_transcript_ready(TranscriptReady.model_validate(ready), index=index, store=None)  # type: ignore[arg-type]
     assert ids(words="refund") == set(), "a transcript arriving after the purge keeps nothing"
+
+
+def test_the_authorization_code_flow_signs_a_user_in(
+    provider: tuple[str, rsa.RSAPrivateKey], tmp_path: Path, db: Database
+) -> None:
+    url, key = provider
+    base = url.rsplit("/", 1)[0]
+    oidc = OidcSettings(
+        issuer="https://idp.test",
+        audience="callqa-console",
+        jwks_url=url,
+        authorization_url="https://idp.test/authorize",
+        token_url=f"{base}/token",
+        client_id="callqa-console",
+        client_secret=SecretStr("client-secret"),
+        redirect_url="http://console.test/login/oidc/callback",
+    )
+    app = create_app(Settings(database_url=str(db.url), oidc=oidc, auth={"jwt_secret": "s" * 40}))
+    client = TestClient(app)
+    assert 'href="/login/oidc"' in client.get("/login").text
+    start = client.get("/login/oidc", follow_redirects=False)
+    assert start.status_code == 303
+    sent = parse_qs(urlsplit(start.headers["location"]).query)
+    assert sent["client_id"] == ["callqa-console"] and sent["response_type"] == ["code"]
+    TOKEN_ENDPOINT["id_token"] = id_token(key, sub="agent-7", roles=["agent"], nonce=sent["nonce"][0])
+    forged = client.get(
+        "/login/oidc/callback", params={"code": "c-1", "state": "not-the-state"}, follow_redirects=False
+    )
+    assert forged.status_code == 403
+    done = client.get("/login/oidc/callback", params={"code": "c-1", "state": sent["state"][0]}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/me"
+    assert "code=c-1" in TOKEN_ENDPOINT["request"] and TOKEN_ENDPOINT["authorization"].startswith("Basic ")
+    token = client.cookies.get("callqa_session")
+    assert token is not None
+    user = app.state.sessions.user(token)
+    assert user.subject == "agent-7" and user.roles == {Role.agent} and user.via == "oidc"
+    # A replayed ID token from another sign-in (its nonce) is refused.
+    again = client.get("/login/oidc", follow_redirects=False)
+    state = parse_qs(urlsplit(again.headers["location"]).query)["state"][0]
+    replay = client.get("/login/oidc/callback", params={"code": "c-2", "state": state}, follow_redirects=False)
+    assert replay.status_code == 401

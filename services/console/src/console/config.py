@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from callqa.settings import Environment, ServiceSettings
@@ -34,10 +34,22 @@ class OidcSettings(BaseModel):
     role_map: dict[str, str] = Field(
         default_factory=dict, description='provider role -> callqa role, e.g. {"qa-team": "qa_analyst"}'
     )
+    # The authorization code flow (the console as the provider's client); without it, ID tokens can still be
+    # posted to /login/oidc by a proxy in front.
+    authorization_url: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr = SecretStr("")
+    redirect_url: str | None = Field(None, description="this console's /login/oidc/callback as the provider knows it")
+    scope: str = "openid profile"
 
     @property
     def enabled(self) -> bool:
         return bool(self.issuer and self.audience and self.jwks_url)
+
+    @property
+    def code_flow(self) -> bool:
+        return self.enabled and bool(self.authorization_url and self.token_url and self.client_id and self.redirect_url)
 
 
 class Settings(ServiceSettings):

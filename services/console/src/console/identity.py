@@ -4,6 +4,7 @@ and the sessions a browser holds (a random cookie token; the table keeps its SHA
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -93,7 +94,7 @@ class OidcVerifier:
         self.settings = settings
         self._jwks = jwt.PyJWKClient(settings.jwks_url) if settings.jwks_url else None
 
-    def verify(self, token: str) -> User:
+    def verify(self, token: str, nonce: str | None = None) -> User:
         if self._jwks is None:
             raise SignInRefused("OpenID Connect sign-in is not configured")
         try:
@@ -108,6 +109,8 @@ class OidcVerifier:
             )
         except jwt.PyJWTError as exc:
             raise SignInRefused(f"invalid ID token: {exc}") from exc
+        if nonce is not None and not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
+            raise SignInRefused("invalid ID token: the nonce is not the one this sign-in sent")
         value: Any = claims
         for part in self.settings.roles_claim.split("."):
             value = value.get(part, []) if isinstance(value, dict) else []

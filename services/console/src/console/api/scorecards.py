@@ -26,8 +26,7 @@ async def scorecards(request: Request, user: SignedIn, upstream: UpstreamDep) ->
 async def scorecard(
     request: Request, scorecard_id: str, user: SignedIn, upstream: UpstreamDep, version: int | None = None
 ) -> Response:
-    versions = await upstream.get(user, "scorer", f"/v1/scorecards/{scorecard_id}/versions", limit=200)
-    items = versions["items"]
+    items = await upstream.get(user, "scorer", f"/v1/scorecards/{scorecard_id}/versions")  # a list, oldest first
     shown = next((v for v in items if v["version"] == version), None) or max(items, key=lambda v: v["version"])
     return render(
         request,
@@ -61,8 +60,8 @@ async def edit_scorecard(
     document: Annotated[str, Form(max_length=2_000_000)],
     transcript: Annotated[str, Form(max_length=5_000_000)] = "",
 ) -> Response:
-    versions = await upstream.get(user, "scorer", f"/v1/scorecards/{scorecard_id}/versions", limit=200)
-    latest = max(versions["items"], key=lambda v: v["version"])
+    versions = await upstream.get(user, "scorer", f"/v1/scorecards/{scorecard_id}/versions")
+    latest = max(versions, key=lambda v: v["version"])
     outcome: dict[str, Any] | None = None
     parsed, errors = _parse(document, "document")
     status = 200
@@ -74,7 +73,7 @@ async def edit_scorecard(
                 outcome = {
                     "published": await upstream.send(user, "PUT", "scorer", f"/v1/scorecards/{scorecard_id}", parsed)
                 }
-                versions = await upstream.get(user, "scorer", f"/v1/scorecards/{scorecard_id}/versions", limit=200)
+                versions = await upstream.get(user, "scorer", f"/v1/scorecards/{scorecard_id}/versions")
             else:
                 doc, errors = _parse(transcript, "transcript")
                 if not errors:
@@ -94,7 +93,7 @@ async def edit_scorecard(
         user,
         status,
         card=latest,
-        versions=versions["items"],
+        versions=versions,
         text=document,
         transcript=transcript,
         outcome=outcome,

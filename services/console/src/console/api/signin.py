@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import secrets
 from typing import Annotated
+from urllib.parse import urlencode
 
+import httpx
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from callqa.auth import Role
 from console.identity import SignInRefused, User
 from console.web import LANG_COOKIE, SESSION_COOKIE, PageRefused, SignedIn, optional_user, render, see_other
 
@@ -52,7 +54,7 @@ def login_page(request: Request, next: str = "/", failed: bool = False) -> Respo
         pre=token,
         failed=failed,
         local=settings.local_users,
-        sso=settings.oidc.enabled,
+        sso=settings.oidc.code_flow,
     )
     response.set_cookie(PRE_COOKIE, token, httponly=True, samesite="strict", secure=settings.cookie_secure, path="/")
     return response
@@ -96,6 +98,58 @@ def login_oidc(request: Request, id_token: Annotated[str, Form(max_length=20_000
     return response
 
 
+OIDC_COOKIE = "callqa_oidc"
+
+
+@router.get("/login/oidc")
+def oidc_start(request: Request) -> Response:
+    """The authorization code flow: off to the provider, with a state and a nonce this browser keeps."""
+    oidc = request.app.state.settings.oidc
+    if not oidc.code_flow:
+        raise PageRefused(404, "error.404", "OpenID Connect sign-in is not configured")
+    state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": oidc.client_id,
+            "redirect_uri": oidc.redirect_url,
+            "scope": oidc.scope,
+            "state": state,
+            "nonce": nonce,
+        }
+    )
+    response = see_other(f"{oidc.authorization_url}?{query}")
+    secure = request.app.state.settings.cookie_secure
+    # Lax: the provider sends the browser back with a top-level GET.
+    response.set_cookie(OIDC_COOKIE, f"{state}.{nonce}", max_age=600, httponly=True, samesite="lax", secure=secure)
+    return response
+
+
+@router.get("/login/oidc/callback")
+async def oidc_callback(request: Request, code: str = "", state: str = "") -> Response:
+    oidc = request.app.state.settings.oidc
+    kept_state, _, nonce = request.cookies.get(OIDC_COOKIE, "").partition(".")
+    if not oidc.code_flow or not code or not kept_state or not hmac.compare_digest(kept_state, state):
+        raise PageRefused(403, "error.csrf", "the sign-in did not start here, or took too long")
+    async with httpx.AsyncClient(timeout=15) as client:
+        answer = await client.post(
+            oidc.token_url,
+            data={"grant_type": "authorization_code", "code": code, "redirect_uri": oidc.redirect_url},
+            auth=(oidc.client_id, oidc.client_secret.get_secret_value()),
+        )
+    token = answer.json().get("id_token") if answer.status_code == 200 else None
+    if not isinstance(token, str):
+        raise PageRefused(401, "signin.refused", f"the provider gave no ID token ({answer.status_code})")
+    try:
+        user = await asyncio.to_thread(request.app.state.oidc.verify, token, nonce)
+    except SignInRefused as exc:
+        raise PageRefused(401, "signin.refused", str(exc)) from exc
+    response = see_other("/calls" if user.is_staff else "/me")
+    _set_session(request, response, user)
+    response.delete_cookie(OIDC_COOKIE, path="/")
+    return response
+
+
 @router.post("/logout")
 def logout(request: Request, user: SignedIn, csrf: Annotated[str, Form()] = "") -> Response:
     if not hmac.compare_digest(user.csrf, csrf):
@@ -112,6 +166,3 @@ def switch_language(request: Request, lang: str, next: str = "/") -> Response:
     if lang in ("en", "zh"):
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/")
     return response
-
-
-__all__ = ["Role", "router"]
