@@ -128,3 +128,14 @@ def new_page(browser: Browser, seeded: Seeded, request: pytest.FixtureRequest) -
         for page in context.pages:
             page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{n}.png"), full_page=True)
         context.close()
+
+
+@pytest.fixture
+def shot(request: pytest.FixtureRequest) -> Any:
+    """`shot(page, name)`: a screenshot in the middle of a test (the page as the user sees it at that step)."""
+
+    def take(page: Page, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{name}.png"), full_page=True)
+
+    return take

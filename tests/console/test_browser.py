@@ -71,7 +71,7 @@ def test_search_by_filters_and_words(seeded: Any, new_page: Any) -> None:
     expect(page.get_by_role("link", name="通话", exact=True)).to_be_visible()
 
 
-def test_call_page_play_seek_and_review_with_override(seeded: Any, new_page: Any) -> None:
+def test_call_page_play_seek_and_review_with_override(seeded: Any, new_page: Any, shot: Any) -> None:
     page = new_page()
     sign_in(page, seeded, "supervisor")
     page.goto(f"/calls/{recording_id(seeded, ME)}")
@@ -85,6 +85,7 @@ def test_call_page_play_seek_and_review_with_override(seeded: Any, new_page: Any
         f"Math.abs(document.getElementById('audio').currentTime * 1000 - {target_ms}) < 1500", timeout=WAIT
     )
     expect(page.locator("#turns .turn.current")).to_have_count(1, timeout=WAIT)
+    shot(page, "playing")
     page.get_by_role("button", name="Review this call myself").click()
     form = page.get_by_test_id("review-form")
     item = form.locator("fieldset").first
@@ -106,7 +107,7 @@ def test_call_page_play_seek_and_review_with_override(seeded: Any, new_page: Any
     assert listens, "the listen is audited by recorder-ingest under the signed-in user's name"
 
 
-def test_an_appeal_from_the_agent_to_its_resolution(seeded: Any, new_page: Any) -> None:
+def test_an_appeal_from_the_agent_to_its_resolution(seeded: Any, new_page: Any, shot: Any) -> None:
     agent = new_page()
     sign_in(agent, seeded, ME)
     expect(agent.get_by_test_id("my-evaluations")).to_be_visible()
@@ -127,6 +128,7 @@ def test_an_appeal_from_the_agent_to_its_resolution(seeded: Any, new_page: Any) 
     appeal = supervisor.locator("form[data-testid^=appeal-]").first
     appeal.get_by_label("Outcome").select_option("overturned")
     appeal.get_by_label("Reason").fill("heard it on the recording")
+    shot(supervisor, "resolving")
     appeal.get_by_role("button", name="Resolve").click()
     expect(supervisor.get_by_text("Nothing here.").last).to_be_visible()
 
