@@ -83,7 +83,10 @@ class StackState:
         if not path.exists():
             return None
         raw = json.loads(path.read_text())
-        return cls(Ports(**raw["ports"]), raw["pids"], raw["secrets"])
+        ports = Ports(**raw["ports"])
+        # A stack recorded before a service was added (the console) gets that service's port now.
+        ports.services = Ports().services | ports.services
+        return cls(ports, raw["pids"], raw["secrets"])
 
 
 def local_secrets() -> dict[str, str]:

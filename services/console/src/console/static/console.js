@@ -71,10 +71,13 @@
       g.fillStyle = role === "agent" ? "#2b6cb0" : role === "customer" ? "#c05621" : "#718096";
       g.fillRect(x, role === "agent" ? 2 : h - lane - 2, width, lane);
     });
-    g.fillStyle = "#4a5568";
     g.font = "11px sans-serif";
-    g.fillText(canvas.dataset.agent, 4, 14);
-    g.fillText(canvas.dataset.customer, 4, h - 8);
+    [[canvas.dataset.agent, 14], [canvas.dataset.customer, h - 8]].forEach(function (label) {
+      g.fillStyle = "rgba(255,255,255,0.85)";
+      g.fillRect(2, label[1] - 11, g.measureText(label[0]).width + 4, 14);
+      g.fillStyle = "#1a202c";
+      g.fillText(label[0], 4, label[1]);
+    });
     if (peaks) {
       const mid = h / 2, amp = (h - 2 * lane - 8) / 2;
       g.fillStyle = "#a0aec0";
