@@ -136,6 +136,8 @@ def test_an_appeal_from_the_agent_to_its_resolution(seeded: Any, new_page: Any, 
     expect(agent.get_by_test_id("my-appeals")).to_contain_text("overturned")
     agent.get_by_role("link", name="Open the call").first.click()
     expect(agent.get_by_test_id("timeline")).to_contain_text("appeal")
+    agent.get_by_role("button", name="Acknowledge").click()
+    expect(agent.get_by_text("Acknowledged").first).to_be_visible()
 
 
 def test_an_agent_cannot_open_another_agents_call_or_audio(seeded: Any, new_page: Any) -> None:
