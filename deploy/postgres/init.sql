@@ -6,3 +6,4 @@ CREATE DATABASE transcriber;
 CREATE DATABASE scorer;
 CREATE DATABASE coaching;
 CREATE DATABASE reporting;
+CREATE DATABASE console;

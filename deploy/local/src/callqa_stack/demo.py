@@ -138,7 +138,16 @@ def _walk_through(state: stack.StackState) -> int:
         ):
             return 1
     print(f"\nAPI docs: {ingest}/docs  {coaching_url}/docs   metrics: {ingest}/metrics")
+    _show_console(state)
     return _show_quality_report(state, evaluations, admin)
+
+
+def _show_console(state: stack.StackState) -> None:
+    """The console's URL and a login for each role (made once, kept in .callqa/console-users.json)."""
+    print(f"\n==> the web console: http://127.0.0.1:{state.ports.services['console']}/  (logins, one per role:)")
+    for user, login in stack.console_logins().items():
+        roles = ", ".join(str(r) for r in login["roles"])  # type: ignore[attr-defined]
+        print(f"   {user:<14} {login['password']}   {roles}")
 
 
 def _show_quality_report(state: stack.StackState, evaluations: list[dict[str, Any]], headers: dict[str, str]) -> int:

@@ -41,7 +41,18 @@ SERVICES = (
     ServiceSpec("scorer", "scorer", "CALLQA_SCORER_", 8003),
     ServiceSpec("coaching", "coaching", "CALLQA_COACHING_", 8004),
     ServiceSpec("reporting", "reporting", "CALLQA_REPORTING_", 8005),
+    ServiceSpec("console", "console", "CALLQA_CONSOLE_", 8006),
 )
+
+# The console's development users: one per role, and the sample calls' agents (their agent ids as user names).
+CONSOLE_USERS = {
+    "qa": ["qa_analyst"],
+    "supervisor": ["supervisor"],
+    "trainer": ["trainer"],
+    "auditor": ["auditor"],
+    "admin": ["admin"],
+    **{agent: ["agent"] for agent in ("agent-en-104", "agent-en-087", "agent-en-112", "agent-zh-017", "agent-zh-022")},
+}
 
 
 @dataclass
@@ -72,7 +83,10 @@ class StackState:
         if not path.exists():
             return None
         raw = json.loads(path.read_text())
-        return cls(Ports(**raw["ports"]), raw["pids"], raw["secrets"])
+        ports = Ports(**raw["ports"])
+        # A stack recorded before a service was added (the console) gets that service's port now.
+        ports.services = Ports().services | ports.services
+        return cls(ports, raw["pids"], raw["secrets"])
 
 
 def local_secrets() -> dict[str, str]:
@@ -132,9 +146,35 @@ def service_database_url(package: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+def console_logins() -> dict[str, dict[str, object]]:
+    """The console's development logins (user -> password and roles), made once and kept in .callqa/."""
+    path = STATE_DIR / "console-users.json"
+    if path.exists():
+        stored: dict[str, dict[str, object]] = json.loads(path.read_text())
+        return stored
+    logins: dict[str, dict[str, object]] = {
+        name: {"password": secrets.token_urlsafe(9), "roles": roles} for name, roles in CONSOLE_USERS.items()
+    }
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(logins, indent=2))
+    path.chmod(0o600)
+    return logins
+
+
 def service_env(spec: ServiceSpec, ports: Ports, values: dict[str, str]) -> dict[str, str]:
     p = spec.prefix
-    return {
+    upstreams = {}
+    if spec.name == "console":  # the console calls the other services' APIs
+        upstreams = {
+            f"{p}UPSTREAMS__{key.upper()}": f"http://127.0.0.1:{ports.services[name]}"
+            for key, name in (
+                ("ingest", "recorder-ingest"),
+                ("scorer", "scorer"),
+                ("coaching", "coaching"),
+                ("reporting", "reporting"),
+            )
+        }
+    return upstreams | {
         f"{p}ENVIRONMENT": "development",
         f"{p}DATABASE_URL": service_database_url(spec.package),
         f"{p}HTTP_PORT": str(ports.services[spec.name]),
@@ -179,6 +219,15 @@ def start(state: StackState, name: str) -> None:
         env = service_env(spec, ports, state.secrets)
         command = [sys.executable, "-m", spec.package]
         subprocess.run([*command, "migrate"], env={**os.environ, **env}, check=True, cwd=servers.REPO_ROOT)
+        if name == "console":
+            users = [{"username": u, **login} for u, login in console_logins().items()]
+            subprocess.run(
+                [*command, "users", "seed"],
+                input=json.dumps(users).encode(),
+                env={**os.environ, **env},
+                check=True,
+                cwd=servers.REPO_ROOT,
+            )
         server = servers.Server(spec.name, [*command, "serve"], ports.services[name], logs / f"{name}.log", env)
     server.start(timeout=60)
     state.pids[name] = server.pid
