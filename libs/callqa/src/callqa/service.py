@@ -54,7 +54,7 @@ def build_app(
 
 # Answers any route may give by its shape, whether or not the route lists them (see `document_problems`).
 SHAPED_PROBLEMS = {
-    "404": "Not found: the object the path names does not exist",
+    "404": "Not found: an object the path or the body names does not exist",
     "400": "Malformed request body (not JSON, not UTF-8, broken multipart)",
     "416": "Range not satisfiable",
 }
@@ -64,7 +64,7 @@ def document_problems(app: FastAPI) -> None:
     """Make the OpenAPI say what the problem handlers answer, so clients (and schema checks) can rely on it.
 
     Every error response is an `application/problem+json` `Problem` (unless a route documents other content);
-    a path naming an object may answer 404, a request body 400 when it cannot be parsed, a `Range` header 416.
+    a path or a body naming an object may answer 404, a request body 400 when it cannot be parsed, a `Range` header 416.
     """
     generate = app.openapi
 
@@ -80,7 +80,7 @@ def document_problems(app: FastAPI) -> None:
                 responses: dict[str, Any] = operation.setdefault("responses", {})
                 parameters = operation.get("parameters", [])
                 shaped = {
-                    "404": "{" in path,
+                    "404": "{" in path or "requestBody" in operation,  # a body may name an object too
                     "400": "requestBody" in operation,
                     "416": any(p["in"] == "header" and p["name"].lower() == "range" for p in parameters),
                 }
