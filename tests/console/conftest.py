@@ -100,8 +100,10 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         print(stack.logs())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Module scope, not session: Playwright's sync API runs an event loop in this thread while it is open,
+    # and every later test that calls asyncio.run() would find it running.
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=["--autoplay-policy=no-user-gesture-required", "--mute-audio"]

@@ -27,7 +27,7 @@ def package_of(service: str) -> str:
 
 
 def test_every_service_has_migrations() -> None:
-    assert SERVICE_DIRS == ["coaching", "recorder-ingest", "reporting", "scorer", "transcriber"]
+    assert SERVICE_DIRS == ["coaching", "console", "recorder-ingest", "reporting", "scorer", "transcriber"]
 
 
 @pytest.mark.parametrize("service", SERVICE_DIRS)
