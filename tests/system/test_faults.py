@@ -77,18 +77,23 @@ async def inject_poison(bootstrap: str) -> None:
         await producer.stop()
 
 
-async def dead_letters(bootstrap: str, topic: str, wait_s: float = 60) -> int:
+async def dead_letters(bootstrap: str, topic: str, group: str, wait_s: float = 60) -> dict[str, int]:
+    """Poison parked on the topic's DLQ, per consumer group that parked it (each consumer of a topic parks
+    its own copy), read until `group` has parked both."""
     consumer = AIOKafkaConsumer(dlq_topic(topic), bootstrap_servers=bootstrap, auto_offset_reset="earliest")
     await consumer.start()
-    found = 0
+    parked: dict[str, int] = {}
     deadline = time.monotonic() + wait_s
     try:
-        while found < 2 and time.monotonic() < deadline:
+        while parked.get(group, 0) < 2 and time.monotonic() < deadline:
             for records in (await consumer.getmany(timeout_ms=500)).values():
-                found += sum(1 for r in records if r.key == b"poison")
+                for r in records:
+                    if r.key == b"poison":
+                        by = dict(r.headers).get("dlq.consumer_group", b"?").decode()
+                        parked[by] = parked.get(by, 0) + 1
     finally:
         await consumer.stop()
-    return found
+    return parked
 
 
 def test_nothing_lost_or_duplicated_under_faults(
@@ -130,8 +135,8 @@ def test_nothing_lost_or_duplicated_under_faults(
 
     retained_ids = retained(client, batch.accepted)
     wait_for(lambda: scored(client, retained_ids), "every retained call to be evaluated", timeout=300)
-    assert asyncio.run(dead_letters(bootstrap, STORED)) == 2
-    assert asyncio.run(dead_letters(bootstrap, READY)) == 2
+    assert asyncio.run(dead_letters(bootstrap, STORED, "transcriber"))["transcriber"] == 2
+    assert asyncio.run(dead_letters(bootstrap, READY, "scorer"))["scorer"] == 2
     time.sleep(2)  # a duplicate would arrive right behind the first evaluation
     state = consistency.check(client, expected=batch.accepted)
     assert state.problems == {}
