@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
-from transcriber import asr, hotwords
+from callqa.transcripts import Span
+from transcriber import asr, hotwords, packing
 from transcriber.asr import DECODING, MAX_COMPRESSION_RATIO, ZH_PROMPT, Recogniser
 from transcriber.config import Settings
 
@@ -92,7 +93,8 @@ def cards(tmp_path: Path) -> list[Path]:
 
 def passed(recogniser: Recogniser, language: str | None) -> dict[str, Any]:
     """The options faster-whisper received for one call in `language`."""
-    recogniser.transcribe(np.zeros(1600, dtype=np.float32), language=language)
+    speech = packing.pack([np.full(1600, 0.1, dtype=np.float32)], [[Span(begin_ms=0, end_ms=100)]])
+    recogniser.recognise(speech, language=language)
     calls: list[dict[str, Any]] = recogniser._model.calls
     return calls[-1]
 
@@ -124,7 +126,8 @@ def test_off_by_default_and_the_model_version_unchanged() -> None:
     assert recogniser.hotwords == {}
     assert "hotwords" not in passed(recogniser, "zh")
     assert "hotwords" not in passed(recogniser, "en")
-    before = {**DECODING, "zh_prompt": ZH_PROMPT, "max_compression": MAX_COMPRESSION_RATIO}
+    window = {"window_s": packing.WINDOW_S, "gap_s": packing.GAP_S, "pad_s": packing.PAD_S}
+    before = {**DECODING, "zh_prompt": ZH_PROMPT, "max_compression": MAX_COMPRESSION_RATIO, "packing": window}
     assert recogniser.model_info.version == json.dumps(before, sort_keys=True)
 
 

@@ -1,7 +1,8 @@
-"""Speech recognition of one channel with faster-whisper, loaded once per process.
+"""Speech recognition with faster-whisper, loaded once per process.
 
-Words carry absolute times (the chunk's offset added) because stereo calls are merged across channels by
-word timestamps. Silero VAD skips silence, which is most of each channel in a two-party call.
+Whisper decodes packed speech (packing.py): the voiced spans of a call's channels, end to end in 30 s windows,
+so silence is never decoded and two channels share windows. Words come back with the packed signal's times;
+`Packing.unpack` gives each to its channel at its own time, because stereo calls are merged by word timestamps.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import zhconv
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
 from callqa.transcripts import ModelInfo, Word
-from transcriber import hotwords
+from transcriber import hotwords, packing, vad
 from transcriber.config import AsrSettings
 from transcriber.weights import model_id, model_version, resolve_model
 
@@ -34,7 +35,7 @@ LOOPED_WORD = re.compile(r"(.)\1{9,}")
 # Fixed decoding options; they enter the model version so a change re-keys every transcript.
 DECODING: dict[str, Any] = {
     "word_timestamps": True,
-    "vad_filter": True,
+    "vad_filter": False,  # the windows hold speech only (packing.py): Silero has run once, in vad.py
     # Stability over fluency: a window conditioned on a bad previous window repeats its mistakes.
     "condition_on_previous_text": False,
     "no_repeat_ngram_size": 4,
@@ -42,22 +43,15 @@ DECODING: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
-class Segment:
-    begin_ms: int
-    end_ms: int
-    text: str
-
-
-@dataclass(frozen=True)
 class Transcription:
     language: str
     words: list[Word] = field(default_factory=list)
-    segments: list[Segment] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # whisper's segments, in order: their spacing is whisper's
 
     @property
     def text(self) -> str:
         joiner = "" if self.language == "zh" else " "
-        return joiner.join(s.text for s in self.segments)
+        return joiner.join(self.texts)
 
 
 class Recogniser:
@@ -74,7 +68,12 @@ class Recogniser:
         )
         self._batched = BatchedInferencePipeline(model=self._model) if settings.batch_size > 0 else None
         self.hotwords = self._hotwords(settings)
-        pipeline: dict[str, Any] = {**DECODING, "zh_prompt": ZH_PROMPT, "max_compression": MAX_COMPRESSION_RATIO}
+        pipeline: dict[str, Any] = {
+            **DECODING,
+            "zh_prompt": ZH_PROMPT,
+            "max_compression": MAX_COMPRESSION_RATIO,
+            "packing": {"window_s": packing.WINDOW_S, "gap_s": packing.GAP_S, "pad_s": packing.PAD_S},
+        }
         if self.hotwords:  # only then: the model version of a set-up without hotwords stays what it was
             pipeline["hotwords"] = self.hotwords
         self.model_info = ModelInfo(
@@ -114,45 +113,59 @@ class Recogniser:
         """Transcribe one channel (1-D float32 at 16 kHz); ``language=None`` detects it (slower, less reliable)."""
         if samples.ndim != 1:
             raise ValueError(f"expected one channel (1-D samples), got shape {samples.shape}")
-        if samples.size == 0:
+        packed = packing.pack([samples], [vad.speech_spans(samples)])
+        result = self.recognise(packed, language=language)
+        words = [_shifted(w, offset_ms) for w in packed.unpack(result.words, channels=1)[0]]
+        return Transcription(language=result.language, words=words, texts=result.texts)
+
+    def recognise(self, packed: packing.Packing, *, language: str | None) -> Transcription:
+        """Decode the packed speech, window by window (batched when batch_size > 0); word times are the
+        packed signal's (`Packing.unpack` maps them back to channels)."""
+        if not packed.windows:
             return Transcription(language=language or UNDETERMINED)
         options: dict[str, Any] = {**DECODING, "language": language, "beam_size": self.settings.beam_size}
         if language == "zh":
             options["initial_prompt"] = ZH_PROMPT
         if phrases := self.hotwords_for(language):
             options["hotwords"] = phrases
-        audio = samples.astype(np.float32, copy=False)
         if self._batched is not None:
-            segments, info = self._batched.transcribe(audio, batch_size=self.settings.batch_size, **options)
+            clips = [{"start": b / SAMPLE_RATE, "end": e / SAMPLE_RATE} for b, e in packed.windows]
+            segments, info = self._batched.transcribe(
+                packed.audio, batch_size=self.settings.batch_size, clip_timestamps=clips, **options
+            )
         else:
-            segments, info = self._model.transcribe(audio, **options)
+            bounds = [t / SAMPLE_RATE for window in packed.windows for t in window]
+            segments, info = self._model.transcribe(packed.audio, clip_timestamps=bounds, **options)
 
         simplify = info.language == "zh"
         words: list[Word] = []
-        result: list[Segment] = []
+        texts: list[str] = []
         for segment in segments:  # a generator: decoding happens while iterating
             if segment.compression_ratio > MAX_COMPRESSION_RATIO:
                 continue  # a repetition loop, not speech
-            text = segment.text.strip()
-            result.append(Segment(_ms(segment.start, offset_ms), _ms(segment.end, offset_ms), _zh(text, simplify)))
+            texts.append(_zh(segment.text.strip(), simplify))
             for word in segment.words or []:
                 w = word.word.strip()
                 if not w or "\ufffd" in w or LOOPED_WORD.search(w):
                     continue  # empty, a character whose bytes were split across tokens, or a loop
-                begin = _ms(word.start, offset_ms)
+                begin = _ms(word.start)
                 words.append(
                     Word(
                         text=_zh(w, simplify),
                         begin_ms=begin,
-                        end_ms=max(begin, _ms(word.end, offset_ms)),
+                        end_ms=max(begin, _ms(word.end)),
                         p=min(1.0, max(0.0, float(word.probability))),
                     )
                 )
-        return Transcription(language=info.language, words=words, segments=result)
+        return Transcription(language=info.language, words=words, texts=texts)
 
 
-def _ms(seconds: float, offset_ms: int) -> int:
-    return offset_ms + round(seconds * 1000)
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def _shifted(word: Word, offset_ms: int) -> Word:
+    return word.model_copy(update={"begin_ms": word.begin_ms + offset_ms, "end_ms": word.end_ms + offset_ms})
 
 
 def _zh(text: str, simplify: bool) -> str:

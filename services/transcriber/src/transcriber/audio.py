@@ -61,17 +61,20 @@ def decode(
     return _to_channels(result.stdout, n_channels)
 
 
-def iter_chunks(path: Path, chunk_s: float, *, sample_rate: int = SAMPLE_RATE) -> Iterator[tuple[float, Samples]]:
+def iter_chunks(
+    path: Path, chunk_s: float, *, sample_rate: int = SAMPLE_RATE, n_channels: int | None = None
+) -> Iterator[tuple[float, Samples]]:
     """Yield ``(offset_s, samples)`` with samples of shape (channels, n) that add up to the whole recording.
 
     Each chunk but the last is about ``chunk_s`` seconds: it ends in the quietest 20 ms of its last
     seconds (`CUT_SEARCH_S`, at most a quarter of the chunk) when that is a pause on every channel, and at
     exactly ``chunk_s`` when there is none; the rest begins the next chunk. At most two chunks are held.
+    ``n_channels``: the recording's channel count when the caller has probed it already.
     Raises UndecodableAudio (possibly after some chunks were yielded, if the damage is further in).
     """
     if chunk_s <= 0:
         raise ValueError("chunk_s must be positive")
-    n_channels = channels(path)
+    n_channels = n_channels or channels(path)
     frame_bytes = n_channels * _BYTES_PER_SAMPLE
     chunk_frames = max(1, round(chunk_s * sample_rate))
     search = min(round(CUT_SEARCH_S * sample_rate), chunk_frames // 4)

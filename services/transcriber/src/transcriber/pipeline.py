@@ -1,5 +1,5 @@
 """From an audio file to a transcript document: decode in chunks, voice activity per channel,
-recognise each channel, merge by word timestamps, measure the conversation, redact PII.
+recognise both channels' speech packed together, merge by word timestamps, measure the conversation, redact PII.
 
 Stereo calls (one party per channel) need no diarization: the channel is the speaker. Mono
 calls are split into two speakers by clustering, and the agent is recognised by what they say.
@@ -18,7 +18,7 @@ import numpy as np
 from callqa.bus import Abandoned  # the shutting-down worker leaves the call to another replica
 from callqa.events import ChannelLayout
 from callqa.transcripts import ModelInfo, Role, Span, Speakers, TranscriptDocument, Word
-from transcriber import audio, diarize, vad
+from transcriber import audio, diarize, packing, vad
 from transcriber.asr import Recogniser
 from transcriber.config import Settings
 from transcriber.metrics import conversation_metrics, loudness_dbfs
@@ -83,20 +83,20 @@ class TranscriptionPipeline:
 
     def run(self, path: Path, call: CallInfo, cancelled: threading.Event | None = None) -> TranscriptDocument:
         """`cancelled` is checked between chunks and channels, so SIGTERM is honoured within seconds."""
-        duration_ms = int(audio.duration_s(path) * 1000)
-        channels = audio.channels(path)
+        channels = audio.channels(path)  # the one probe: the duration is what decoding yields
         stereo = channels >= 2 and call.channel_layout is not ChannelLayout.mono
         acc = _Accumulated(language=self.language_for(call))
         speakers = Speakers(method="stereo_channels", agent_confidence=1.0, agent_identified_by="channel layout")
-        for offset_s, chunk in audio.iter_chunks(path, self.settings.asr.chunk_s):
+        samples = 0
+        for offset_s, chunk in audio.iter_chunks(path, self.settings.asr.chunk_s, n_channels=channels):
+            _check(cancelled)
             offset_ms = int(offset_s * 1000)
+            samples += chunk.shape[1]
             if stereo:
-                for role, samples in zip(roles_of(call.channel_layout), chunk[:2], strict=True):
-                    _check(cancelled)
-                    self._channel(acc, role, samples, offset_ms)
+                self._stereo(acc, roles_of(call.channel_layout), chunk[:2], offset_ms)
             else:
-                _check(cancelled)
                 speakers = self._mono(acc, chunk.mean(axis=0), offset_ms)
+        duration_ms = samples * 1000 // SAMPLE_RATE
         language = acc.language or "und"
         turns = merge_words(acc.words)
         redacted, redactions = self.redactor.redact_turns(turns, language)
@@ -122,25 +122,30 @@ class TranscriptionPipeline:
             redactions=redactions,
         )
 
-    def _channel(self, acc: _Accumulated, role: Role, samples: np.ndarray, offset_ms: int) -> None:
-        spans = _shifted(vad.speech_spans(samples), offset_ms)
-        acc.speech[role].extend(spans)
-        if not spans:
-            return  # a dead channel or a silent stretch: nothing to recognise
-        acc.add_loudness(role, samples, spans, offset_ms)
-        result = self.recogniser.transcribe(samples, language=acc.language, offset_ms=offset_ms)
-        acc.language = acc.language or result.language  # detect once, then hold it for the other channel
-        acc.words[role].extend(result.words)
+    def _stereo(self, acc: _Accumulated, roles: tuple[Role, Role], channels: np.ndarray, offset_ms: int) -> None:
+        """Both parties' speech packed into shared windows: one decode per chunk, each word back on its channel."""
+        spans = [vad.speech_spans(samples) for samples in channels]
+        for role, samples, voiced in zip(roles, channels, spans, strict=True):
+            acc.speech[role].extend(_shifted(voiced, offset_ms))
+            acc.add_loudness(role, samples, _shifted(voiced, offset_ms), offset_ms)
+        packed = packing.pack(list(channels), spans)
+        if not packed.windows:
+            return  # dead channels or a silent stretch: nothing to recognise
+        result = self.recogniser.recognise(packed, language=acc.language)
+        acc.language = acc.language or result.language  # detect once, then hold it for the later chunks
+        for role, words in zip(roles, packed.unpack(result.words, channels=len(roles)), strict=True):
+            acc.words[role].extend(_shifted_words(words, offset_ms))
 
     def _mono(self, acc: _Accumulated, samples: np.ndarray, offset_ms: int) -> Speakers:
         spans = vad.speech_spans(samples)
         if not spans:
             return Speakers(method="none", agent_confidence=0, agent_identified_by="no speech")
-        result = self.recogniser.transcribe(samples, language=acc.language, offset_ms=0)
+        packed = packing.pack([samples], [spans])
+        result = self.recogniser.recognise(packed, language=acc.language)
         acc.language = acc.language or result.language
         found = diarize.diarize(samples, spans)
         regions = found.regions
-        by_speaker = diarize.assign_words_to_speakers(result.words, regions)
+        by_speaker = diarize.assign_words_to_speakers(packed.unpack(result.words, channels=1)[0], regions)
         texts = {speaker: [(w.begin_ms, w.text) for w in words] for speaker, words in by_speaker.items()}
         agent, confidence, how = diarize.identify_agent(texts, acc.language or "und")
         single = found.speakers < 2 or len(by_speaker) < 2

@@ -1,0 +1,146 @@
+"""Lay the speech of a call's channels end to end, so whisper decodes speech only, and each window once.
+
+Whisper's encoder always sees 30 s windows: a short call transcribed channel by channel costs two windows
+although its speech, both parties together, fits in one. Packing takes the voiced spans of every channel in
+time order (a dialogue reads naturally to the decoder), cuts silence out, separates the spans by a short gap of
+digital silence (so a word never runs from one speaker into the other) and fills windows of at most
+`WINDOW_S`. Each recognised word is mapped back to the channel and time it came from by the span it falls in.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from callqa.transcripts import Span, Word
+
+SAMPLE_RATE = 16_000
+WINDOW_S = 30.0  # whisper's input length
+GAP_S = 0.3  # silence between two packed spans: whisper's word alignment puts the boundary in it
+PAD_S = 0.2  # each span keeps this much of its channel either side: whisper mishears a word cut at its onset
+SPLIT_SEARCH_S = 5.0  # a span longer than a window is cut at the quietest 20 ms of its last seconds
+_FRAME = SAMPLE_RATE // 50
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A voiced span of one channel and where it sits in the packed signal (sample indices)."""
+
+    channel: int
+    source_begin: int
+    packed_begin: int
+    length: int
+
+    @property
+    def packed_end(self) -> int:
+        return self.packed_begin + self.length
+
+
+@dataclass(frozen=True)
+class Packing:
+    audio: npt.NDArray[np.float32]  # 1-D, 16 kHz: the pieces with GAP_S of silence between them
+    pieces: list[Piece]  # in packed order
+    windows: list[tuple[int, int]]  # [begin, end) sample ranges of the packed signal, each at most WINDOW_S
+
+    @property
+    def seconds(self) -> float:
+        return self.audio.size / SAMPLE_RATE
+
+    def unpack(self, words: Sequence[Word], channels: int) -> list[list[Word]]:
+        """Words with packed times -> per channel, words with the channel's times (ms from its start)."""
+        result: list[list[Word]] = [[] for _ in range(channels)]
+        if not self.pieces:
+            return result
+        begins = [piece.packed_begin for piece in self.pieces]
+        for word in words:
+            middle = (word.begin_ms + word.end_ms) * SAMPLE_RATE // 2000
+            piece = self.pieces[_nearest(begins, self.pieces, middle)]
+            shift = piece.source_begin - piece.packed_begin
+
+            def source_ms(ms: int, piece: Piece = piece, shift: int = shift) -> int:
+                sample = min(max(ms * SAMPLE_RATE // 1000, piece.packed_begin), piece.packed_end)
+                return (sample + shift) * 1000 // SAMPLE_RATE
+
+            begin = source_ms(word.begin_ms)
+            result[piece.channel].append(
+                word.model_copy(update={"begin_ms": begin, "end_ms": max(begin, source_ms(word.end_ms))})
+            )
+        for channel_words in result:
+            channel_words.sort(key=lambda w: (w.begin_ms, w.end_ms))
+        return result
+
+
+def pack(channels: Sequence[npt.NDArray[np.float32]], spans: Sequence[Sequence[Span]]) -> Packing:
+    """Pack the voiced `spans` (ms from each channel's start) of `channels` (1-D, 16 kHz) into windows."""
+    window = round(WINDOW_S * SAMPLE_RATE)
+    gap = round(GAP_S * SAMPLE_RATE)
+    parts = sorted(
+        (begin, channel, end)
+        for channel, (samples, channel_spans) in enumerate(zip(channels, spans, strict=True))
+        for padded_begin, padded_end in _padded(channel_spans, samples.size)
+        for begin, end in _split(samples, padded_begin, padded_end, window)
+    )
+    chunks: list[npt.NDArray[np.float32]] = []
+    pieces: list[Piece] = []
+    windows: list[tuple[int, int]] = []
+    cursor = 0
+    for begin, channel, end in parts:
+        length = end - begin
+        if not windows or cursor + gap + length - windows[-1][0] > window:
+            windows.append((cursor, cursor))  # a new window starts with this piece
+        elif pieces:
+            chunks.append(np.zeros(gap, dtype=np.float32))
+            cursor += gap
+        chunks.append(channels[channel][begin:end])
+        pieces.append(Piece(channel, begin, cursor, length))
+        cursor += length
+        windows[-1] = (windows[-1][0], cursor)
+    audio = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, dtype=np.float32)
+    return Packing(audio, pieces, windows)
+
+
+def _padded(spans: Sequence[Span], size: int) -> list[tuple[int, int]]:
+    """The spans as sample ranges widened by PAD_S, those that then touch merged."""
+    pad = round(PAD_S * SAMPLE_RATE)
+    ranges: list[tuple[int, int]] = []
+    for span in sorted(spans, key=lambda s: s.begin_ms):
+        begin, end = max(0, _samples(span.begin_ms) - pad), min(size, _samples(span.end_ms) + pad)
+        if ranges and begin <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], end))
+        elif end > begin:
+            ranges.append((begin, end))
+    return ranges
+
+
+def _split(samples: npt.NDArray[np.float32], begin: int, end: int, window: int) -> list[tuple[int, int]]:
+    """[begin, end) in parts of at most `window` samples, each cut at a quiet moment where there is one."""
+    parts: list[tuple[int, int]] = []
+    search = round(SPLIT_SEARCH_S * SAMPLE_RATE)
+    while end - begin > window:
+        frames = samples[begin + window - search : begin + window]
+        frames = frames[: frames.size - frames.size % _FRAME].reshape(-1, _FRAME)
+        quietest = int(np.argmin(np.einsum("ij,ij->i", frames, frames)))
+        cut = begin + window - search + (quietest + 1) * _FRAME
+        parts.append((begin, cut))
+        begin = cut
+    if end > begin:
+        parts.append((begin, end))
+    return parts
+
+
+def _samples(ms: int) -> int:
+    return ms * SAMPLE_RATE // 1000
+
+
+def _nearest(begins: list[int], pieces: Sequence[Piece], sample: int) -> int:
+    """Index of the piece holding `sample`, else of the nearer of the two around the gap it falls in."""
+    index = max(0, bisect.bisect_right(begins, sample) - 1)
+    if sample >= pieces[index].packed_end and index + 1 < len(pieces):
+        after = pieces[index + 1].packed_begin - sample
+        if after < sample - pieces[index].packed_end:
+            return index + 1
+    return index

@@ -1,0 +1,106 @@
+"""Packing the channels' speech into whisper windows, and words back to their channel and time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from callqa.transcripts import Span, Word
+from transcriber import packing
+from transcriber.packing import GAP_S, SAMPLE_RATE, WINDOW_S, pack
+
+RATE_MS = SAMPLE_RATE // 1000
+
+
+def channel(seconds: float, spans: list[tuple[int, int]]) -> np.ndarray:
+    """Noise inside the spans (ms), silence elsewhere."""
+    samples = np.zeros(int(seconds * SAMPLE_RATE), dtype=np.float32)
+    rng = np.random.default_rng(0)
+    for begin, end in spans:
+        samples[begin * RATE_MS : end * RATE_MS] = rng.uniform(-0.5, 0.5, (end - begin) * RATE_MS)
+    return samples
+
+
+def spans(pairs: list[tuple[int, int]]) -> list[Span]:
+    return [Span(begin_ms=b, end_ms=e) for b, e in pairs]
+
+
+@pytest.fixture
+def unpadded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The geometry tests count samples exactly: spans taken as they are."""
+    monkeypatch.setattr(packing, "PAD_S", 0.0)
+
+
+@pytest.mark.usefixtures("unpadded")
+def test_two_channels_share_a_window_in_time_order_with_silence_between() -> None:
+    agent, customer = [(0, 2000), (5000, 7000)], [(2500, 4500)]
+    packed = pack([channel(8, agent), channel(8, customer)], [spans(agent), spans(customer)])
+    assert [(p.channel, p.source_begin // RATE_MS) for p in packed.pieces] == [(0, 0), (1, 2500), (0, 5000)]
+    assert len(packed.windows) == 1
+    gap = round(GAP_S * SAMPLE_RATE)
+    assert packed.audio.size == (2000 + 2000 + 2000) * RATE_MS + 2 * gap
+    first, second = packed.pieces[:2]
+    assert not packed.audio[first.packed_end : second.packed_begin].any()  # the gap is digital silence
+    customer_speech = channel(8, customer)[2500 * RATE_MS : 4500 * RATE_MS]
+    np.testing.assert_array_equal(packed.audio[second.packed_begin : second.packed_end], customer_speech)
+
+
+@pytest.mark.usefixtures("unpadded")
+def test_words_go_back_to_their_channel_and_time() -> None:
+    agent, customer = [(0, 2000), (5000, 7000)], [(2500, 4500)]
+    packed = pack([channel(8, agent), channel(8, customer)], [spans(agent), spans(customer)])
+    gap_ms = round(GAP_S * 1000)
+
+    def word(text: str, begin: int, end: int) -> Word:
+        return Word(text=text, begin_ms=begin, end_ms=end, p=0.9)
+
+    heard = [
+        word("hello", 100, 600),  # agent, first span
+        word("hi", 2000 + gap_ms + 200, 2000 + gap_ms + 500),  # customer: 2.5 s + 0.2 s in the source
+        word("edge", 1900, 2000 + gap_ms // 2 - 10),  # ends in the gap, nearer the agent's span: clamped to it
+        word("bye", 4000 + 2 * gap_ms + 1000, 4000 + 2 * gap_ms + 1400),  # agent, second span: 6.0-6.4 s
+    ]
+    agent_words, customer_words = packed.unpack(heard, channels=2)
+    assert [(w.text, w.begin_ms, w.end_ms) for w in agent_words] == [
+        ("hello", 100, 600),
+        ("edge", 1900, 2000),
+        ("bye", 6000, 6400),
+    ]
+    assert [(w.text, w.begin_ms, w.end_ms) for w in customer_words] == [("hi", 2700, 3000)]
+
+
+@pytest.mark.usefixtures("unpadded")
+def test_windows_hold_at_most_whisper_s_input_and_long_speech_is_split() -> None:
+    long_turn = [(0, 75_000)]  # 75 s without a pause longer than the VAD's
+    other = [(76_000, 80_000)]
+    packed = pack([channel(81, long_turn), channel(81, other)], [spans(long_turn), spans(other)])
+    limit = WINDOW_S * SAMPLE_RATE
+    assert all(0 < end - begin <= limit for begin, end in packed.windows)
+    assert sum(p.length for p in packed.pieces) == 79_000 * RATE_MS  # nothing lost at the cuts
+    assert [p.channel for p in packed.pieces] == [0, 0, 0, 1]
+
+
+def test_no_speech_no_windows() -> None:
+    packed = pack([np.zeros(16000, dtype=np.float32)] * 2, [[], []])
+    assert packed.windows == [] and packed.audio.size == 0
+    assert packed.unpack([], channels=2) == [[], []]
+
+
+@pytest.mark.usefixtures("unpadded")
+@pytest.mark.parametrize("count", [1, 3])
+def test_a_window_is_filled_before_the_next_begins(count: int) -> None:
+    turns = [(i * 12_000, i * 12_000 + 10_000) for i in range(count * 3)]  # 10 s each: 2 per 30 s window
+    packed = pack([channel(count * 36 + 1, turns)], [spans(turns)])
+    assert len(packed.windows) == (len(turns) + 1) // 2
+
+
+def test_spans_keep_some_of_their_channel_either_side_and_padded_neighbours_merge() -> None:
+    pad = round(packing.PAD_S * 1000)
+    turns = [(1000, 2000), (2000 + pad, 3000), (6000, 6500)]  # the first two touch once padded
+    packed = pack([channel(7, turns)], [spans(turns)])
+    assert [(p.source_begin // RATE_MS, (p.source_begin + p.length) // RATE_MS) for p in packed.pieces] == [
+        (1000 - pad, 3000 + pad),
+        (6000 - pad, 6500 + pad),
+    ]
+    edge = pack([channel(1, [(0, 1000)])], [spans([(0, 1000)])])
+    assert edge.pieces[0].source_begin == 0 and edge.pieces[0].length == 16000  # clamped to the channel
