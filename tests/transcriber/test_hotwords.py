@@ -126,7 +126,7 @@ def test_off_by_default_and_the_model_version_unchanged() -> None:
     assert recogniser.hotwords == {}
     assert "hotwords" not in passed(recogniser, "zh")
     assert "hotwords" not in passed(recogniser, "en")
-    window = {"window_s": packing.WINDOW_S, "gap_s": packing.GAP_S, "pad_s": packing.PAD_S}
+    window = {"window_s": packing.WINDOW_S, "pad_s": packing.PAD_S}
     before = {**DECODING, "zh_prompt": ZH_PROMPT, "max_compression": MAX_COMPRESSION_RATIO, "packing": window}
     assert recogniser.model_info.version == json.dumps(before, sort_keys=True)
 

@@ -7,7 +7,7 @@ import pytest
 
 from callqa.transcripts import Span, Word
 from transcriber import packing
-from transcriber.packing import GAP_S, SAMPLE_RATE, WINDOW_S, pack
+from transcriber.packing import SAMPLE_RATE, WINDOW_S, pack
 
 RATE_MS = SAMPLE_RATE // 1000
 
@@ -32,15 +32,13 @@ def unpadded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("unpadded")
-def test_two_channels_share_a_window_in_time_order_with_silence_between() -> None:
+def test_two_channels_share_a_window_in_time_order() -> None:
     agent, customer = [(0, 2000), (5000, 7000)], [(2500, 4500)]
     packed = pack([channel(8, agent), channel(8, customer)], [spans(agent), spans(customer)])
     assert [(p.channel, p.source_begin // RATE_MS) for p in packed.pieces] == [(0, 0), (1, 2500), (0, 5000)]
     assert len(packed.windows) == 1
-    gap = round(GAP_S * SAMPLE_RATE)
-    assert packed.audio.size == (2000 + 2000 + 2000) * RATE_MS + 2 * gap
-    first, second = packed.pieces[:2]
-    assert not packed.audio[first.packed_end : second.packed_begin].any()  # the gap is digital silence
+    assert packed.audio.size == 6000 * RATE_MS  # the silence between the turns is cut out
+    second = packed.pieces[1]
     customer_speech = channel(8, customer)[2500 * RATE_MS : 4500 * RATE_MS]
     np.testing.assert_array_equal(packed.audio[second.packed_begin : second.packed_end], customer_speech)
 
@@ -49,16 +47,15 @@ def test_two_channels_share_a_window_in_time_order_with_silence_between() -> Non
 def test_words_go_back_to_their_channel_and_time() -> None:
     agent, customer = [(0, 2000), (5000, 7000)], [(2500, 4500)]
     packed = pack([channel(8, agent), channel(8, customer)], [spans(agent), spans(customer)])
-    gap_ms = round(GAP_S * 1000)
 
     def word(text: str, begin: int, end: int) -> Word:
         return Word(text=text, begin_ms=begin, end_ms=end, p=0.9)
 
     heard = [
         word("hello", 100, 600),  # agent, first span
-        word("hi", 2000 + gap_ms + 200, 2000 + gap_ms + 500),  # customer: 2.5 s + 0.2 s in the source
-        word("edge", 1900, 2000 + gap_ms // 2 - 10),  # ends in the gap, nearer the agent's span: clamped to it
-        word("bye", 4000 + 2 * gap_ms + 1000, 4000 + 2 * gap_ms + 1400),  # agent, second span: 6.0-6.4 s
+        word("hi", 2200, 2500),  # customer: 2.5 s + 0.2 s in the source
+        word("edge", 1900, 2080),  # mostly the agent's: its end is clamped to the agent's span
+        word("bye", 5000, 5400),  # agent, second span: 6.0-6.4 s
     ]
     agent_words, customer_words = packed.unpack(heard, channels=2)
     assert [(w.text, w.begin_ms, w.end_ms) for w in agent_words] == [
@@ -89,7 +86,7 @@ def test_no_speech_no_windows() -> None:
 @pytest.mark.usefixtures("unpadded")
 @pytest.mark.parametrize("count", [1, 3])
 def test_a_window_is_filled_before_the_next_begins(count: int) -> None:
-    turns = [(i * 12_000, i * 12_000 + 10_000) for i in range(count * 3)]  # 10 s each: 2 per 30 s window
+    turns = [(i * 12_000, i * 12_000 + 11_000) for i in range(count * 3)]  # 11 s each: 2 per 30 s window
     packed = pack([channel(count * 36 + 1, turns)], [spans(turns)])
     assert len(packed.windows) == (len(turns) + 1) // 2
 

@@ -72,7 +72,7 @@ class Recogniser:
             **DECODING,
             "zh_prompt": ZH_PROMPT,
             "max_compression": MAX_COMPRESSION_RATIO,
-            "packing": {"window_s": packing.WINDOW_S, "gap_s": packing.GAP_S, "pad_s": packing.PAD_S},
+            "packing": {"window_s": packing.WINDOW_S, "pad_s": packing.PAD_S},
         }
         if self.hotwords:  # only then: the model version of a set-up without hotwords stays what it was
             pipeline["hotwords"] = self.hotwords

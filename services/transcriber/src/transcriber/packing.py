@@ -2,9 +2,14 @@
 
 Whisper's encoder always sees 30 s windows: a short call transcribed channel by channel costs two windows
 although its speech, both parties together, fits in one. Packing takes the voiced spans of every channel in
-time order (a dialogue reads naturally to the decoder), cuts silence out, separates the spans by a short gap of
-digital silence (so a word never runs from one speaker into the other) and fills windows of at most
-`WINDOW_S`. Each recognised word is mapped back to the channel and time it came from by the span it falls in.
+time order (a dialogue reads naturally to the decoder), each with `PAD_S` of its own channel either side, cuts
+the rest out and fills windows of at most `WINDOW_S`. Outside its party's speech a stereo channel is near
+silent, so the padding also separates one speaker from the next. Each recognised word is mapped back to the
+channel and time it came from by the span it falls in.
+
+Measured on 10 of benchmarks/transcribe.py's Kokoro calls: 0.3 s of digital silence between spans as well cost
+6 % more windows and did not lower the error rates (CER 18.8 % vs 18.2 %, WER 7.0 % vs 6.5 %); spans cut at the
+VAD's edges (no padding) lost words at their onsets (对 → 所以).
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ from callqa.transcripts import Span, Word
 
 SAMPLE_RATE = 16_000
 WINDOW_S = 30.0  # whisper's input length
-GAP_S = 0.3  # silence between two packed spans: whisper's word alignment puts the boundary in it
 PAD_S = 0.2  # each span keeps this much of its channel either side: whisper mishears a word cut at its onset
 SPLIT_SEARCH_S = 5.0  # a span longer than a window is cut at the quietest 20 ms of its last seconds
 _FRAME = SAMPLE_RATE // 50
@@ -42,7 +46,7 @@ class Piece:
 
 @dataclass(frozen=True)
 class Packing:
-    audio: npt.NDArray[np.float32]  # 1-D, 16 kHz: the pieces with GAP_S of silence between them
+    audio: npt.NDArray[np.float32]  # 1-D, 16 kHz: the pieces end to end
     pieces: list[Piece]  # in packed order
     windows: list[tuple[int, int]]  # [begin, end) sample ranges of the packed signal, each at most WINDOW_S
 
@@ -58,7 +62,7 @@ class Packing:
         begins = [piece.packed_begin for piece in self.pieces]
         for word in words:
             middle = (word.begin_ms + word.end_ms) * SAMPLE_RATE // 2000
-            piece = self.pieces[_nearest(begins, self.pieces, middle)]
+            piece = self.pieces[max(0, bisect.bisect_right(begins, middle) - 1)]
             shift = piece.source_begin - piece.packed_begin
 
             def source_ms(ms: int, piece: Piece = piece, shift: int = shift) -> int:
@@ -77,7 +81,6 @@ class Packing:
 def pack(channels: Sequence[npt.NDArray[np.float32]], spans: Sequence[Sequence[Span]]) -> Packing:
     """Pack the voiced `spans` (ms from each channel's start) of `channels` (1-D, 16 kHz) into windows."""
     window = round(WINDOW_S * SAMPLE_RATE)
-    gap = round(GAP_S * SAMPLE_RATE)
     parts = sorted(
         (begin, channel, end)
         for channel, (samples, channel_spans) in enumerate(zip(channels, spans, strict=True))
@@ -90,11 +93,8 @@ def pack(channels: Sequence[npt.NDArray[np.float32]], spans: Sequence[Sequence[S
     cursor = 0
     for begin, channel, end in parts:
         length = end - begin
-        if not windows or cursor + gap + length - windows[-1][0] > window:
+        if not windows or cursor + length - windows[-1][0] > window:
             windows.append((cursor, cursor))  # a new window starts with this piece
-        elif pieces:
-            chunks.append(np.zeros(gap, dtype=np.float32))
-            cursor += gap
         chunks.append(channels[channel][begin:end])
         pieces.append(Piece(channel, begin, cursor, length))
         cursor += length
@@ -134,13 +134,3 @@ def _split(samples: npt.NDArray[np.float32], begin: int, end: int, window: int) 
 
 def _samples(ms: int) -> int:
     return ms * SAMPLE_RATE // 1000
-
-
-def _nearest(begins: list[int], pieces: Sequence[Piece], sample: int) -> int:
-    """Index of the piece holding `sample`, else of the nearer of the two around the gap it falls in."""
-    index = max(0, bisect.bisect_right(begins, sample) - 1)
-    if sample >= pieces[index].packed_end and index + 1 < len(pieces):
-        after = pieces[index + 1].packed_begin - sample
-        if after < sample - pieces[index].packed_end:
-            return index + 1
-    return index
