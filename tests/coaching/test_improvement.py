@@ -87,14 +87,17 @@ def test_from_planted_problems_to_verified_follow_up(app: TestClient, private_ka
         e["evaluation_id"] for e in individual["examples"]
     ]
     pid = plan["id"]
+    etag = app.get(f"/v1/improvement-plans/{pid}", headers=QA).headers["ETag"]
     edited = app.put(
         f"/v1/improvement-plans/{pid}",
         json={"goal_pass_rate": 0.9, "goal_days": 14, "actions": ["role-play the closing"]},
-        headers=SUPERVISOR,
+        headers=SUPERVISOR | {"If-Match": etag},
     )
     assert edited.status_code == 200 and edited.json()["goal_calls"] is None
     wrong = app.put(
-        f"/v1/improvement-plans/{pid}", json={"example_evaluation_ids": [before[0].evaluation_id]}, headers=QA
+        f"/v1/improvement-plans/{pid}",
+        json={"example_evaluation_ids": [before[0].evaluation_id]},
+        headers=QA | {"If-Match": edited.headers["ETag"]},
     )
     assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "example_evaluation_ids"
     assert app.post(f"/v1/improvement-plans/{pid}/coached", json={}, headers=QA).status_code == 409  # still draft
