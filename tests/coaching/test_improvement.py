@@ -223,7 +223,9 @@ def test_insufficient_data_cancel_and_expiry(sqlite_client: TestClient) -> None:
     )
 
 
-def test_the_demo_follow_up(app: TestClient, private_kafka_settings: KafkaSettings, database_url: str) -> None:
+def test_the_demo_follow_up(
+    app: TestClient, private_kafka_settings: KafkaSettings, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`./run demo`'s issue-16 step, against this app: analysis, a proposed plan, its verdict on generated calls."""
     if not database_url.startswith("sqlite"):
         pytest.skip("one database is enough for the demo's script")
@@ -234,3 +236,13 @@ def test_the_demo_follow_up(app: TestClient, private_kafka_settings: KafkaSettin
     assert follow_up(app, secret, private_kafka_settings.bootstrap_servers, evaluations) == 0
     closed = app.get("/v1/improvement-plans", params={"status": "closed"}, headers=QA).json()["items"]
     assert [p["verdict"] for p in closed] == ["improved"]
+    out = capsys.readouterr().out
+    for step in (
+        "problem analysis of the demo's 6 calls",
+        "an individual problem",
+        "improvement plan",
+        "proposed: focus ['closing']",
+        "follow-up verdict: improved",
+        "difference in differences",
+    ):
+        assert step in out, (step, out)
