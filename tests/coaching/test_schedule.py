@@ -99,7 +99,7 @@ def test_overdue_assignments_are_listed_reminded_and_reassigned(app: TestClient)
         json={
             "evaluation_id": late.evaluation_id,
             "reviewer_id": "qa-lin",
-            "due_at": (now - timedelta(days=1)).isoformat(),
+            "due_at": (now - timedelta(days=1)).replace(tzinfo=None).isoformat(),  # naive: UTC
         },
         headers=SUPERVISOR,
     ).json()

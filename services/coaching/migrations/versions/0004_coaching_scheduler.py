@@ -96,10 +96,8 @@ def upgrade() -> None:
     ).all():
         moment = released_at if isinstance(released_at, datetime) else datetime.fromisoformat(str(released_at))
         moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-        if moment > now:
-            change = {"release_scheduled_at": released_at, "released_at": None}
-        else:
-            change = {"released_by": author}
+        scheduled = {"release_scheduled_at": released_at, "released_at": None}
+        change = scheduled if moment > now else {"released_by": author}
         connection.execute(sa.update(versions).where(versions.c.id == version_id).values(**change))
 
     with op.batch_alter_table("improvement_plans", schema=None) as batch_op:

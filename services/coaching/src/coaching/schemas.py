@@ -43,6 +43,17 @@ Result = Literal["pass", "fail", "not_applicable"]
 Points = Annotated[float, Field(ge=0, le=1_000_000)]
 
 
+def _moment(value: datetime) -> datetime:
+    """A time the service can count windows from: naive means UTC; years 1970-2200 only."""
+    value = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if not 1970 <= value.year <= 2200:
+        raise ValueError("must be between 1970 and 2200")
+    return value
+
+
+Moment = Annotated[datetime, AfterValidator(_moment)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -151,13 +162,13 @@ class QuotaOut(BaseModel):
 class AssignmentIn(Strict):
     evaluation_id: Id
     reviewer_id: Id
-    due_at: datetime | None = Field(default=None, description="null: `CALLQA_COACHING_REVIEW_DUE_DAYS` from now")
+    due_at: Moment | None = Field(default=None, description="null: `CALLQA_COACHING_REVIEW_DUE_DAYS` from now")
 
 
 class ReassignIn(Strict):
     reviewer_id: Id
     reason: Annotated[NonBlankText, Field(max_length=500)]
-    due_at: datetime | None = Field(
+    due_at: Moment | None = Field(
         default=None, description="a new due date; null: kept, or for an overdue one `…_REVIEW_DUE_DAYS` from now"
     )
 
@@ -224,7 +235,7 @@ class ReviewIn(Strict):
 class SubmitIn(Strict):
     items: list[DecisionIn] | None = Field(default=None, max_length=500, description="null: the saved draft")
     notes: Text | None = None
-    release_at: datetime | None = Field(
+    release_at: Moment | None = Field(
         default=None,
         description="a future time: the release is scheduled and the periodic task releases it then (agents see "
         "nothing before); null or past: released on submit (as `…_RELEASE_ON_SUBMIT` says)",
@@ -543,17 +554,6 @@ class ReportOut(BaseModel):
 
 
 # --- issue 16: problem analyses, improvement plans, training requests ----------------------------
-
-
-def _moment(value: datetime) -> datetime:
-    """A time the service can count windows from: naive means UTC; years 1970-2200 only."""
-    value = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    if not 1970 <= value.year <= 2200:
-        raise ValueError("must be between 1970 and 2200")
-    return value
-
-
-Moment = Annotated[datetime, AfterValidator(_moment)]
 
 
 class AnalysisIn(Strict):

@@ -3,7 +3,7 @@ plans (versioned), runs and their picks, review assignments, appeals, the timeli
 an evaluation, auto-vs-human agreement per item, and calibration sessions (kept apart from evaluations:
 calibration scores never reach an agent). Issue 16: problem analyses, improvement plans, training requests,
 transcript references (the transcriber's redacted audio, the customer's first request), the training library,
-learning assignments and learning records."""
+learning assignments and learning records. Then: plan check-ins, the stored FAQ and the periodic tasks' rows."""
 
 from __future__ import annotations
 
