@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from callqa.settings import KafkaSettings
+from callqa_stack.factories import recording_purged
 from coaching.scheduler import Scheduler, Task
 from tests.coaching.helpers import (
     AGENT,
@@ -33,6 +35,7 @@ from tests.coaching.helpers import (
     stream,
     wait_for,
 )
+from tests.scorer.helpers import ready_event, transcript
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -40,6 +43,12 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.fixture
 def app(sqlite_url: str, coaching_kafka: KafkaSettings) -> Iterator[TestClient]:
     yield from started(make_settings(sqlite_url, coaching_kafka, sweep_interval_s=0))
+
+
+@pytest.fixture
+def both(database_url: str, coaching_kafka: KafkaSettings) -> Iterator[TestClient]:
+    """As `app`, on SQLite and on PostgreSQL."""
+    yield from started(make_settings(database_url, coaching_kafka, sweep_interval_s=0))
 
 
 def tick(app: TestClient, now: datetime) -> dict[str, dict[str, int]]:
@@ -239,7 +248,8 @@ def test_plan_edits_need_the_current_revision(app: TestClient) -> None:
     assert app.put("/v1/improvement-plans/nope", json={}, headers=QA | {"If-Match": etag}).status_code == 404
 
 
-def test_check_ins_every_follow_up_period_with_interim_figures(app: TestClient) -> None:
+def test_check_ins_every_follow_up_period_with_interim_figures(both: TestClient) -> None:
+    app = both
     now = datetime.now(UTC)
     plan = plan_of(app, goal_days=21, goal_pass_rate=0.9, follow_up_every_days=7, baseline_days=7)
     pid, url = plan["id"], f"/v1/improvement-plans/{plan['id']}"
@@ -289,5 +299,29 @@ def test_check_ins_every_follow_up_period_with_interim_figures(app: TestClient) 
     counts = plans.sweep(now + timedelta(days=30))
     assert counts["check_ins"] == 1
     assert app.get(f"/v1/improvement-plans/{pid}", headers=QA).json()["status"] == "closed"  # its window ended
+    assert app.post(f"{url}/check-ins/2/done", json={}, headers=QA).status_code == 409  # the plan is closed
     assert plans.sweep(now + timedelta(days=95))["expired"] == 1
     assert app.get(f"/v1/improvement-plans/{idle['id']}", headers=QA).json()["status"] == "expired"
+
+
+def test_the_stored_faq_loses_a_purged_call_at_once(app: TestClient) -> None:
+    """(On PostgreSQL too through tests/coaching/test_events.py's purge.)"""
+    library = app.app.state.library  # type: ignore[attr-defined]
+    texts = ["我想查一下这个月的账单", "我想查询这个月的账单", "查一下我这个月的账单"]
+    recordings = [str(uuid.uuid4()) for _ in texts]
+    for n, (rid, text) in enumerate(zip(recordings, texts, strict=True)):
+        document = transcript(rid, [("agent", "您好"), ("customer", text), ("agent", f"好的，第{n}位")])
+        assert library.on_transcript_ready(ready_event(document, agent_id="agent-7").payload)
+    assert library.refresh_faq()["recomputed"] == 1
+    (entry,) = app.get("/v1/faq", headers=AGENT).json()["entries"]
+    assert entry["calls"] == 3
+    gone = recordings[texts.index(entry["question"])]  # purge the call whose request is the entry's question
+
+    library.on_recording_purged(recording_purged(gone).payload)
+    stored = app.get("/v1/faq", headers=AGENT)
+    (entry,) = stored.json()["entries"]
+    assert entry["calls"] == 2 and entry["question"] in texts and stored.json()["stale"] is True
+    purged_text = texts[recordings.index(gone)]
+    assert purged_text not in stored.text and all(a["recording_id"] != gone for a in entry["answers"])
+    assert library.refresh_faq() == {"recomputed": 1, "entries": 1}
+    assert app.get("/v1/faq", headers=AGENT).json()["stale"] is False
