@@ -42,6 +42,13 @@ def upgrade() -> None:
         sa.Column("calls", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    # the FAQ's one state row, there from the start: writers lock it to take turns (never computed yet: stale)
+    op.bulk_insert(
+        sa.table(
+            "faq_state", sa.column("id", sa.Integer()), sa.column("changed_at", TS), sa.column("calls", sa.Integer())
+        ),
+        [{"id": 1, "changed_at": datetime.now(UTC), "calls": 0}],
+    )
     op.create_table(
         "plan_check_ins",
         sa.Column("id", sa.Integer(), nullable=False),

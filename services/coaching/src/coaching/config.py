@@ -56,7 +56,7 @@ class Settings(ServiceSettings):
         24, gt=0, le=24 * 365, description="an overdue review's reviewer is reminded at most this often"
     )
     faq_max_calls: int = Field(
-        5000, ge=1, le=50_000, description="the FAQ groups the first requests of this many latest calls"
+        3000, ge=1, le=20_000, description="the FAQ groups the first requests of this many latest calls (n² memory)"
     )
     transcripts_bucket: str = Field(
         "callqa-transcripts", description="the transcriber's bucket: transcripts and redacted audio copies"

@@ -37,6 +37,7 @@ import numpy as np
 import sqlalchemy as sa
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics.pairwise import cosine_distances
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, func, select
 
@@ -119,7 +120,7 @@ class Library:
         transcripts: ObjectStore | None,
         *,
         url_ttl: timedelta,
-        faq_max_calls: int = 5000,
+        faq_max_calls: int = 3000,
         faq_distance: float = 0.6,
         faq_answers: int = 3,
     ) -> None:
@@ -495,14 +496,15 @@ class Library:
         matrix = TfidfVectorizer(analyzer="char", ngram_range=(1, 3)).fit_transform([texts[i] for i in keep])
         labels = np.zeros(len(keep), dtype=int)
         if len(keep) > 1:
+            # cosine distances straight from the sparse TF-IDF rows: n x n floats, never n x vocabulary dense
             labels = AgglomerativeClustering(
-                n_clusters=None, metric="cosine", linkage="average", distance_threshold=self.faq_distance
-            ).fit_predict(matrix.toarray())
+                n_clusters=None, metric="precomputed", linkage="average", distance_threshold=self.faq_distance
+            ).fit_predict(cosine_distances(matrix))
         entries: list[dict[str, Any]] = []
         for label in sorted(set(labels)):
             members = [keep[i] for i in np.flatnonzero(labels == label)]
-            rows = matrix[[keep.index(m) for m in members]].toarray()
-            centre = rows.mean(axis=0)
+            rows = matrix[[keep.index(m) for m in members]]
+            centre = np.asarray(rows.mean(axis=0)).ravel()
             closest = members[int(np.argmax(rows @ centre))]
             ranked = sorted(
                 (refs[m] for m in members if refs[m].first_answer),
@@ -539,11 +541,15 @@ class Library:
 
 def lock_state(session: Session) -> FaqState:
     """The FAQ's state row, locked (made if missing) so writers of the stored FAQ take turns."""
-    state = session.exec(lock(select(FaqState).where(FaqState.id == 1), session)).first()
-    if state is None:
-        state = FaqState(id=1, changed_at=utcnow())
-        session.add(state)
-        session.flush()
+    statement = lock(select(FaqState).where(FaqState.id == 1), session)
+    state = session.exec(statement).first()
+    if state is None:  # the migration makes the row; a database emptied by hand gets it back here
+        try:
+            with session.begin_nested():
+                session.add(FaqState(id=1, changed_at=utcnow()))
+        except IntegrityError:  # a concurrent writer made it meanwhile
+            pass
+        state = session.exec(statement).one()
     return state
 
 
