@@ -87,14 +87,17 @@ def test_from_planted_problems_to_verified_follow_up(app: TestClient, private_ka
         e["evaluation_id"] for e in individual["examples"]
     ]
     pid = plan["id"]
+    etag = app.get(f"/v1/improvement-plans/{pid}", headers=QA).headers["ETag"]
     edited = app.put(
         f"/v1/improvement-plans/{pid}",
         json={"goal_pass_rate": 0.9, "goal_days": 14, "actions": ["role-play the closing"]},
-        headers=SUPERVISOR,
+        headers=SUPERVISOR | {"If-Match": etag},
     )
     assert edited.status_code == 200 and edited.json()["goal_calls"] is None
     wrong = app.put(
-        f"/v1/improvement-plans/{pid}", json={"example_evaluation_ids": [before[0].evaluation_id]}, headers=QA
+        f"/v1/improvement-plans/{pid}",
+        json={"example_evaluation_ids": [before[0].evaluation_id]},
+        headers=QA | {"If-Match": edited.headers["ETag"]},
     )
     assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "example_evaluation_ids"
     assert app.post(f"/v1/improvement-plans/{pid}/coached", json={}, headers=QA).status_code == 409  # still draft
@@ -220,7 +223,9 @@ def test_insufficient_data_cancel_and_expiry(sqlite_client: TestClient) -> None:
     )
 
 
-def test_the_demo_follow_up(app: TestClient, private_kafka_settings: KafkaSettings, database_url: str) -> None:
+def test_the_demo_follow_up(
+    app: TestClient, private_kafka_settings: KafkaSettings, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`./run demo`'s issue-16 step, against this app: analysis, a proposed plan, its verdict on generated calls."""
     if not database_url.startswith("sqlite"):
         pytest.skip("one database is enough for the demo's script")
@@ -231,3 +236,13 @@ def test_the_demo_follow_up(app: TestClient, private_kafka_settings: KafkaSettin
     assert follow_up(app, secret, private_kafka_settings.bootstrap_servers, evaluations) == 0
     closed = app.get("/v1/improvement-plans", params={"status": "closed"}, headers=QA).json()["items"]
     assert [p["verdict"] for p in closed] == ["improved"]
+    out = capsys.readouterr().out
+    for step in (
+        "problem analysis of the demo's 6 calls",
+        "an individual problem",
+        "improvement plan",
+        "proposed: focus ['closing']",
+        "follow-up verdict: improved",
+        "difference in differences",
+    ):
+        assert step in out, (step, out)

@@ -10,6 +10,7 @@ import uuid
 import wave
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -94,7 +95,7 @@ def test_breakpoints_serve_the_redacted_range(
     store.put_bytes(key, body, content_type="audio/wav")
     eid = call(app, private_kafka_settings, GOOD_CALL, key)
     recording = app.get(f"/v1/evaluations/{eid}", headers=QA).json()["recording_id"]
-    wait_for(lambda: app.app.state.library.faq(min_calls=1))  # type: ignore[attr-defined]  # transcript.ready seen
+    wait_for(lambda: refreshed(app)["entries"])  # transcript.ready seen, the FAQ computed with the call
 
     item = {
         "evaluation_id": eid,
@@ -144,7 +145,10 @@ def test_breakpoints_serve_the_redacted_range(
 
     send(private_kafka_settings, recording_purged(recording))
     wait_for(lambda: app.get(f"/v1/library-items/{iid}", headers=QA).status_code == 404)
-    assert app.app.state.library.faq(min_calls=1) == []  # type: ignore[attr-defined]
+    # the stored FAQ loses the call at once, before any recomputation: its words are nowhere in it
+    stored = app.get("/v1/faq", params={"min_calls": 1}, headers=QA)
+    assert stored.json()["entries"] == [] and stored.json()["stale"] is True
+    assert GOOD_CALL[1][1] not in stored.text
 
 
 def test_learning_records_validate(app: TestClient) -> None:
@@ -172,13 +176,36 @@ def test_learning_records_validate(app: TestClient) -> None:
     assert app.post("/v1/learning-records", json=record, headers=QA).status_code == 403
 
 
+def refreshed(app: TestClient, min_calls: int = 1) -> dict[str, Any]:
+    answer = app.post("/v1/faq/refresh", params={"min_calls": min_calls}, headers=TRAINER)
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
 def test_the_faq_groups_first_requests(app: TestClient, private_kafka_settings: KafkaSettings) -> None:
+    never = app.get("/v1/faq", headers=AGENT).json()
+    assert never == {"computed_at": None, "stale": True, "calls": 0, "entries": []}
     bills = ["我想查一下这个月的账单。", "我想查询这个月的账单", "查一下我这个月的账单"]
     broadband = ["我要办理宽带报装。", "宽带报装怎么办理"]
     for n, text in enumerate(bills + broadband):
         call(app, private_kafka_settings, [("agent", "您好"), ("customer", text), ("agent", f"好的，第{n}位")])
-    wait_for(lambda: sum(e["calls"] for e in app.get("/v1/faq", headers=AGENT).json()) == 5)
-    entries = app.get("/v1/faq", headers=AGENT).json()
-    assert [e["calls"] for e in entries] == [3, 2]
+    wait_for(lambda: sum(e["calls"] for e in refreshed(app, 2)["entries"]) == 5)
+    faq = app.get("/v1/faq", headers=AGENT).json()
+    entries = faq["entries"]
+    assert [e["calls"] for e in entries] == [3, 2] and faq["calls"] == 5
+    assert faq["computed_at"] and faq["stale"] is False
     assert entries[0]["question"] in bills and entries[1]["question"] in broadband
     assert all(a["text"].startswith("好的") and a["evaluation_id"] for a in entries[0]["answers"]), entries
+    assert app.post("/v1/faq/refresh", headers=AGENT).status_code == 403
+
+    # materialised: reading does not recompute; nothing changed, the periodic task leaves it be
+    library = app.app.state.library  # type: ignore[attr-defined]
+    assert library.refresh_faq() == {"recomputed": 0}
+    call(app, private_kafka_settings, [("customer", "我要办理宽带报装"), ("agent", "好的，三天")])
+    wait_for(lambda: app.get("/v1/faq", headers=AGENT).json()["stale"])  # a new call changed what feeds it
+    assert app.get("/v1/faq", headers=AGENT).json()["computed_at"] == faq["computed_at"]
+    ran = app.app.state.scheduler.tick(force=True)  # type: ignore[attr-defined]
+    assert ran["faq"] == {"recomputed": 1, "entries": 2}
+    after = app.get("/v1/faq", headers=AGENT).json()
+    assert after["stale"] is False and [e["calls"] for e in after["entries"]] == [3, 3]

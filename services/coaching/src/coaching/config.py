@@ -40,7 +40,23 @@ class Settings(ServiceSettings):
     plan_idle_days: int = Field(90, ge=1, le=3650, description="a draft or active plan idle this long expires")
     recurrence_days: int = Field(30, ge=1, le=3650, description="the recurrence check looks this far past a plan")
     sweep_interval_s: float = Field(
-        300, ge=0, description="how often plans are swept (expire, close, recurrence); 0: never (tests)"
+        300,
+        ge=0,
+        description="how often the periodic tasks run: review reminders, plans (expire, close, recurrence, "
+        "check-ins) and the FAQ; 0: no periodic tasks at all (tests run them by hand)",
+    )
+    release_interval_s: float = Field(
+        60, ge=1, description="how often scheduled releases are made (agents see a release at most this late)"
+    )
+    task_lease_s: float = Field(
+        600, ge=10, description="how long a replica holds a periodic task it claimed (a crashed one's lease expires)"
+    )
+    review_due_days: int = Field(3, ge=1, le=365, description="a review assignment made without a due date is due")
+    review_reminder_hours: float = Field(
+        24, gt=0, le=24 * 365, description="an overdue review's reviewer is reminded at most this often"
+    )
+    faq_max_calls: int = Field(
+        3000, ge=1, le=20_000, description="the FAQ groups the first requests of this many latest calls (n² memory)"
     )
     transcripts_bucket: str = Field(
         "callqa-transcripts", description="the transcriber's bucket: transcripts and redacted audio copies"

@@ -37,12 +37,25 @@ class WrongState(Exception):
 class StaleRevision(Exception):
     """If-Match names an older revision than the stored one (409)."""
 
-    def __init__(self, expected: int, given: str) -> None:
-        super().__init__(f"the review is at revision {expected}, the request was based on {given}")
+    def __init__(self, expected: int, given: str, what: str = "review") -> None:
+        super().__init__(f"the {what} is at revision {expected}, the request was based on {given}")
 
 
 class RevisionRequired(Exception):
-    """A change to a review without If-Match (428)."""
+    """A change to a review or a plan without If-Match (428)."""
+
+
+def etag_of(revision: int) -> str:
+    return f'"{revision}"'
+
+
+def check_revision(revision: int, if_match: str | None, what: str) -> None:
+    """Optimistic concurrency: the change must be based on the stored revision (the ETag sent back as If-Match)."""
+    if if_match is None:
+        raise RevisionRequired(f"send If-Match with the {what}'s ETag (its revision)")
+    given = if_match.strip().removeprefix("W/").strip('"')
+    if given != str(revision):
+        raise StaleRevision(revision, if_match, what)
 
 
 class Invalid(ValueError):

@@ -7,9 +7,11 @@ from coaching.ledger import Ledger
 from coaching.library import Library
 
 
-def on_evaluation_scored(scored: EvaluationScored, *, ledger: Ledger) -> None:
-    """Keep coaching's own copy of the evaluation (version 1, source `auto`); a duplicate changes nothing."""
-    ledger.on_evaluation_scored(scored)
+def on_evaluation_scored(scored: EvaluationScored, *, ledger: Ledger, library: Library) -> None:
+    """Keep coaching's own copy of the evaluation (version 1, source `auto`); a duplicate changes nothing. A new
+    score of a transcribed call marks the FAQ changed (it ranks the answers)."""
+    if ledger.on_evaluation_scored(scored):
+        library.on_evaluation_scored(scored.recording_id)
 
 
 def on_transcript_ready(ready: TranscriptReady, *, library: Library) -> None:

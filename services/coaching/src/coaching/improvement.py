@@ -13,15 +13,23 @@ improved plan gets a recurrence check `recurrence_days` after its window: did th
 
 Creating a plan announces `coaching.plan.created`; closing, cancelling or expiring it `coaching.plan.closed`
 (through the outbox, in the same transaction as the change).
+
+Every change bumps the plan's `revision` (its ETag): an edit must send it as If-Match, so two coaches editing one
+plan cannot overwrite each other (stale: 409, none: 428). A plan with `follow_up_every_days` gets a check-in every
+that many days while active (from activation) or in follow-up (from coaching): the periodic task (`sweep`) makes
+it with the agent's interim figures on the focus items and counts it as a reminder to the coach, who records it
+done with notes. Check-ins are not activity: a plan nobody works on still expires.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, and_, col, func, or_, select
 
 from callqa.auth import Principal
@@ -29,11 +37,13 @@ from callqa.db import Database
 from callqa.events import PassCount, PlanClosed, PlanClosedEvent, PlanCreated, PlanCreatedEvent, utcnow
 from callqa.outbox import enqueue
 from coaching.analyses import ProblemAnalyses
-from coaching.errors import Invalid, NotFound, NotYours, WrongState
+from coaching.errors import Invalid, NotFound, NotYours, WrongState, check_revision
 from coaching.followup import FollowUpParams, Window, recurrence, verify
 from coaching.ledger import PRODUCER, is_staff, lock
 from coaching.observations import Scope, Source, call_outcomes, observations
-from coaching.tables import EvaluationRecord, ImprovementPlan
+from coaching.tables import EvaluationRecord, ImprovementPlan, PlanCheckIn
+
+log = logging.getLogger(__name__)
 
 EDITABLE = ("draft", "active")
 OPEN = ("draft", "active", "in_follow_up")
@@ -142,15 +152,17 @@ class ImprovementPlans:
                     return record.scorecard_id
         raise Invalid("the analysis names no scorecard and the problem has no example call", "scorecard_id")
 
-    def edit(self, principal: Principal, plan_id: str, fields: PlanFields) -> ImprovementPlan:
+    def edit(self, principal: Principal, plan_id: str, fields: PlanFields, if_match: str | None) -> ImprovementPlan:
         with self.db.session() as session:
             plan = self._get(session, plan_id, for_update=True)
+            check_revision(plan.revision, if_match, "plan")
             if plan.status not in EDITABLE:
                 raise WrongState(f"a plan is edited while draft or active; this one is {plan.status}")
             self._apply(plan, fields)
             self._check_goal(plan)
             self._check_examples(session, plan)
             plan.last_activity_at = utcnow()
+            plan.revision += 1
             session.add(plan)
         return plan
 
@@ -175,6 +187,7 @@ class ImprovementPlans:
                 raise WrongState("the plan is already acknowledged")
             plan.acknowledged_at, plan.acknowledgement_comment = utcnow(), comment
             plan.last_activity_at = plan.acknowledged_at
+            plan.revision += 1
             session.add(plan)
         return plan
 
@@ -184,6 +197,7 @@ class ImprovementPlans:
             if plan.status not in OPEN:
                 raise WrongState(f"the plan is {plan.status}")
             plan.reminders += 1
+            plan.revision += 1
             session.add(plan)
         return plan
 
@@ -195,6 +209,7 @@ class ImprovementPlans:
             if coach_id == plan.agent_id:
                 raise Invalid("an agent does not coach themselves", "coach_id")
             plan.coach_id, plan.reassignments, plan.last_activity_at = coach_id, plan.reassignments + 1, utcnow()
+            plan.revision += 1
             session.add(plan)
         return plan
 
@@ -228,12 +243,13 @@ class ImprovementPlans:
         return plan
 
     def sweep(self, now: datetime | None = None) -> dict[str, int]:
-        """What a scheduler runs: expire idle plans, close plans whose window ended, run recurrence checks.
+        """What the periodic task runs: expire idle plans, close plans whose window ended, run recurrence checks,
+        make due check-ins.
 
         Each plan in a transaction of its own, locked and re-checked there, so replicas sweeping at once never
         close (or announce) a plan twice."""
         now = now or utcnow()
-        counts = {"expired": 0, "closed": 0, "recurrence_checked": 0}
+        counts = {"expired": 0, "closed": 0, "recurrence_checked": 0, "check_ins": 0}
         with self.db.session() as session:
             candidates = session.exec(
                 select(ImprovementPlan.id).where(  # (a JSON column's None is stored as JSON null: checked below)
@@ -249,14 +265,131 @@ class ImprovementPlans:
                 if plan.status in EDITABLE and plan.last_activity_at < now - timedelta(days=self.idle_days):
                     self._end(session, plan, "expired", now)
                     counts["expired"] += 1
-                elif plan.status == "in_follow_up":
+                    continue
+                if plan.status == "in_follow_up":
                     ends, _ = self._window_end(session, plan, now)
                     if ends is not None:
                         self._close(session, plan, ends, now)
                         counts["closed"] += 1
-                elif plan.status == "closed" and plan.verdict == "improved" and plan.recurrence is None:
+                        continue
+                if plan.status == "closed" and plan.verdict == "improved" and plan.recurrence is None:
                     counts["recurrence_checked"] += int(self._recurrence(session, plan, now))
+                    continue
+                if plan.status in ("active", "in_follow_up") and plan.follow_up_every_days:
+                    counts["check_ins"] += int(self._check_in(session, plan, now))
         return counts
+
+    # --- check-ins --------------------------------------------------------------------------------
+
+    def _check_in(self, session: Session, plan: ImprovementPlan, now: datetime) -> bool:
+        """Make the plan's next check-in if one is due (one per sweep: missed periods are skipped, not piled up)."""
+        assert plan.follow_up_every_days
+        anchor = plan.coached_at if plan.status == "in_follow_up" else plan.activated_at
+        if anchor is None:
+            return False
+        every = timedelta(days=plan.follow_up_every_days)
+        last = session.exec(
+            select(PlanCheckIn).where(PlanCheckIn.plan_id == plan.id).order_by(col(PlanCheckIn.number).desc())
+        ).first()
+        due_at = (last.due_at if last is not None and last.due_at >= anchor else anchor) + every
+        if due_at > now:
+            return False
+        while due_at + every <= now:
+            due_at += every
+        check_in = PlanCheckIn(
+            plan_id=plan.id,
+            number=(last.number + 1) if last is not None else 1,
+            due_at=due_at,
+            created_at=now,
+            figures=self._interim(session, plan, anchor, now),
+        )
+        plan.reminders += 1  # the check-in reminds the coach; not activity (an idle plan still expires)
+        plan.revision += 1
+        try:
+            with session.begin_nested():  # the unique (plan, number) is the backstop against a second maker
+                session.add(check_in)
+                session.add(plan)
+        except IntegrityError:
+            return False
+        log.info(
+            "plan check-in due",
+            extra={"plan": plan.id, "coach": plan.coach_id, "number": check_in.number, "reminders": plan.reminders},
+        )
+        return True
+
+    def _interim(self, session: Session, plan: ImprovementPlan, start: datetime, end: datetime) -> dict[str, Any]:
+        """The agent's figures on the focus items since `start`: calls, passes and the rate against the goal, per
+        item failures; in follow-up also the before window (the same as the verdict's)."""
+        source: Source = "human" if plan.score_source == "human" else "auto"
+        scope = Scope(agents=[plan.agent_id], scorecard_id=plan.scorecard_id)
+
+        def figures(since: datetime, until: datetime) -> dict[str, Any]:
+            found = observations(session, scope, since, until, source)
+            calls = call_outcomes(found, plan.focus_items)
+            passed = sum(o for _, _, o in calls)
+            items: dict[str, dict[str, Any]] = {}
+            for item in plan.focus_items:
+                applicable = [o for o in found if o.item_id == item and o.applicable]
+                failed = sum(1 for o in applicable if o.failed)
+                items[item] = {
+                    "calls": len(applicable),
+                    "failed": failed,
+                    "fail_rate": failed / len(applicable) if applicable else None,
+                }
+            rate = passed / len(calls) if calls else None
+            return {
+                "since": since.isoformat(),
+                "until": until.isoformat(),
+                "calls": len(calls),
+                "passed": passed,
+                "pass_rate": rate,
+                "items": items,
+            }
+
+        out = figures(start, end)
+        rate = out["pass_rate"]
+        out |= {
+            "status": plan.status,
+            "score_source": source,
+            "goal_pass_rate": plan.goal_pass_rate,
+            "on_track": None if rate is None else rate >= plan.goal_pass_rate,
+        }
+        if plan.status == "in_follow_up" and plan.coached_at is not None:
+            out["before"] = figures(plan.coached_at - timedelta(days=plan.baseline_days), plan.coached_at)
+        return out
+
+    def check_ins(
+        self, principal: Principal, plan_id: str, *, limit: int, offset: int
+    ) -> tuple[list[PlanCheckIn], int]:
+        self.get(principal, plan_id)  # 404, or 403 for another agent's plan
+        with self.db.session() as session:
+            condition = PlanCheckIn.plan_id == plan_id
+            total = session.exec(select(func.count()).select_from(PlanCheckIn).where(condition)).one()
+            rows = session.exec(
+                select(PlanCheckIn).where(condition).order_by(col(PlanCheckIn.number)).offset(offset).limit(limit)
+            ).all()
+        return list(rows), int(total)
+
+    def check_in_done(self, principal: Principal, plan_id: str, number: int, notes: str | None) -> PlanCheckIn:
+        """The coach has held the check-in (activity: the plan is not idle)."""
+        with self.db.session() as session:
+            plan = self._get(session, plan_id, for_update=True)
+            found = session.exec(
+                select(PlanCheckIn).where(PlanCheckIn.plan_id == plan_id, PlanCheckIn.number == number)
+            ).first()
+            if found is None:
+                raise NotFound("check-in", f"{plan_id}/{number}")
+            if found.done_at is not None:
+                raise WrongState(f"check-in {number} was recorded done by {found.done_by}")
+            if plan.status in ENDED:
+                raise WrongState(f"the plan is {plan.status}")
+            now = utcnow()
+            found.done_at, found.done_by, found.notes = now, principal.subject, notes
+            plan.last_activity_at = now
+            plan.revision += 1
+            session.add(found)
+            session.add(plan)
+        return found
 
     def _outcomes(
         self, session: Session, plan: ImprovementPlan, start: datetime, end: datetime, *, group: bool
@@ -331,6 +464,7 @@ class ImprovementPlans:
         later = self._outcomes(session, plan, after_end, later_end, group=False)
         found = recurrence(Window.of([o for _, _, o in after]), Window.of([o for _, _, o in later]), self.params)
         plan.recurrence = {**found, "checked_at": now.isoformat(), "until": later_end.isoformat()}
+        plan.revision += 1
         session.add(plan)
         return True
 
@@ -392,6 +526,7 @@ class ImprovementPlans:
             for name, value in changes.items():
                 setattr(plan, name, value)
             plan.last_activity_at = utcnow()
+            plan.revision += 1
             session.add(plan)
         return plan
 
@@ -428,6 +563,7 @@ class ImprovementPlans:
 
     def _end(self, session: Session, plan: ImprovementPlan, status: str, now: datetime) -> None:
         plan.status, plan.closed_at, plan.last_activity_at = status, now, now
+        plan.revision += 1
         session.add(plan)
         evidence = plan.evidence or {}
 

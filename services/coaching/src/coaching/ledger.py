@@ -47,6 +47,7 @@ from coaching.tables import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 PRODUCER = "coaching"
+SCHEDULER = "scheduler"  # the actor of what the periodic tasks do
 STAFF = frozenset({Role.qa_analyst, Role.supervisor, Role.trainer, Role.auditor, Role.admin})
 PURGED_TEXT_KEYS = ("comment", "override_reason", "reason", "text")
 
@@ -220,15 +221,11 @@ class Ledger:
             .order_by(col(EvaluationVersion.version).desc())
         ).first()
 
-    def released(self, session: Session, evaluation_id: str, now: datetime | None = None) -> EvaluationVersion | None:
-        """The latest version agents may see (released and its release time reached)."""
+    def released(self, session: Session, evaluation_id: str) -> EvaluationVersion | None:
+        """The latest version agents may see: one with a stored release (on submit, or by the scheduled release)."""
         return session.exec(
             select(EvaluationVersion)
-            .where(
-                EvaluationVersion.evaluation_id == evaluation_id,
-                col(EvaluationVersion.released_at).is_not(None),
-                col(EvaluationVersion.released_at) <= (now or utcnow()),
-            )
+            .where(EvaluationVersion.evaluation_id == evaluation_id, col(EvaluationVersion.released_at).is_not(None))
             .order_by(col(EvaluationVersion.version).desc())
         ).first()
 
@@ -252,7 +249,7 @@ class Ledger:
             agent_id = principal.subject
             released = (
                 select(EvaluationVersion.evaluation_id)
-                .where(col(EvaluationVersion.released_at).is_not(None), col(EvaluationVersion.released_at) <= utcnow())
+                .where(col(EvaluationVersion.released_at).is_not(None))
                 .scalar_subquery()
             )
             conditions.append(col(EvaluationRecord.id).in_(released))
@@ -289,10 +286,7 @@ class Ledger:
             self.visible(session, principal, evaluation_id)
             conditions: list[Any] = [EvaluationVersion.evaluation_id == evaluation_id]
             if not is_staff(principal):
-                conditions += [
-                    col(EvaluationVersion.released_at).is_not(None),
-                    col(EvaluationVersion.released_at) <= utcnow(),
-                ]
+                conditions.append(col(EvaluationVersion.released_at).is_not(None))
             total = session.exec(select(func.count()).select_from(EvaluationVersion).where(*conditions)).one()
             rows = session.exec(
                 select(EvaluationVersion)
@@ -303,7 +297,15 @@ class Ledger:
             ).all()
         return list(rows), int(total)
 
-    AGENT_HIDDEN_ACTIONS = ("assigned", "review_opened", "review_saved", "reassigned", "cancelled")
+    AGENT_HIDDEN_ACTIONS = (
+        "assigned",
+        "review_opened",
+        "review_saved",
+        "reassigned",
+        "cancelled",
+        "reminded",
+        "release_scheduled",
+    )
 
     def timeline(
         self, principal: Principal, evaluation_id: str, *, limit: int, offset: int
@@ -339,6 +341,46 @@ class Ledger:
             ).all()
         return [(s, i, int(n), int(a or 0), int(n) - int(a or 0)) for s, i, n, a in rows], int(total)
 
+    # --- scheduled release ------------------------------------------------------------------------
+
+    def release_due(self, now: datetime | None = None) -> dict[str, int]:
+        """Release every version whose scheduled release time has come (the periodic task): the release is stored
+        with its time and `released_by` = scheduler, and the timeline says so. A conditional UPDATE per version,
+        so two replicas never release (or note) one twice."""
+        now = now or utcnow()
+        with self.db.session() as session:
+            due = session.exec(
+                select(EvaluationVersion.id, EvaluationVersion.evaluation_id).where(
+                    col(EvaluationVersion.released_at).is_(None),
+                    col(EvaluationVersion.release_scheduled_at).is_not(None),
+                    col(EvaluationVersion.release_scheduled_at) <= now,
+                )
+            ).all()
+        released = 0
+        for version_id, evaluation_id in due:
+            with self.db.session() as session:
+                changed = session.execute(
+                    sa.update(EvaluationVersion)
+                    .where(col(EvaluationVersion.id) == version_id, col(EvaluationVersion.released_at).is_(None))
+                    .values(released_at=now, released_by=SCHEDULER)
+                )
+                if changed.rowcount != 1:  # type: ignore[attr-defined]
+                    continue
+                version = session.get(EvaluationVersion, version_id)
+                assert version is not None
+                assert version.release_scheduled_at is not None
+                note(
+                    session,
+                    self.record(session, evaluation_id),
+                    SCHEDULER,
+                    "released",
+                    version=version.version,
+                    at=now.isoformat(),
+                    scheduled_at=version.release_scheduled_at.isoformat(),
+                )
+                released += 1
+        return {"released": released}
+
     # --- writing human versions -------------------------------------------------------------------
 
     def pass_threshold(self, record: EvaluationRecord) -> float:
@@ -355,8 +397,10 @@ class Ledger:
         author: str,
         notes: str | None,
         released_at: datetime | None,
+        release_scheduled_at: datetime | None = None,
     ) -> EvaluationVersion:
-        """Append a human version to `record` (locked by the caller) and announce it, in the caller's transaction."""
+        """Append a human version to `record` (locked by the caller) and announce it, in the caller's transaction.
+        `released_at`: released now (by `author`); else `release_scheduled_at`: released later by `release_due`."""
         now = utcnow()
         record.latest_version += 1
         version = EvaluationVersion(
@@ -374,6 +418,8 @@ class Ledger:
             author=author,
             created_at=now,
             released_at=released_at,
+            release_scheduled_at=release_scheduled_at,
+            released_by=author if released_at is not None else None,
         )
         session.add(record)
         session.add(version)
@@ -395,7 +441,7 @@ class Ledger:
                     cause="appeal" if cause == "appeal" else "review",
                     reviewer_id=author,
                     reviewed_at=now,
-                    released_at=released_at,
+                    released_at=released_at or release_scheduled_at,
                     total_points=totals.total_points,
                     max_points=totals.max_points,
                     percentage=totals.percentage,

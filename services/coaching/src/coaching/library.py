@@ -14,8 +14,13 @@ scikit-learn, deterministic for the same calls. An entry is a group of at least 
 the request closest to the group's centre; its best answers are the agent's first replies, exemplary library
 calls first, then by the call's automatic score.
 
-`recording.purged` deletes the call's transcript reference (so its words leave the FAQ) and its library items with
-their assignments.
+The FAQ is materialised (`faq_entries`, `faq_state`): what feeds it (a transcript, a score of a transcribed call, an
+exemplary item, a purge) marks it changed, and the periodic task recomputes it when it is (over the
+`max_calls` latest calls: clustering is quadratic); readers get the stored entries with `computed_at` and `stale`.
+
+`recording.purged` deletes the call's transcript reference and its library items with their assignments, and takes
+the call out of the stored FAQ at once (its request, its answer; an entry left with no call goes), before any
+recomputation.
 """
 
 from __future__ import annotations
@@ -29,8 +34,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics.pairwise import cosine_distances
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, func, select
 
 from callqa.auth import Principal, Role
@@ -39,9 +47,11 @@ from callqa.events import RecordingPurged, TranscriptReady, utcnow
 from callqa.storage import ObjectStore
 from callqa.transcripts import TranscriptDocument
 from coaching.errors import Invalid, NotFound, NotYours, WrongState
-from coaching.ledger import is_staff
+from coaching.ledger import is_staff, lock
 from coaching.tables import (
     EvaluationRecord,
+    FaqEntryRecord,
+    FaqState,
     ImprovementPlan,
     LearningAssignment,
     LearningRecord,
@@ -104,10 +114,22 @@ def wav_file(fmt: bytes, frames: bytes) -> bytes:
 
 
 class Library:
-    def __init__(self, db: Database, transcripts: ObjectStore | None, *, url_ttl: timedelta) -> None:
+    def __init__(
+        self,
+        db: Database,
+        transcripts: ObjectStore | None,
+        *,
+        url_ttl: timedelta,
+        faq_max_calls: int = 3000,
+        faq_distance: float = 0.6,
+        faq_answers: int = 3,
+    ) -> None:
         self.db = db
         self.transcripts = transcripts
         self.url_ttl = url_ttl
+        self.faq_max_calls = faq_max_calls
+        self.faq_distance = faq_distance
+        self.faq_answers = faq_answers
 
     # --- from the bus -----------------------------------------------------------------------------
 
@@ -141,7 +163,14 @@ class Library:
             ref.duration_ms, ref.first_request, ref.first_answer = ready.duration_ms, request, answer
             ref.received_at = utcnow()
             session.add(ref)
+            faq_changed(session)
         return True
+
+    def on_evaluation_scored(self, recording_id: str) -> None:
+        """A new score ranks a transcribed call's answer: the FAQ has changed."""
+        with self.db.session() as session:
+            if session.get(TranscriptRef, recording_id) is not None:
+                faq_changed(session)
 
     def on_recording_purged(self, purged: RecordingPurged) -> int:
         """The call leaves the library and the FAQ (its words with it); returns library items removed."""
@@ -156,7 +185,31 @@ class Library:
             for record in session.exec(select(LearningRecord).where(col(LearningRecord.library_item_id).in_(ids))):
                 record.library_item_id = None
                 session.add(record)
+            self._purge_from_faq(session, rid)
         return len(ids)
+
+    @staticmethod
+    def _purge_from_faq(session: Session, rid: str) -> None:
+        """Take the call out of the stored FAQ now (not at the next recomputation): its request and its answer."""
+        lock_state(session)
+        for entry in session.exec(select(FaqEntryRecord)).all():
+            if rid not in entry.recording_ids:
+                continue
+            entry.recording_ids = [r for r in entry.recording_ids if r != rid]
+            entry.examples = [e for e in entry.examples if e["recording_id"] != rid]
+            entry.answers = [a for a in entry.answers if a["recording_id"] != rid]
+            entry.calls = len(entry.recording_ids)
+            if entry.question_recording_id == rid:
+                if not entry.examples:
+                    session.delete(entry)
+                    continue
+                nearest = entry.examples[0]  # the next member stands in for the question
+                entry.question, entry.question_recording_id = nearest["text"], nearest["recording_id"]
+            if not entry.recording_ids:
+                session.delete(entry)
+                continue
+            session.add(entry)
+        faq_changed(session)
 
     # --- library items ----------------------------------------------------------------------------
 
@@ -172,6 +225,7 @@ class Library:
                 id=str(uuid.uuid4()), recording_id=record.recording_id, created_by=principal.subject, **fields
             )
             session.add(item)
+            faq_changed(session)  # an exemplary call's answer goes first
         return item
 
     def edit(self, principal: Principal, item_id: str, fields: dict[str, Any]) -> LibraryItem:
@@ -184,6 +238,7 @@ class Library:
                     setattr(item, name, value)
             item.updated_at = utcnow()
             session.add(item)
+            faq_changed(session)
         return item
 
     @staticmethod
@@ -376,44 +431,80 @@ class Library:
 
     # --- FAQ --------------------------------------------------------------------------------------
 
-    def faq(self, *, min_calls: int = 2, distance: float = 0.6, answers: int = 3) -> list[dict[str, Any]]:
+    def faq(self, *, min_calls: int = 2) -> tuple[FaqState | None, list[FaqEntryRecord]]:
+        """The stored FAQ: its state (None: never computed) and the entries of at least `min_calls` calls."""
         with self.db.session() as session:
+            state = session.get(FaqState, 1)
+            entries = session.exec(
+                select(FaqEntryRecord)
+                .where(col(FaqEntryRecord.calls) >= min_calls)
+                .order_by(col(FaqEntryRecord.position))
+            ).all()
+        return state, list(entries)
+
+    def refresh_faq(self, now: datetime | None = None, *, force: bool = False) -> dict[str, int]:
+        """Recompute the stored FAQ if what feeds it changed since (or `force`); the periodic task's step."""
+        now = now or utcnow()
+        with self.db.session() as session:
+            state = session.get(FaqState, 1)
+            if (
+                not force
+                and state is not None
+                and state.computed_at is not None
+                and state.changed_at <= state.computed_at
+            ):
+                return {"recomputed": 0}
             refs: list[TranscriptRef] = list(
                 session.exec(
                     select(TranscriptRef)
                     .where(col(TranscriptRef.first_request).is_not(None))
-                    .order_by(col(TranscriptRef.recording_id))
+                    .order_by(col(TranscriptRef.started_at).desc(), col(TranscriptRef.recording_id))
+                    .limit(self.faq_max_calls)
                 ).all()
             )
+            refs.sort(key=lambda r: r.recording_id)  # the clustering's input order: stable for the same calls
             exemplary = {
                 i.recording_id: i.id
                 for i in session.exec(select(LibraryItem).where(LibraryItem.kind == "exemplary")).all()
             }
-            scores: dict[str, tuple[str, float]] = {
-                r.recording_id: (r.id, r.auto_percentage)
+            scores: dict[str, tuple[str, float]] = {}
+            ids = [x.recording_id for x in refs]
+            for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
                 for r in session.exec(
-                    select(EvaluationRecord).where(
-                        col(EvaluationRecord.recording_id).in_([x.recording_id for x in refs])
-                    )
-                ).all()
-            }
+                    select(EvaluationRecord).where(col(EvaluationRecord.recording_id).in_(chunk))
+                ).all():
+                    scores[r.recording_id] = (r.id, r.auto_percentage)
+        entries = self._cluster(refs, exemplary, scores)
+        with self.db.session() as session:
+            # The state row's lock serialises writers (a refresh and a purge), so one set of entries is stored.
+            state = lock_state(session)
+            session.exec(delete(FaqEntryRecord))
+            for position, entry in enumerate(entries):
+                session.add(FaqEntryRecord(position=position, computed_at=now, **entry))
+            state.computed_at = now
+            state.calls = len(refs)
+            session.add(state)
+        return {"recomputed": 1, "entries": len(entries)}
+
+    def _cluster(
+        self, refs: list[TranscriptRef], exemplary: dict[str, str], scores: dict[str, tuple[str, float]]
+    ) -> list[dict[str, Any]]:
         texts = [normalise(r.first_request or "") for r in refs]
         keep = [i for i, t in enumerate(texts) if t]
-        if not keep or len(keep) < min_calls:
+        if not keep:
             return []
         matrix = TfidfVectorizer(analyzer="char", ngram_range=(1, 3)).fit_transform([texts[i] for i in keep])
         labels = np.zeros(len(keep), dtype=int)
         if len(keep) > 1:
+            # cosine distances straight from the sparse TF-IDF rows: n x n floats, never n x vocabulary dense
             labels = AgglomerativeClustering(
-                n_clusters=None, metric="cosine", linkage="average", distance_threshold=distance
-            ).fit_predict(matrix.toarray())
+                n_clusters=None, metric="precomputed", linkage="average", distance_threshold=self.faq_distance
+            ).fit_predict(cosine_distances(matrix))
         entries: list[dict[str, Any]] = []
         for label in sorted(set(labels)):
             members = [keep[i] for i in np.flatnonzero(labels == label)]
-            if len(members) < min_calls:
-                continue
-            rows = matrix[[keep.index(m) for m in members]].toarray()
-            centre = rows.mean(axis=0)
+            rows = matrix[[keep.index(m) for m in members]]
+            centre = np.asarray(rows.mean(axis=0)).ravel()
             closest = members[int(np.argmax(rows @ centre))]
             ranked = sorted(
                 (refs[m] for m in members if refs[m].first_answer),
@@ -426,8 +517,12 @@ class Library:
             entries.append(
                 {
                     "question": refs[closest].first_request,
+                    "question_recording_id": refs[closest].recording_id,
                     "calls": len(members),
-                    "examples": [refs[m].first_request for m in members[:5]],
+                    "recording_ids": [refs[m].recording_id for m in members],
+                    "examples": [
+                        {"recording_id": refs[m].recording_id, "text": refs[m].first_request} for m in members[:5]
+                    ],
                     "answers": [
                         {
                             "text": r.first_answer,
@@ -436,9 +531,35 @@ class Library:
                             "library_item_id": exemplary.get(r.recording_id),
                             "score": scores.get(r.recording_id, ("", None))[1],
                         }
-                        for r in ranked[:answers]
+                        for r in ranked[: self.faq_answers]
                     ],
                 }
             )
         entries.sort(key=lambda e: (-int(e["calls"]), str(e["question"])))
         return entries
+
+
+def lock_state(session: Session) -> FaqState:
+    """The FAQ's state row, locked (made if missing) so writers of the stored FAQ take turns."""
+    statement = lock(select(FaqState).where(FaqState.id == 1), session)
+    state = session.exec(statement).first()
+    if state is None:  # the migration makes the row; a database emptied by hand gets it back here
+        try:
+            with session.begin_nested():
+                session.add(FaqState(id=1, changed_at=utcnow()))
+        except IntegrityError:  # a concurrent writer made it meanwhile
+            pass
+        state = session.exec(statement).one()
+    return state
+
+
+def faq_changed(session: Session) -> None:
+    """Mark the FAQ's inputs changed (an UPDATE of one row; the row is made on first use)."""
+    now = utcnow()
+    updated = session.execute(sa.update(FaqState).where(col(FaqState.id) == 1).values(changed_at=now))
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        try:
+            with session.begin_nested():
+                session.add(FaqState(id=1, changed_at=now))
+        except IntegrityError:  # made by a concurrent writer meanwhile: mark it
+            session.execute(sa.update(FaqState).where(col(FaqState.id) == 1).values(changed_at=now))

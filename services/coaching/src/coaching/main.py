@@ -1,12 +1,12 @@
 """The coaching process: sampling, review, appeals and calibration APIs; problem analyses, improvement plans with
-verified follow-up, training requests; and the worker that keeps a copy of every evaluation
-(`evaluation.scored`) and erases purged calls' words (`recording.purged`)."""
+verified follow-up, training requests; the worker that keeps a copy of every evaluation
+(`evaluation.scored`) and erases purged calls' words (`recording.purged`); and the periodic tasks (scheduled
+releases, review reminders, plan follow-ups, the FAQ) that every replica ticks and one runs at a time."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -32,6 +32,7 @@ from coaching.api import (
     plans,
     problems,
     runs,
+    tasks,
     training,
 )
 from coaching.appeals import Policy, Route
@@ -55,10 +56,9 @@ from coaching.ledger import Ledger
 from coaching.library import Library
 from coaching.plans import PlanExists, SamplingPlans
 from coaching.reviews import Reviews
+from coaching.scheduler import Scheduler, Task
 from coaching.sessions import Calibrations
 from coaching.training import TrainingRequests
-
-log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -66,7 +66,13 @@ def create_app(settings: Settings) -> FastAPI:
     ledger = Ledger(
         db, release_automatic=settings.release_automatic, default_pass_threshold=settings.default_pass_threshold
     )
-    reviews = Reviews(db, ledger, release_on_submit=settings.release_on_submit)
+    reviews = Reviews(
+        db,
+        ledger,
+        release_on_submit=settings.release_on_submit,
+        due_days=settings.review_due_days,
+        reminder_every=timedelta(hours=settings.review_reminder_hours),
+    )
     policy = Policy(
         timedelta(days=settings.appeal_window_days), settings.appeal_max_rounds, Route(settings.appeal_route)
     )
@@ -80,28 +86,45 @@ def create_app(settings: Settings) -> FastAPI:
         db, analyses, follow_up, idle_days=settings.plan_idle_days, recurrence_days=settings.recurrence_days
     )
     transcripts = ObjectStore.from_settings(settings.s3.model_copy(update={"bucket": settings.transcripts_bucket}))
-    training_library = Library(db, transcripts, url_ttl=timedelta(seconds=settings.audio_url_ttl_s))
+    training_library = Library(
+        db, transcripts, url_ttl=timedelta(seconds=settings.audio_url_ttl_s), faq_max_calls=settings.faq_max_calls
+    )
     worker = EventWorker(
         settings,
         db,
         {
-            EvaluationScoredEvent: partial(handlers.on_evaluation_scored, ledger=ledger),
+            EvaluationScoredEvent: partial(handlers.on_evaluation_scored, ledger=ledger, library=training_library),
             TranscriptReadyEvent: partial(handlers.on_transcript_ready, library=training_library),
             RecordingPurgedEvent: partial(handlers.on_recording_purged, ledger=ledger, library=training_library),
         },
         group=settings.consumer_group,
     )
 
+    every = timedelta(seconds=settings.sweep_interval_s)
+    scheduler = Scheduler(
+        db,
+        [
+            Task("releases", timedelta(seconds=settings.release_interval_s), ledger.release_due),
+            Task("review-reminders", every, reviews.remind_overdue),
+            Task("improvement-plans", every, improvement_plans.sweep),
+            Task("faq", every, training_library.refresh_faq),
+        ],
+        lease=timedelta(seconds=settings.task_lease_s),
+    )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        sweeper = asyncio.create_task(sweep(improvement_plans, settings.sweep_interval_s))
+        ticker: asyncio.Task[None] | None = None
+        if settings.sweep_interval_s > 0:
+            ticker = asyncio.create_task(scheduler.loop(min(settings.sweep_interval_s, settings.release_interval_s)))
         try:
             async with worker.running():
                 yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            if ticker is not None:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
         db.dispose()
 
     app = build_app(
@@ -124,6 +147,7 @@ def create_app(settings: Settings) -> FastAPI:
             library.learning,
             library.records,
             library.faq,
+            tasks.router,
         ],
         checks={"consumer": worker.ready},
         lifespan=lifespan,
@@ -150,18 +174,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.library = training_library
     app.state.improvement = improvement_plans
     app.state.training = TrainingRequests(db, analyses, reviews, follow_up)
+    app.state.scheduler = scheduler
     return app
-
-
-async def sweep(plans: ImprovementPlans, interval_s: float) -> None:
-    """Expire idle plans, close plans whose follow-up window ended, run due recurrence checks; every interval."""
-    if interval_s <= 0:
-        return
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            counts = await asyncio.to_thread(plans.sweep)
-            if any(counts.values()):
-                log.info("plans swept", extra=counts)
-        except Exception:  # the database may be away; the next round tries again
-            log.exception("plan sweep failed")

@@ -6,48 +6,67 @@
 Only the assigned reviewer opens, edits and submits (never the evaluation's own agent); a stale or missing
 revision is refused, so two people editing one review cannot overwrite each other. Submitting appends a
 human version to the evaluation (never an overwrite), records per item whether the human agreed with the
-auto-scorer, releases it on submit or at a given time, and announces `evaluation.reviewed`.
+auto-scorer, releases it on submit or schedules its release (`Ledger.release_due` releases it when the time
+comes), and announces `evaluation.reviewed`.
+
+Every assignment has a due date (`due_days` after it is made, unless given). An open assignment past it is
+overdue: the periodic task reminds its reviewer (at most once per `reminder_every`; counted, on the timeline)
+and a supervisor may reassign it to another reviewer (counted, on the timeline, never to the call's agent).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, func, select
+import sqlalchemy as sa
+from sqlmodel import Session, and_, col, func, not_, or_, select
 
 from callqa.auth import Principal, Role
 from callqa.db import Database
 from callqa.events import utcnow
 from coaching import scoring
-from coaching.errors import NotFound, NotYours, RevisionRequired, StaleRevision, WrongState
-from coaching.ledger import Ledger, lock, note
+from coaching.errors import NotFound, NotYours, WrongState, etag_of
+from coaching.errors import check_revision as check_revision_of
+from coaching.ledger import SCHEDULER, Ledger, lock, note
 from coaching.scoring import Decision, Totals
 from coaching.tables import EvaluationRecord, EvaluationVersion, ItemAgreement, ReviewAssignment
 
+log = logging.getLogger(__name__)
 OPEN_STATES = ("pending", "in_review")
 
 
 def etag(assignment: ReviewAssignment) -> str:
-    return f'"{assignment.revision}"'
+    return etag_of(assignment.revision)
 
 
 def check_revision(assignment: ReviewAssignment, if_match: str | None) -> None:
-    if if_match is None:
-        raise RevisionRequired("send If-Match with the review's ETag (its revision)")
-    given = if_match.strip().removeprefix("W/").strip('"')
-    if given != str(assignment.revision):
-        raise StaleRevision(assignment.revision, if_match)
+    check_revision_of(assignment.revision, if_match, "review")
+
+
+def overdue(assignment: ReviewAssignment, now: datetime | None = None) -> bool:
+    return assignment.status in OPEN_STATES and assignment.due_at is not None and assignment.due_at < (now or utcnow())
 
 
 class Reviews:
-    def __init__(self, db: Database, ledger: Ledger, *, release_on_submit: bool = True) -> None:
+    def __init__(
+        self,
+        db: Database,
+        ledger: Ledger,
+        *,
+        release_on_submit: bool = True,
+        due_days: int = 3,
+        reminder_every: timedelta = timedelta(hours=24),
+    ) -> None:
         self.db = db
         self.ledger = ledger
         self.release_on_submit = release_on_submit
+        self.due_days = due_days
+        self.reminder_every = reminder_every
 
     def _get(self, session: Session, assignment_id: str, *, for_update: bool = False) -> ReviewAssignment:
         statement = select(ReviewAssignment).where(ReviewAssignment.id == assignment_id)
@@ -102,6 +121,7 @@ class Reviews:
             ).first()
             if open_ is not None:
                 raise WrongState(f"the evaluation already has an open assignment ({open_.id})")
+            due_at = due_at or due(self.due_days)
             return self.create(session, record, reviewer_id, created_by=principal.subject, due_at=due_at)
 
     # --- reading ----------------------------------------------------------------------------------
@@ -119,8 +139,16 @@ class Reviews:
         evaluation_id: str | None,
         limit: int,
         offset: int,
+        overdue: bool | None = None,
+        open_only: bool = False,
     ) -> tuple[list[ReviewAssignment], int]:
         conditions: list[Any] = []
+        is_open = col(ReviewAssignment.status).in_(OPEN_STATES)
+        if open_only:
+            conditions.append(is_open)
+        if overdue is not None:
+            late = and_(is_open, col(ReviewAssignment.due_at).is_not(None), col(ReviewAssignment.due_at) < utcnow())
+            conditions.append(late if overdue else not_(late))
         for name, value in (
             ("reviewer_id", reviewer_id),
             ("status", status),
@@ -134,7 +162,12 @@ class Reviews:
             rows = session.exec(
                 select(ReviewAssignment)
                 .where(*conditions)
-                .order_by(col(ReviewAssignment.due_at), col(ReviewAssignment.created_at), col(ReviewAssignment.id))
+                .order_by(
+                    col(ReviewAssignment.due_at).is_(None),  # due first, undated last (NULLs sort apart per database)
+                    col(ReviewAssignment.due_at),
+                    col(ReviewAssignment.created_at),
+                    col(ReviewAssignment.id),
+                )
                 .offset(offset)
                 .limit(limit)
             ).all()
@@ -216,7 +249,11 @@ class Reviews:
                 items, max_points=auto.max_points, pass_threshold=self.ledger.pass_threshold(record), auto=auto_totals
             )
             now = utcnow()
-            released = release_at if release_at is not None else (now if self.release_on_submit else None)
+            # A future release time is scheduled (the periodic task releases it then); otherwise released now,
+            # with the actual time, so an appeal window never starts in the past.
+            scheduled = release_at if release_at is not None and release_at > now else None
+            wanted = release_at is not None or self.release_on_submit
+            released = now if wanted and scheduled is None else None
             version = self.ledger.add_human_version(
                 session,
                 record,
@@ -226,6 +263,7 @@ class Reviews:
                 author=principal.subject,
                 notes=notes,
                 released_at=released,
+                release_scheduled_at=scheduled,
             )
             for item in items:
                 session.add(
@@ -263,9 +301,23 @@ class Reviews:
             )
             if released is not None:
                 note(session, record, principal.subject, "released", version=version.version, at=released.isoformat())
+            elif scheduled is not None:
+                note(
+                    session,
+                    record,
+                    principal.subject,
+                    "release_scheduled",
+                    version=version.version,
+                    at=scheduled.isoformat(),
+                )
             return assignment, version
 
-    def reassign(self, principal: Principal, assignment_id: str, reviewer_id: str, reason: str) -> ReviewAssignment:
+    def reassign(
+        self, principal: Principal, assignment_id: str, reviewer_id: str, reason: str, due_at: datetime | None = None
+    ) -> ReviewAssignment:
+        """To another reviewer (counted, on the timeline); an overdue one gets a new due date (`due_days` from now
+        unless given), and its reminders start again for the new reviewer."""
+        now = utcnow()
         with self.db.session() as session:
             assignment = self._get(session, assignment_id, for_update=True)
             if assignment.status not in OPEN_STATES:
@@ -273,13 +325,85 @@ class Reviews:
             record = self.ledger.record(session, assignment.evaluation_id)
             if reviewer_id == record.agent_id:
                 raise WrongState("a reviewer may not review their own call")
-            before = assignment.reviewer_id
+            if reviewer_id == assignment.reviewer_id:
+                raise WrongState(f"the assignment is already {reviewer_id}'s")
+            before, was_overdue, due_before = assignment.reviewer_id, overdue(assignment, now), assignment.due_at
+            if due_at is None and was_overdue:
+                due_at = due(self.due_days, now)
             assignment.reviewer_id, assignment.status, assignment.opened_at = reviewer_id, "pending", None
             assignment.decisions, assignment.notes = [], None
+            assignment.due_at = due_at or assignment.due_at
+            assignment.reassignments += 1
+            assignment.last_reminded_at = None
             assignment.revision += 1
             session.add(assignment)
-            note(session, record, principal.subject, "reassigned", comment=reason, before=before, after=reviewer_id)
+            note(
+                session,
+                record,
+                principal.subject,
+                "reassigned",
+                comment=reason,
+                assignment=assignment.id,
+                before=before,
+                after=reviewer_id,
+                overdue=was_overdue,
+                due_before=due_before.isoformat() if due_before else None,
+                due_at=assignment.due_at.isoformat() if assignment.due_at else None,
+                reassignments=assignment.reassignments,
+            )
             return assignment
+
+    def remind_overdue(self, now: datetime | None = None) -> dict[str, int]:
+        """The periodic task: remind the reviewer of every overdue open assignment, at most once per
+        `reminder_every` (a conditional UPDATE claims each reminder, so replicas never send one twice)."""
+        now = now or utcnow()
+        cutoff = now - self.reminder_every
+        not_recently = or_(
+            col(ReviewAssignment.last_reminded_at).is_(None), col(ReviewAssignment.last_reminded_at) <= cutoff
+        )
+        late = and_(
+            col(ReviewAssignment.status).in_(OPEN_STATES),
+            col(ReviewAssignment.due_at).is_not(None),
+            col(ReviewAssignment.due_at) < now,
+            not_recently,
+        )
+        with self.db.session() as session:
+            ids = session.exec(select(ReviewAssignment.id).where(late)).all()
+        reminded = 0
+        for assignment_id in ids:
+            with self.db.session() as session:
+                claimed = session.execute(
+                    sa.update(ReviewAssignment)
+                    .where(col(ReviewAssignment.id) == assignment_id, late)
+                    .values(reminders=ReviewAssignment.reminders + 1, last_reminded_at=now)
+                )
+                if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                    continue
+                assignment = self._get(session, assignment_id)
+                record = self.ledger.record(session, assignment.evaluation_id)
+                assert assignment.due_at is not None
+                note(
+                    session,
+                    record,
+                    SCHEDULER,
+                    "reminded",
+                    assignment=assignment.id,
+                    reviewer=assignment.reviewer_id,
+                    due_at=assignment.due_at.isoformat(),
+                    reminders=assignment.reminders,
+                )
+                # the reminder itself: a structured log line (JSON logs) and the reviewer's work queue
+                log.info(
+                    "review overdue: reminder",
+                    extra={
+                        "assignment": assignment.id,
+                        "reviewer": assignment.reviewer_id,
+                        "due_at": assignment.due_at.isoformat(),
+                        "reminders": assignment.reminders,
+                    },
+                )
+                reminded += 1
+        return {"reminded": reminded}
 
     def cancel(self, principal: Principal, assignment_id: str, reason: str) -> ReviewAssignment:
         with self.db.session() as session:

@@ -11,6 +11,7 @@ from callqa.http import MAX_INT, NonBlankText, PlainText
 from coaching import calibration
 from coaching.appeals import Outcome, Resolution
 from coaching.problems import AnalysisParams
+from coaching.reviews import overdue
 from coaching.sampling import PlanDocument
 from coaching.scoring import Decision
 from coaching.tables import (
@@ -18,15 +19,19 @@ from coaching.tables import (
     CalibrationSession,
     EvaluationRecord,
     EvaluationVersion,
+    FaqEntryRecord,
+    FaqState,
     ImprovementPlan,
     LearningAssignment,
     LearningRecord,
     LibraryItem,
+    PlanCheckIn,
     PlanVersion,
     ProblemAnalysis,
     ReviewAssignment,
     SamplingPick,
     SamplingRun,
+    ScheduledTask,
     TimelineEntry,
     TrainingRequest,
 )
@@ -36,6 +41,17 @@ Text = Annotated[PlainText, Field(max_length=4000)]
 Reason = Annotated[NonBlankText, Field(max_length=2000)]
 Result = Literal["pass", "fail", "not_applicable"]
 Points = Annotated[float, Field(ge=0, le=1_000_000)]
+
+
+def _moment(value: datetime) -> datetime:
+    """A time the service can count windows from: naive means UTC; years 1970-2200 only."""
+    value = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if not 1970 <= value.year <= 2200:
+        raise ValueError("must be between 1970 and 2200")
+    return value
+
+
+Moment = Annotated[datetime, AfterValidator(_moment)]
 
 
 class Strict(BaseModel):
@@ -146,12 +162,25 @@ class QuotaOut(BaseModel):
 class AssignmentIn(Strict):
     evaluation_id: Id
     reviewer_id: Id
-    due_at: datetime | None = None
+    due_at: Moment | None = Field(default=None, description="null: `CALLQA_COACHING_REVIEW_DUE_DAYS` from now")
 
 
 class ReassignIn(Strict):
     reviewer_id: Id
     reason: Annotated[NonBlankText, Field(max_length=500)]
+    due_at: Moment | None = Field(
+        default=None, description="a new due date; null: kept, or for an overdue one `…_REVIEW_DUE_DAYS` from now"
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"reviewer_id": "qa-wu", "reason": "qa-lin is on leave; overdue since Monday"},
+                {"reviewer_id": "qa-wu", "reason": "rebalance", "due_at": "2026-12-10T09:00:00Z"},
+            ]
+        },
+    )
 
 
 class CancelIn(Strict):
@@ -206,7 +235,11 @@ class ReviewIn(Strict):
 class SubmitIn(Strict):
     items: list[DecisionIn] | None = Field(default=None, max_length=500, description="null: the saved draft")
     notes: Text | None = None
-    release_at: datetime | None = Field(default=None, description="null: released on submit (or as configured)")
+    release_at: Moment | None = Field(
+        default=None,
+        description="a future time: the release is scheduled and the periodic task releases it then (agents see "
+        "nothing before); null or past: released on submit (as `…_RELEASE_ON_SUBMIT` says)",
+    )
 
 
 class AssignmentOut(BaseModel):
@@ -216,6 +249,10 @@ class AssignmentOut(BaseModel):
     reviewer_id: str
     status: str = Field(description="pending | in_review | submitted | cancelled")
     due_at: datetime | None
+    overdue: bool = Field(description="open and past its due date")
+    reminders: int = Field(description="reminders sent while overdue (by the periodic task)")
+    last_reminded_at: datetime | None
+    reassignments: int
     created_by: str
     created_at: datetime
     opened_at: datetime | None
@@ -226,9 +263,37 @@ class AssignmentOut(BaseModel):
     result_version: int | None
     cancel_reason: str | None
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "6b1d0c8e-3f0a-4d4e-9a51-2f5f3c1e7a10",
+                    "evaluation_id": "0f8e…",
+                    "run_id": None,
+                    "reviewer_id": "qa-lin",
+                    "status": "pending",
+                    "due_at": "2026-12-04T09:00:00Z",
+                    "overdue": True,
+                    "reminders": 2,
+                    "last_reminded_at": "2026-12-06T09:00:00Z",
+                    "reassignments": 0,
+                    "created_by": "sup-zhao",
+                    "created_at": "2026-12-01T09:00:00Z",
+                    "opened_at": None,
+                    "submitted_at": None,
+                    "decisions": [],
+                    "notes": None,
+                    "revision": 0,
+                    "result_version": None,
+                    "cancel_reason": None,
+                }
+            ]
+        }
+    )
+
     @classmethod
     def of(cls, a: ReviewAssignment) -> AssignmentOut:
-        return cls.model_validate(a, from_attributes=True)
+        return cls.model_validate({**a.model_dump(), "overdue": overdue(a)})
 
 
 # --- evaluations ---------------------------------------------------------------------------------
@@ -247,7 +312,11 @@ class VersionOut(BaseModel):
     notes: str | None
     author: str
     created_at: datetime
-    released_at: datetime | None
+    released_at: datetime | None = Field(description="when it was released to the agent; null: not (yet)")
+    release_scheduled_at: datetime | None = Field(
+        default=None, description="the release time asked for on submit (the periodic task releases it then)"
+    )
+    released_by: str | None = Field(default=None, description="who released it: the reviewer, or `scheduler`")
 
     @classmethod
     def of(cls, v: EvaluationVersion) -> VersionOut:
@@ -487,17 +556,6 @@ class ReportOut(BaseModel):
 # --- issue 16: problem analyses, improvement plans, training requests ----------------------------
 
 
-def _moment(value: datetime) -> datetime:
-    """A time the service can count windows from: naive means UTC; years 1970-2200 only."""
-    value = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    if not 1970 <= value.year <= 2200:
-        raise ValueError("must be between 1970 and 2200")
-    return value
-
-
-Moment = Annotated[datetime, AfterValidator(_moment)]
-
-
 class AnalysisIn(Strict):
     period_start: Moment = Field(description="calls started at or after this time")
     period_end: Moment = Field(description="...and before this one; the trend compares the period before")
@@ -612,6 +670,7 @@ class ImprovementPlanOut(BaseModel):
     reminders: int
     reassignments: int
     cancel_reason: str | None
+    revision: int = Field(description="bumped on every change; send it back as If-Match to edit (also the ETag)")
     last_activity_at: datetime
     created_by: str
     created_at: datetime
@@ -620,6 +679,58 @@ class ImprovementPlanOut(BaseModel):
     @classmethod
     def of(cls, p: ImprovementPlan) -> ImprovementPlanOut:
         return cls.model_validate(p, from_attributes=True)
+
+
+class CheckInOut(BaseModel):
+    plan_id: str
+    number: int
+    due_at: datetime
+    created_at: datetime
+    figures: dict[str, Any] = Field(
+        description="the agent's interim figures on the focus items since activation (active) or coaching "
+        "(in follow-up): calls, passed, pass_rate against goal_pass_rate (on_track), per item calls and failures; "
+        "in follow-up also `before`, the baseline window"
+    )
+    done_at: datetime | None
+    done_by: str | None
+    notes: str | None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "plan_id": "5f0c2a8e-0d7b-4a55-9a51-2f5f3c1e7a10",
+                    "number": 2,
+                    "due_at": "2026-12-14T09:00:00Z",
+                    "created_at": "2026-12-14T09:04:00Z",
+                    "figures": {
+                        "since": "2026-12-01T09:00:00Z",
+                        "until": "2026-12-14T09:04:00Z",
+                        "calls": 18,
+                        "passed": 15,
+                        "pass_rate": 0.833,
+                        "items": {"closing": {"calls": 18, "failed": 3, "fail_rate": 0.167}},
+                        "status": "in_follow_up",
+                        "score_source": "auto",
+                        "goal_pass_rate": 0.9,
+                        "on_track": False,
+                        "before": {"calls": 20, "passed": 8, "pass_rate": 0.4},
+                    },
+                    "done_at": None,
+                    "done_by": None,
+                    "notes": None,
+                }
+            ]
+        }
+    )
+
+    @classmethod
+    def of(cls, c: PlanCheckIn) -> CheckInOut:
+        return cls.model_validate(c, from_attributes=True)
+
+
+class CheckInDoneIn(Strict):
+    notes: Text | None = Field(default=None, examples=["went through three calls; closing script on the desk"])
 
 
 class CoachedIn(Strict):
@@ -823,3 +934,92 @@ class FaqEntry(BaseModel):
     calls: int
     examples: list[str]
     answers: list[FaqAnswer]
+
+
+class FaqOut(BaseModel):
+    """The stored FAQ (recomputed by the periodic task when what feeds it changes)."""
+
+    computed_at: datetime | None = Field(description="when the entries were computed; null: never yet")
+    stale: bool = Field(description="what feeds the FAQ changed after `computed_at` (the next run recomputes it)")
+    calls: int = Field(description="calls with a first request the computation grouped")
+    entries: list[FaqEntry]
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "computed_at": "2026-12-06T09:05:00Z",
+                    "stale": False,
+                    "calls": 5,
+                    "entries": [
+                        {
+                            "question": "我想查一下这个月的账单。",
+                            "calls": 3,
+                            "examples": ["我想查一下这个月的账单。", "查一下我这个月的账单"],
+                            "answers": [
+                                {
+                                    "text": "好的，请提供您的手机号码。",
+                                    "recording_id": "0f8e…",
+                                    "evaluation_id": "6b1d…",
+                                    "library_item_id": "9c2a…",
+                                    "score": 100.0,
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    @classmethod
+    def of(cls, state: FaqState | None, entries: list[FaqEntryRecord]) -> FaqOut:
+        computed = state.computed_at if state is not None else None
+        return cls(
+            computed_at=computed,
+            stale=state is None or computed is None or state.changed_at > computed,
+            calls=state.calls if state is not None else 0,
+            entries=[
+                FaqEntry(
+                    question=e.question,
+                    calls=e.calls,
+                    examples=[x["text"] for x in e.examples],
+                    answers=[FaqAnswer.model_validate(a) for a in e.answers],
+                )
+                for e in entries
+            ],
+        )
+
+
+class ScheduledTaskOut(BaseModel):
+    name: str = Field(description="releases | review-reminders | improvement-plans | faq")
+    next_run_at: datetime
+    lease_owner: str | None = Field(description="the replica running it now (null: none)")
+    lease_until: datetime | None
+    runs: int
+    last_started_at: datetime | None
+    last_finished_at: datetime | None
+    last_result: dict[str, Any] | None = Field(description="what the last run did, e.g. {released: 3}")
+    last_error: str | None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "releases",
+                    "next_run_at": "2026-12-06T09:06:00Z",
+                    "lease_owner": None,
+                    "lease_until": None,
+                    "runs": 1440,
+                    "last_started_at": "2026-12-06T09:05:00Z",
+                    "last_finished_at": "2026-12-06T09:05:00Z",
+                    "last_result": {"released": 3},
+                    "last_error": None,
+                }
+            ]
+        }
+    )
+
+    @classmethod
+    def of(cls, t: ScheduledTask) -> ScheduledTaskOut:
+        return cls.model_validate(t, from_attributes=True)

@@ -3,7 +3,7 @@ plans (versioned), runs and their picks, review assignments, appeals, the timeli
 an evaluation, auto-vs-human agreement per item, and calibration sessions (kept apart from evaluations:
 calibration scores never reach an agent). Issue 16: problem analyses, improvement plans, training requests,
 transcript references (the transcriber's redacted audio, the customer's first request), the training library,
-learning assignments and learning records."""
+learning assignments and learning records. Then: plan check-ins, the stored FAQ and the periodic tasks' rows."""
 
 from __future__ import annotations
 
@@ -74,7 +74,13 @@ class EvaluationVersion(Table, table=True):
     notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     author: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
-    released_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True, index=True))
+    released_at: datetime | None = Field(
+        default=None, sa_column=utc_column(nullable=True, index=True), description="when it was released (stored)"
+    )
+    release_scheduled_at: datetime | None = Field(
+        default=None, sa_column=utc_column(nullable=True, index=True), description="the release time asked for"
+    )
+    released_by: str | None = Field(default=None, max_length=200, description="who released it: a user or scheduler")
 
 
 class PlanVersion(Table, table=True):
@@ -146,6 +152,9 @@ class ReviewAssignment(Table, table=True):
     revision: int = 0
     result_version: int | None = None
     cancel_reason: str | None = Field(default=None, max_length=500)
+    reminders: int = Field(default=0, description="reminders sent while overdue")
+    last_reminded_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    reassignments: int = 0
 
 
 class Appeal(Table, table=True):
@@ -300,10 +309,29 @@ class ImprovementPlan(Table, table=True):
     reminders: int = 0
     reassignments: int = 0
     cancel_reason: str | None = Field(default=None, max_length=2000)
+    revision: int = Field(default=0, description="optimistic-concurrency version (the ETag): bumped on every change")
     last_activity_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
     created_by: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False, index=True))
     closed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class PlanCheckIn(Table, table=True):
+    """A scheduled follow-up check-in of a plan (every `follow_up_every_days`), made by the periodic task with
+    the agent's interim figures on the focus items; the coach records it done with notes."""
+
+    __tablename__ = "plan_check_ins"
+    __table_args__ = (UniqueConstraint("plan_id", "number", name="uq_plan_check_in"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: str = Field(index=True, max_length=36)
+    number: int
+    due_at: datetime = Field(sa_column=utc_column(nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    figures: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    done_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    done_by: str | None = Field(default=None, max_length=200)
+    notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class TrainingRequest(Table, table=True):
@@ -404,3 +432,47 @@ class LearningRecord(Table, table=True):
     will_improve: str = Field(sa_column=Column(Text, nullable=False))
     points_this_week: list[str] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class FaqEntryRecord(Table, table=True):
+    """The materialised FAQ: one row per group of first requests, as last computed (`faq_state`)."""
+
+    __tablename__ = "faq_entries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    position: int
+    question: str = Field(sa_column=Column(Text, nullable=False))
+    question_recording_id: str = Field(max_length=36)
+    calls: int
+    examples: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    answers: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    recording_ids: list[str] = Field(sa_column=Column(JSON, nullable=False), description="every call of the group")
+    computed_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class FaqState(Table, table=True):
+    """One row: when the FAQ's inputs last changed and when it was last computed (stale while changed later)."""
+
+    __tablename__ = "faq_state"
+
+    id: int = Field(default=1, primary_key=True)
+    changed_at: datetime = Field(sa_column=utc_column(nullable=False))
+    computed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    calls: int = 0
+
+
+class ScheduledTask(Table, table=True):
+    """A periodic task of the service. Replicas share the row: one claims a due run with a conditional UPDATE
+    (a lease), so each run happens once however many replicas tick; a lease left by a dead replica expires."""
+
+    __tablename__ = "scheduled_tasks"
+
+    name: str = Field(primary_key=True, max_length=100)
+    next_run_at: datetime = Field(sa_column=utc_column(nullable=False))
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    runs: int = 0
+    last_started_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_finished_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

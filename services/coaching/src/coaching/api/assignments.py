@@ -56,6 +56,9 @@ def review_out(reviews: Any, assignment_id: str, response: Response) -> ReviewOu
     )
 
 
+OVERDUE = Query(description="true: open assignments past their due date; false: all others")
+
+
 @router.get("", response_model=Page[AssignmentOut], summary="Assignments (due first)")
 def list_assignments(
     _: AssignmentReader,
@@ -65,12 +68,38 @@ def list_assignments(
     status: Literal["pending", "in_review", "submitted", "cancelled"] | None = None,
     run_id: Annotated[PlainText | None, Query(max_length=36)] = None,
     evaluation_id: Annotated[PlainText | None, Query(max_length=36)] = None,
+    overdue: Annotated[bool | None, OVERDUE] = None,
 ) -> Page[AssignmentOut]:
     rows, total = reviews.search(
         reviewer_id=reviewer_id,
         status=status,
         run_id=run_id,
         evaluation_id=evaluation_id,
+        overdue=overdue,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return Page[AssignmentOut].of([AssignmentOut.of(a) for a in rows], total, page)
+
+
+@router.get(
+    "/queue",
+    response_model=Page[AssignmentOut],
+    summary="My work queue: my open assignments, due first, each with `overdue` and its reminders",
+)
+def work_queue(
+    principal: Analyst,
+    reviews: ReviewsDep,
+    page: Annotated[PageParams, Depends(page_params)],
+    overdue: Annotated[bool | None, OVERDUE] = None,
+) -> Page[AssignmentOut]:
+    rows, total = reviews.search(
+        reviewer_id=principal.subject,
+        status=None,
+        run_id=None,
+        evaluation_id=None,
+        overdue=overdue,
+        open_only=True,
         limit=page.limit,
         offset=page.offset,
     )
@@ -143,13 +172,13 @@ def submit_review(
 @router.post(
     "/{assignment_id}/reassign",
     response_model=AssignmentOut,
-    summary="Give it to another reviewer",
-    responses=problems(409),
+    summary="Give it to another reviewer (an overdue one gets a new due date); counted and on the timeline",
+    responses=problems(404, 409),
 )
 def reassign(
     assignment_id: AssignmentId, body: ReassignIn, principal: Supervisor, reviews: ReviewsDep
 ) -> AssignmentOut:
-    return AssignmentOut.of(reviews.reassign(principal, assignment_id, body.reviewer_id, body.reason))
+    return AssignmentOut.of(reviews.reassign(principal, assignment_id, body.reviewer_id, body.reason, body.due_at))
 
 
 @router.post(

@@ -76,6 +76,8 @@ CalibrationsDep = Annotated[Calibrations, Depends(get_calibrations)]
 # Analysts and supervisors run QA: plans, runs, reviews, calibration.
 Analyst = Annotated[Principal, Depends(require_roles(Role.qa_analyst, Role.supervisor))]
 Supervisor = Annotated[Principal, Depends(require_roles(Role.supervisor))]
+# The periodic tasks' record: those who run QA and those who audit it.
+TaskReader = Annotated[Principal, Depends(require_roles(Role.supervisor, Role.auditor))]
 # Staff who read QA's work (trainers and auditors too).
 Staff = Annotated[Principal, Depends(require_roles(Role.qa_analyst, Role.supervisor, Role.trainer, Role.auditor))]
 # Assignments are read by those who do and audit them.
@@ -100,6 +102,15 @@ IfMatch = Annotated[
         alias="If-Match",
         max_length=40,
         description="the review's ETag: a change based on an older revision is refused (409), none at all (428)",
+    ),
+]
+PlanIfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=40,
+        description="the plan's ETag (its revision): an edit based on an older one is refused (409), none (428)",
+        examples=['"3"'],
     ),
 ]
 

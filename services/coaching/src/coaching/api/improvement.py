@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from callqa.http import PROBLEM_RESPONSES, Page, PageParams, PlainText, page_params
-from coaching.api.deps import Agent, Analyst, ImprovementDep, Reader, problems
-from coaching.errors import Invalid
+from coaching.api.deps import Agent, Analyst, ImprovementDep, PlanIfMatch, Reader, problems
+from coaching.errors import Invalid, etag_of
 from coaching.improvement import PlanFields
 from coaching.schemas import (
     CancelIn,
+    CheckInDoneIn,
+    CheckInOut,
     CoachedIn,
     ImprovementPlanIn,
     ImprovementPlanOut,
@@ -22,6 +24,15 @@ from coaching.schemas import (
 
 router = APIRouter(prefix="/v1/improvement-plans", tags=["improvement plans"], responses=PROBLEM_RESPONSES)
 PlanId = Annotated[str, Path(max_length=36)]
+ETAG = {"ETag": {"description": "the plan's revision, for If-Match on an edit", "schema": {"type": "string"}}}
+WITH_ETAG: dict[int | str, dict[str, Any]] = {200: {"headers": ETAG}}
+
+
+def tagged(plan: Any, response: Response) -> ImprovementPlanOut:
+    response.headers["ETag"] = etag_of(plan.revision)
+    return ImprovementPlanOut.of(plan)
+
+
 Status = Literal["draft", "active", "in_follow_up", "closed", "cancelled", "expired"]
 
 
@@ -60,16 +71,59 @@ def list_plans(
     return Page[ImprovementPlanOut].of([ImprovementPlanOut.of(p) for p in rows], total, page)
 
 
-@router.get("/{plan_id}", response_model=ImprovementPlanOut, summary="One plan (agents: their own)")
-def get_plan(plan_id: PlanId, principal: Reader, plans: ImprovementDep) -> ImprovementPlanOut:
-    return ImprovementPlanOut.of(plans.get(principal, plan_id))
+@router.get(
+    "/{plan_id}", response_model=ImprovementPlanOut, summary="One plan (agents: their own)", responses=WITH_ETAG
+)
+def get_plan(plan_id: PlanId, principal: Reader, plans: ImprovementDep, response: Response) -> ImprovementPlanOut:
+    return tagged(plans.get(principal, plan_id), response)
 
 
 @router.put(
-    "/{plan_id}", response_model=ImprovementPlanOut, summary="Edit a draft or active plan", responses=problems(409)
+    "/{plan_id}",
+    response_model=ImprovementPlanOut,
+    summary="Edit a draft or active plan, with If-Match (the plan's ETag): stale 409, none 428",
+    responses=problems(404, 409, 428) | WITH_ETAG,
 )
-def edit_plan(plan_id: PlanId, body: PlanFieldsIn, principal: Analyst, plans: ImprovementDep) -> ImprovementPlanOut:
-    return ImprovementPlanOut.of(plans.edit(principal, plan_id, fields_of(body)))
+def edit_plan(
+    plan_id: PlanId,
+    body: PlanFieldsIn,
+    principal: Analyst,
+    plans: ImprovementDep,
+    response: Response,
+    if_match: PlanIfMatch = None,
+) -> ImprovementPlanOut:
+    return tagged(plans.edit(principal, plan_id, fields_of(body), if_match), response)
+
+
+@router.get(
+    "/{plan_id}/check-ins",
+    response_model=Page[CheckInOut],
+    summary="The plan's check-ins (every `follow_up_every_days`, made by the periodic task), oldest first",
+)
+def list_check_ins(
+    plan_id: PlanId,
+    principal: Reader,
+    plans: ImprovementDep,
+    page: Annotated[PageParams, Depends(page_params)],
+) -> Page[CheckInOut]:
+    rows, total = plans.check_ins(principal, plan_id, limit=page.limit, offset=page.offset)
+    return Page[CheckInOut].of([CheckInOut.of(c) for c in rows], total, page)
+
+
+@router.post(
+    "/{plan_id}/check-ins/{number}/done",
+    response_model=CheckInOut,
+    summary="The coach held the check-in: notes (activity: the plan is not idle)",
+    responses=problems(404, 409),
+)
+def check_in_done(
+    plan_id: PlanId,
+    number: Annotated[int, Path(ge=1, le=100_000)],
+    body: CheckInDoneIn,
+    principal: Analyst,
+    plans: ImprovementDep,
+) -> CheckInOut:
+    return CheckInOut.of(plans.check_in_done(principal, plan_id, number, body.notes))
 
 
 @router.post(

@@ -13,7 +13,7 @@ from callqa.http import PROBLEM_RESPONSES, Page, PageParams, PlainText, page_par
 from coaching.api.deps import Agent, Curator, LibraryDep, Reader, Teacher, problems
 from coaching.library import Clip
 from coaching.schemas import (
-    FaqEntry,
+    FaqOut,
     LearningAssignmentIn,
     LearningAssignmentOut,
     LearningRecordIn,
@@ -141,10 +141,24 @@ def get_record(
     return LearningRecordOut.of(library.get_record(principal, record_id))
 
 
-@faq.get("", response_model=list[FaqEntry], summary="What customers ask first, grouped, with the best answers")
+@faq.get(
+    "",
+    response_model=FaqOut,
+    summary="What customers ask first, grouped, with the best answers (stored; `computed_at`, `stale`)",
+)
 def get_faq(
     _: Reader,
     library: LibraryDep,
     min_calls: Annotated[int, Query(ge=1, le=10_000)] = 2,
-) -> list[FaqEntry]:
-    return [FaqEntry.model_validate(e) for e in library.faq(min_calls=min_calls)]
+) -> FaqOut:
+    return FaqOut.of(*library.faq(min_calls=min_calls))
+
+
+@faq.post("/refresh", response_model=FaqOut, summary="Recompute the FAQ now (else the periodic task does when due)")
+def refresh_faq(
+    _: Teacher,
+    library: LibraryDep,
+    min_calls: Annotated[int, Query(ge=1, le=10_000)] = 2,
+) -> FaqOut:
+    library.refresh_faq(force=True)
+    return FaqOut.of(*library.faq(min_calls=min_calls))
