@@ -3,6 +3,7 @@ calls the other services with the user's identity, and the worker that keeps the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -51,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(index.segmenter.warm)  # jieba's dictionary, before the first transcript or search
         async with worker.running():
             yield
         await app.state.upstream.close()
