@@ -25,7 +25,7 @@ from callqa.events import (
 from callqa.service import EventWorker, build_app
 from callqa.storage import ObjectStore
 from console import handlers
-from console.api import agent, calls, reports, scorecards, signin, work
+from console.api import agent, calibration, calls, reports, scorecards, signin, work
 from console.calls import CallIndex
 from console.config import Settings
 from console.identity import OidcVerifier, Sessions, Users
@@ -62,7 +62,15 @@ def create_app(settings: Settings) -> FastAPI:
         settings,
         title="callqa console",
         description=console.__doc__ or "",
-        routers=[signin.router, calls.router, agent.router, work.router, reports.router, scorecards.router],
+        routers=[
+            signin.router,
+            calls.router,
+            agent.router,
+            work.router,
+            calibration.router,
+            reports.router,
+            scorecards.router,
+        ],
         checks={"consumer": worker.ready},
         lifespan=lifespan,
     )
