@@ -272,6 +272,9 @@ def test_calibration_blind_scoring_then_agreement_and_the_leads_reference(
     expect(supervisor.get_by_test_id("cal-calls")).to_contain_text("scored")
     supervisor.get_by_role("button", name="Close the session").click()
     expect(supervisor.get_by_test_id("cal-facts")).to_contain_text("closed")
+    csrf = supervisor.locator("input[name=csrf]").first.input_value()
+    again = supervisor.request.post(f"/calibrations/{session}/close", form={"csrf": csrf})
+    assert again.status == 409 and 'data-testid="cal-error"' in again.text(), "coaching's refusal, on the page"
     shot(supervisor, "results")
 
 

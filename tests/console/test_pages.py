@@ -5,15 +5,23 @@ both languages having every string."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 from console.api.reports import charts
 from console.charts import bar_chart, trend_chart
+from console.config import MIGRATIONS_DIR, Settings
 from console.i18n import EN, ZH, translate
+from console.main import create_app
 from console.paths import layout, line_of, steps
 from console.web import templates
+from fastapi.testclient import TestClient
+
+from callqa.db import Database
 
 RESULT: dict[str, Any] = {
     "summary": {
@@ -105,3 +113,34 @@ def test_an_errors_path_is_found_in_the_document_as_the_editor_lays_it_out() -> 
 def test_every_string_is_in_both_languages() -> None:
     assert EN.keys() == ZH.keys()
     assert all(ZH[key].strip() for key in ZH)
+
+
+def test_the_editor_says_why_a_chosen_call_cannot_be_dry_run(tmp_path: Path) -> None:
+    """A call recorder-ingest refuses, and one without a transcript in the index: errors in the editor, draft kept."""
+    version = {"id": "c1", "version": 1, "name": "card", "document": {"id": "c1", "sections": []}}
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/v1/scorecards/c1/versions":
+            return httpx.Response(200, json=[version])
+        if path == "/v1/recordings/theirs":
+            return httpx.Response(403, json={"title": "Forbidden", "detail": "not your call"})
+        if path == "/v1/recordings/silent":
+            return httpx.Response(200, json={"id": "silent"})
+        return httpx.Response(404, json={"title": "Not Found"})
+
+    url = f"sqlite:///{tmp_path / 'console.db'}"
+    Database(url).migrate(MIGRATIONS_DIR)
+    app = create_app(Settings(database_url=url, auth={"jwt_secret": "s" * 40}))
+    app.state.users.add("lin", "a long password", ["qa_analyst"])
+    app.state.upstream.client = httpx.AsyncClient(transport=httpx.MockTransport(upstream))
+    client = TestClient(app)
+    pre = client.get("/login").cookies.get("callqa_signin") or ""
+    client.post("/login", data={"username": "lin", "password": "a long password", "pre": pre})
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/scorecards/c1").text)
+    assert csrf is not None
+    form = {"csrf": csrf[1], "action": "dry-run", "document": '{"id": "c1", "sections": []}'}
+    refused = client.post("/scorecards/c1", data=form | {"call": "theirs"})
+    assert refused.status_code == 422 and "not your call" in refused.text and "&#34;c1&#34;" in refused.text
+    silent = client.post("/scorecards/c1", data=form | {"call": "silent"})
+    assert silent.status_code == 422 and "silent: no transcript of this call yet" in silent.text

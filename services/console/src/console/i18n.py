@@ -199,6 +199,8 @@ EN: dict[str, str] = {
     "cards.call": "Call to dry-run on",
     "cards.call_hint": "A call's recording id (from its page), or paste a transcript below",
     "cards.dry_run_of": "Dry-run of the draft on",
+    "cards.no_call_transcript": "no transcript of this call yet (or it was erased)",
+    "cal.points_needed": "a number of points is needed",
 }
 
 ZH: dict[str, str] = {
@@ -395,6 +397,8 @@ ZH: dict[str, str] = {
     "cards.call": "试评分的通话",
     "cards.call_hint": "通话的录音 ID（见通话页面），或在下方粘贴转写",
     "cards.dry_run_of": "草稿试评分：",
+    "cards.no_call_transcript": "此通话暂无转写（或已清除）",
+    "cal.points_needed": "请填写分数",
 }
 
 CATALOGUES = {"en": EN, "zh": ZH}

@@ -14,9 +14,10 @@ from fastapi.responses import Response
 
 from callqa.auth import Role
 from console.calls import CallIndex
+from console.i18n import translate
 from console.identity import User
 from console.upstream import Upstream, UpstreamError
-from console.web import Checked, Reviewer, UpstreamDep, render, see_other
+from console.web import Checked, Reviewer, UpstreamDep, language, render, see_other
 
 router = APIRouter(include_in_schema=False)
 RESULTS = ("pass", "fail", "not_applicable")
@@ -140,7 +141,9 @@ async def score_call(
         try:
             points = float(value["points"])
         except ValueError:
-            errors.append({"item": item_id, "field": "points", "message": "a number of points is needed"})
+            errors.append(
+                {"item": item_id, "field": "points", "message": translate(language(request), "cal.points_needed")}
+            )
             continue
         scores.append(
             {"item_id": item_id, "result": value["result"], "points": points, "comment": value["comment"] or None}

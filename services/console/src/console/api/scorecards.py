@@ -13,10 +13,11 @@ from fastapi.responses import Response
 
 from callqa.auth import Role
 from console.calls import CallFilter, CallIndex
+from console.i18n import translate
 from console.identity import User
 from console.paths import layout, line_of
 from console.upstream import Upstream, UpstreamError
-from console.web import Checked, Reviewer, SignedIn, UpstreamDep, render
+from console.web import Checked, Reviewer, SignedIn, UpstreamDep, language, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -78,7 +79,8 @@ async def call_transcript(
     index: CallIndex = request.app.state.index
     entry = await asyncio.to_thread(index.get, recording_id)
     if entry is None or not entry.document:
-        return None, [{"field": "call", "message": f"no transcript of call {recording_id} yet (or it was erased)"}]
+        message = f"{recording_id}: {translate(language(request), 'cards.no_call_transcript')}"
+        return None, [{"field": "call", "message": message}]
     return entry.document, []
 
 
