@@ -68,6 +68,7 @@ SERVICES: dict[str, Service] = {
             "PUT /v1/scorecards/{scorecard_id}": AUTHORS,
             "GET /v1/scorecards/{scorecard_id}/versions": READERS,
             "GET /v1/scorecards/{scorecard_id}/versions/{version}": READERS,
+            "POST /v1/scorecards/dry-run": AUTHORS,
             "POST /v1/scorecards/{scorecard_id}/dry-run": AUTHORS,
             "POST /v1/scorecards/{scorecard_id}/rescore": AUTHORS,
             "GET /v1/rescore-jobs/{job_id}": AUTHORS,

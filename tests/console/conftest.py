@@ -24,6 +24,15 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("CALLQA_TEST_ARTIFACTS", servers.REPO_ROOT / "tmp" / "artifacts")) / "console"
 AGENTS = ("agent-en-104", "agent-en-112")  # the signed-in agent, and another agent whose call it must not open
 ENVIRONMENT = {"CALLQA_TRANSCRIBER_ASR__MODEL": "tiny.en"}
+STARTED = time.time()  # screenshots newer than this are this run's
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Where the browser tests left their screenshots (tmp/ is ignored by git; CI keeps the folder as artifacts)."""
+    shots = [p for p in ARTIFACTS.glob("*.png") if p.stat().st_mtime >= STARTED] if ARTIFACTS.is_dir() else []
+    if shots:
+        terminalreporter.write_sep("-", "console screenshots")
+        terminalreporter.write_line(f"{len(shots)} screenshots in {ARTIFACTS}")
 
 
 @dataclass

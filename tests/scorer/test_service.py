@@ -130,6 +130,15 @@ def test_scorecards_are_versioned_validated_and_dry_run(client: TestClient) -> N
     good = transcript("dry-run", GOOD_CALL).model_dump(mode="json")
     result = client.post("/v1/scorecards/billing-zh/dry-run", json=good, headers=QA).json()
     assert result["scorecard_version"] == 2 and result["passed"] is True, result
+    draft = copy.deepcopy(edited)  # a draft with one section left: scored as it is, never saved
+    draft["sections"] = draft["sections"][:1]
+    tried = client.post("/v1/scorecards/dry-run", json={"scorecard": draft, "transcript": good}, headers=QA)
+    assert tried.status_code == 200, tried.text
+    assert len(tried.json()["items"]) == len(draft["sections"][0]["items"]) < len(result["items"])
+    assert tried.json()["scorecard_version"] is None
+    assert len(client.get("/v1/scorecards/billing-zh/versions", headers=QA).json()) == 2
+    refused = client.post("/v1/scorecards/dry-run", json={"scorecard": broken, "transcript": good}, headers=QA)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "sections[1].items[0].points"
     stored = client.get("/v1/evaluations", params={"limit": 500}, headers=QA).json()["items"]
     assert "dry-run" not in {e["recording_id"] for e in stored}, "a dry run stores nothing"
 

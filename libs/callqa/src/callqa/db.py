@@ -168,12 +168,23 @@ def version_table(tables: ModuleType) -> str:
 
 
 def migration_options(tables: ModuleType, url: str) -> dict[str, Any]:
-    """Alembic's context options for a service, shared by its env.py and the tests that compare schemas."""
+    """Alembic's context options for a service, shared by its env.py and the tests that compare schemas.
+
+    A `tables` module may name, in `MIGRATION_ONLY`, what its migrations make with one dialect's own DDL and no
+    table class can describe (an SQLite FTS5 table and its shadow tables, a PostgreSQL expression index): those
+    names, and names that start with one of them and "_", are left out of the comparison.
+    """
+    own_ddl = tuple(getattr(tables, "MIGRATION_ONLY", ()))
+
+    def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+        return not (name and any(name == n or name.startswith(n + "_") for n in own_ddl))
+
     return {
         "target_metadata": service_metadata(tables),
         "version_table": version_table(tables),
         "render_as_batch": url.startswith("sqlite"),  # SQLite cannot ALTER most things in place
         "compare_type": True,
+        "include_name": include_name,
     }
 
 

@@ -1,5 +1,5 @@
 """The call index: what search needs about each call, kept from the event stream (idempotent, order-tolerant:
-any of a call's events may arrive first), and the search over it."""
+any of a call's events may arrive first), and the search over it (the words said: `console.search`)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func
+from sqlalchemy import delete, exists, false, func
 from sqlmodel import Session, col, select
 
 from callqa.db import Database
-from console.tables import CallEntry, CallScore
+from console import search
+from console.search import Segmenter, Term
+from console.tables import CallEntry, CallScore, CallText
 
 STAFF_ROLES = frozenset({"qa_analyst", "supervisor", "trainer", "auditor", "admin"})
 
@@ -44,8 +46,9 @@ class Found:
 
 
 class CallIndex:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, segmenter: Segmenter | None = None) -> None:
         self.db = db
+        self.segmenter = segmenter or Segmenter()
 
     def _entry(self, session: Session, recording_id: str, facts: dict[str, Any]) -> CallEntry:
         entry = session.get(CallEntry, recording_id)
@@ -73,6 +76,12 @@ class CallIndex:
             entry.language = document.get("language") or entry.language
             entry.document = document
             entry.text = "\n".join(str(t.get("text", "")) for t in document.get("turns", []))
+            words = self.segmenter.index_words(entry.text)
+            row = session.exec(select(CallText).where(CallText.recording_id == recording_id)).first()
+            if row is None:
+                session.add(CallText(recording_id=recording_id, words=words))
+            else:
+                row.words = words
 
     def scored(
         self,
@@ -110,6 +119,7 @@ class CallIndex:
     def purged(self, recording_id: str) -> None:
         """The call's words go; its facts and scores stay (as in the other services)."""
         with self.db.session() as session:
+            session.exec(delete(CallText).where(col(CallText.recording_id) == recording_id))
             entry = session.get(CallEntry, recording_id)
             if entry is None:
                 return
@@ -134,8 +144,11 @@ class CallIndex:
             query = query.where(col(CallEntry.started_at) < where.started_to)
         if where.tag:
             query = query.where(col(CallEntry.tags).contains(bars([where.tag]), autoescape=True))
+        terms = self.segmenter.query_terms(where.words) if where.words else []
         if where.words:
-            query = query.where(col(CallEntry.text).icontains(where.words, autoescape=True))
+            # Words with nothing to look for (punctuation only) match no call rather than every call.
+            dialect = self.db.engine.dialect.name
+            query = query.where(col(CallEntry.recording_id).in_(search.matching(dialect, terms)) if terms else false())
         scored = [col(CallScore.recording_id) == CallEntry.recording_id]
         if where.score_min is not None:
             scored.append(col(CallScore.percentage) >= where.score_min)
@@ -155,14 +168,16 @@ class CallIndex:
             if ids:
                 for score in session.exec(select(CallScore).where(col(CallScore.recording_id).in_(ids))).all():
                     scores[score.recording_id].append(score)
-        return [Found(r, scores[r.recording_id], snippet(r.text, where.words)) for r in rows], int(total)
+        return [Found(r, scores[r.recording_id], snippet(r.text, terms)) for r in rows], int(total)
 
 
-def snippet(text: str, words: str | None, around: int = 40) -> str | None:
-    if not words:
+def snippet(text: str, terms: list[Term], around: int = 40) -> str | None:
+    """The text around the first place a query word (or a word inside it) was said; a stemmed match ("refunds"
+    for "refund") that appears nowhere as typed shows the start of the call."""
+    if not terms:
         return None
-    at = text.lower().find(words.lower())
-    if at < 0:
-        return None
-    start, end = max(0, at - around), min(len(text), at + len(words) + around)
+    folded = text.lower()
+    places = [(at, len(w)) for t in terms for w in (t.whole, *t.parts) if (at := folded.find(w.lower())) >= 0]
+    at, length = min(places) if places else (0, 0)
+    start, end = max(0, at - around), min(len(text), at + length + around)
     return ("…" if start else "") + text[start:end].replace("\n", " ") + ("…" if end < len(text) else "")

@@ -3,6 +3,7 @@ calls the other services with the user's identity, and the worker that keeps the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -24,7 +25,7 @@ from callqa.events import (
 from callqa.service import EventWorker, build_app
 from callqa.storage import ObjectStore
 from console import handlers
-from console.api import agent, calls, reports, scorecards, signin, work
+from console.api import agent, calibration, calls, reports, scorecards, signin, work
 from console.calls import CallIndex
 from console.config import Settings
 from console.identity import OidcVerifier, Sessions, Users
@@ -51,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(index.segmenter.warm)  # jieba's dictionary, before the first transcript or search
         async with worker.running():
             yield
         await app.state.upstream.close()
@@ -60,7 +62,15 @@ def create_app(settings: Settings) -> FastAPI:
         settings,
         title="callqa console",
         description=console.__doc__ or "",
-        routers=[signin.router, calls.router, agent.router, work.router, reports.router, scorecards.router],
+        routers=[
+            signin.router,
+            calls.router,
+            agent.router,
+            work.router,
+            calibration.router,
+            reports.router,
+            scorecards.router,
+        ],
         checks={"consumer": worker.ready},
         lifespan=lifespan,
     )

@@ -13,6 +13,10 @@ from sqlmodel import Field, SQLModel
 from callqa.db import utc_column
 from callqa.events import utcnow
 
+# What the migrations make with one dialect's own DDL for full-text search (see console.search): SQLite's FTS5 table
+# over `console_call_text` (and its shadow tables, its triggers), PostgreSQL's GIN index on to_tsvector(words).
+MIGRATION_ONLY = ("console_call_text_fts",)
+
 
 class Table(SQLModel, registry=registry()):
     """Base of the console's tables: a registry (and MetaData) of their own."""
@@ -75,3 +79,16 @@ class CallScore(Table, table=True):
     percentage: float
     passed: bool
     failed_items: str = Field(default="", max_length=4000, description="|item1|item2|")
+
+
+class CallText(Table, table=True):
+    """A call's words as the full-text index takes them (segmented, space-separated); gone when the call is purged.
+
+    An integer key of its own: SQLite's FTS5 table refers to rows by an integer rowid that must not change.
+    """
+
+    __tablename__ = "console_call_text"
+
+    id: int | None = Field(default=None, primary_key=True)
+    recording_id: str = Field(max_length=64, unique=True, index=True)
+    words: str = Field(sa_column=Column(Text, nullable=False))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from callqa.http import MAX_INT
+from callqa.transcripts import TranscriptDocument
 from scorer.tables import EvaluationRecord, RescoreJob, ScorecardVersion
 
 
@@ -36,6 +37,15 @@ class ScorecardOut(BaseModel):
 class Validation(BaseModel):
     valid: bool
     items: int
+
+
+class DraftDryRun(BaseModel):
+    """A draft scorecard (not saved) and the transcript to score with it: the scorecard editor's try-out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scorecard: dict[str, Any] = Field(description="a scorecard document, as POST /v1/scorecards takes it")
+    transcript: TranscriptDocument
 
 
 class RescoreRequest(BaseModel):

@@ -33,7 +33,8 @@ async def my_work(request: Request, user: SignedIn, upstream: UpstreamDep) -> Re
         calibrations = [
             c
             for c in sessions["items"]
-            if c["status"] == "active" and (user.subject in c["analysts"] or c["lead_id"] == user.subject)
+            if c["status"] == "active"
+            and (user.subject in c["analysts"] or c["lead_id"] == user.subject or user.has_any(Role.supervisor))
         ]
         appeals = mine["items"]
         if user.has_any(Role.supervisor):  # appeals routed to any supervisor

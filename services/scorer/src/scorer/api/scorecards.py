@@ -12,7 +12,7 @@ from callqa.transcripts import TranscriptDocument
 from scorer.api.deps import Author, LibraryDep, Reader, ScorerDep
 from scorer.jobs import RescoreJobs
 from scorer.rules.engine import compile_scorecard
-from scorer.schemas import JobOut, RescoreRequest, ScorecardOut, Validation
+from scorer.schemas import DraftDryRun, JobOut, RescoreRequest, ScorecardOut, Validation
 from scorer.scorecard import Scorecard, ScorecardError, default_scorecard, validate_scorecard
 from scorer.tables import RescoreJob
 
@@ -91,6 +91,13 @@ def get_version(scorecard_id: str, version: VersionPath, _: Reader, library: Lib
 def validate(document: ScorecardBody, _: Author) -> Validation:
     card = parse_scorecard(document)
     return Validation(valid=True, items=sum(len(s.items) for s in card.sections))
+
+
+@router.post("/dry-run", summary="Score a transcript with a draft scorecard, neither saved (the editor's try-out)")
+def dry_run_draft(body: DraftDryRun, _: Author) -> dict[str, Any]:
+    card = parse_scorecard(body.scorecard)  # a 422 naming the path at fault inside the draft
+    evaluation = compile_scorecard(card).evaluate(body.transcript)
+    return evaluation.model_dump(mode="json") | {"scorecard_id": card.id, "scorecard_version": None}  # not saved
 
 
 @router.post("/{scorecard_id}/dry-run", summary="Score a transcript without storing anything")
