@@ -11,6 +11,7 @@ import pytest
 
 from callqa.db import Database
 from callqa.events import EvaluationReviewed, ItemResult, ScoreSource
+from reporting import handlers
 from reporting.config import MIGRATIONS_DIR
 from reporting.rollups import Evaluation, from_reviewed, from_scored
 from reporting.store import RollupStore, Scope
@@ -97,3 +98,9 @@ def test_a_purge_keeps_the_counts_and_removes_quoted_text_even_before_the_evalua
         )
         == 2
     )
+
+
+def test_a_reviewed_event_that_claims_to_be_automatic_is_left_out(store: RollupStore) -> None:
+    auto = scored()
+    handlers.on_evaluations_reviewed([reviewed(auto, 2, source=ScoreSource.auto)], store, ZONE)
+    assert store.dump() == {"evaluations": [], "items": []}  # automatic results come from evaluation.scored only
