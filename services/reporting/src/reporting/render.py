@@ -358,6 +358,15 @@ def quality_rows(report: dict[str, Any]) -> Iterator[tuple[str, list[list[Any]]]
         ],
     )
     yield (LABELS["advice"], [[LABELS["advice"]]] + [[a["advice"]] for a in report["training_advice"]])
+    human = report.get("human_review")
+    if human is not None:  # runs stored before human versions were counted have none
+        agreement = human["agreement"]
+        names = ("human", "pass_rate", "agreement_rate", "auto_stricter", "auto_lenient")
+        values = (human["calls"], pct(human["pass_rate"]), pct(agreement["agreement_rate"]))
+        yield (
+            LABELS["human_review"],
+            [[LABELS[n] for n in names], [*values, agreement["auto_stricter"], agreement["auto_lenient"]]],
+        )
     detail = report.get("detail", {}).get("rows") or report["notable_cases"]
     yield (
         LABELS["detail"] if "detail" in report else LABELS["cases"],
