@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
+import jwt
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
-from callqa.auth import Authenticator, Principal, Role, require_roles
+from callqa.auth import Authenticator, AuthError, Principal, Role, require_roles
 from callqa.http import FieldError, ProblemError
 from callqa.service import build_app
 from callqa.settings import AuthSettings, Environment, ServiceSettings
@@ -140,3 +141,15 @@ def test_settings_read_nested_env_with_the_service_prefix(monkeypatch: pytest.Mo
     settings = ExampleSettings()
     assert settings.kafka.bootstrap_servers == "kafka:9092"
     assert settings.http_port == 9999
+
+
+def test_groups_claim_is_optional_and_must_be_a_list_of_names() -> None:
+    authenticator = Authenticator(AUTH)
+    anyone = authenticator.from_token(authenticator.issue_token("alice", [Role.supervisor]))
+    assert anyone.groups is None and anyone.may_see("billing")
+    limited = authenticator.from_token(authenticator.issue_token("bob", [Role.supervisor], groups=["billing"]))
+    assert limited.groups == frozenset({"billing"}) and not limited.may_see("broadband")
+    assert authenticator.from_api_key("k-audit").groups is None  # API keys are unchanged: every group
+    claims = {"sub": "eve", "roles": ["supervisor"], "groups": "billing", "aud": AUTH.jwt_audience, "exp": 2**31}
+    with pytest.raises(AuthError, match="groups"):
+        authenticator.from_token(jwt.encode(claims, AUTH.jwt_secret.get_secret_value(), algorithm="HS256"))

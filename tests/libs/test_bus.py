@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from callqa.bus import Bus, Consumer, ConsumerOptions, PermanentError, ensure_topics
 from callqa.events import Event, dlq_topic
@@ -302,3 +302,74 @@ async def test_a_job_longer_than_the_session_timeout_keeps_its_partition(
         await wait_until(lambda: bool(calls))
         await asyncio.sleep(slow_for + 2)
     assert calls == ["slow-job"], "handled once: the partition was never taken away mid-job"
+
+
+async def committed_offsets(settings: KafkaSettings, topic: str, group: str) -> tuple[list[int | None], list[int]]:
+    """What `group` committed on each partition of `topic`, beside each partition's end."""
+    probe = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=group, enable_auto_commit=False)
+    await probe.start()
+    try:
+        await probe.topics()  # fetches the metadata partitions_for_topic reads
+        partitions = [TopicPartition(topic, p) for p in sorted(probe.partitions_for_topic(topic) or ())]
+        ends = await probe.end_offsets(partitions)
+        return [await probe.committed(tp) for tp in partitions], [ends[tp] for tp in partitions]
+    finally:
+        await probe.stop()
+
+
+async def test_batch_mode_redoes_a_failed_batch_one_by_one_so_only_the_poison_is_parked(
+    kafka_settings: KafkaSettings, bus: Bus, topic: str, unique: str
+) -> None:
+    good = [recording_stored(f"rec-{n}") for n in range(30)]
+    await (await bus.send(topic, b"\x00 not an event", b"poison"))
+    for event in [*good[:15], recording_stored("bad"), *good[15:]]:
+        await publish_to(bus, topic, event)
+    batches: list[list[str]] = []
+    handled: list[str] = []
+
+    async def handle_batch(events: list[Event]) -> None:
+        batches.append([e.key for e in events])
+        if any(e.key == "bad" for e in events):
+            raise RuntimeError("one bad message in the batch")  # nothing of the batch was kept
+        handled.extend(e.key for e in events)
+
+    async def handle(event: Event) -> None:
+        if event.key == "bad":
+            raise RuntimeError("always broken")
+        handled.append(event.key)
+
+    group = f"g-{unique}"
+    consumer = Consumer(kafka_settings, group, [topic], handle, bus, batch_handler=handle_batch)
+    async with running(consumer):
+        await wait_until(lambda: len(handled) == len(good))
+        dead = await read_all(kafka_settings, dlq_topic(topic), expected=2)
+    assert sorted(handled) == sorted(e.key for e in good), "each good message handled once"
+    assert max(map(len, batches)) > 1, "a poll was handed over as one batch"
+    assert {r.key for r in dead} == {b"poison", b"bad"}
+    assert dict(next(r for r in dead if r.key == b"bad").headers)["dlq.attempts"] == b"3"
+    committed, ends = await committed_offsets(kafka_settings, topic, group)
+    assert committed == ends
+
+
+async def test_batch_mode_commits_nothing_of_an_abandoned_batch(
+    kafka_settings: KafkaSettings, bus: Bus, topic: str, unique: str
+) -> None:
+    started = asyncio.Event()
+
+    async def endless(events: list[Event]) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    async def never(event: Event) -> None:
+        raise AssertionError("the batch never failed")
+
+    for n in range(5):
+        await publish_to(bus, topic, recording_stored(f"rec-{n}"))
+    group = f"g-{unique}"
+    consumer = Consumer(kafka_settings, group, [topic], never, bus, batch_handler=endless)
+    task = asyncio.create_task(consumer.run())
+    await asyncio.wait_for(started.wait(), 30)
+    consumer.stop(abandon=True)
+    await asyncio.wait_for(task, 30)
+    committed, _ = await committed_offsets(kafka_settings, topic, group)
+    assert all(offset is None for offset in committed)

@@ -1,6 +1,7 @@
 """build_app's OpenAPI says what the problem handlers answer: every error is a Problem document, and the
 answers a route gives by its shape (404 for a path or a body naming an object, 400 for an unparsable body, 416 for a
-Range header) are documented whether or not the route lists them."""
+Range header) are documented whether or not the route lists them; EventWorker hands batches to batch handlers and
+single events to them as a batch of one."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header
 
+from callqa.db import Database
+from callqa.events import Event, RecordingStoredEvent, TranscriptReadyEvent
 from callqa.http import PROBLEM_JSON, PROBLEM_RESPONSES
-from callqa.service import build_app
+from callqa.service import EventWorker, build_app
 from callqa.settings import ServiceSettings
+from callqa_stack.factories import recording_stored
 
 router = APIRouter(prefix="/things", responses=PROBLEM_RESPONSES)
 
@@ -37,3 +41,22 @@ def test_error_answers_are_problem_documents_and_shaped_answers_are_documented()
             assert (response.get("content") == problem) == (status[0] == "4"), status
     readyz = document["paths"]["/readyz"]["get"]["responses"]["503"]
     assert readyz["content"] == {"application/json": {}}, "readiness answers its own JSON, not a problem"
+
+
+async def test_event_worker_hands_batches_to_batch_handlers_and_single_events_as_a_batch_of_one(
+    sqlite_url: str,
+) -> None:
+    batches: list[list[str]] = []
+    singles: list[str] = []
+    worker = EventWorker(
+        ServiceSettings(),
+        Database(sqlite_url),
+        {TranscriptReadyEvent: singles.append},
+        batch_handlers={RecordingStoredEvent: lambda payloads: batches.append([p.recording_id for p in payloads])},
+        group="g",
+    )
+    assert worker.topics == ["callqa.transcript.ready.v1", "callqa.recording.stored.v1"]
+    events: list[Event] = [recording_stored("a"), recording_stored("b")]
+    await worker.handle_batch(events)
+    await worker.handle(recording_stored("c"))  # the consumer's one-by-one fallback
+    assert batches == [["a", "b"], ["c"]]

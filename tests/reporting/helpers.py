@@ -9,7 +9,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callqa.events import EvaluationScored, EvaluationScoredEvent, Evidence, ItemResult, ScoredItem
+from callqa.events import (
+    EvaluationReviewed,
+    EvaluationReviewedEvent,
+    EvaluationScored,
+    EvaluationScoredEvent,
+    Evidence,
+    ItemResult,
+    ReviewedItem,
+    ScoredItem,
+    ScoreSource,
+)
 from reporting.periods import local_day
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -78,8 +88,78 @@ def scored(
     )
 
 
-def envelope(payload: EvaluationScored) -> EvaluationScoredEvent:
+def reviewed(
+    auto: EvaluationScored,
+    version: int = 2,
+    changes: dict[str, ItemResult] | None = None,
+    cause: str = "review",
+    source: ScoreSource = ScoreSource.human,
+) -> EvaluationReviewed:
+    """A human version of `auto` with some items' results changed (as coaching publishes it)."""
+    changes = changes or {}
+    items = [
+        ReviewedItem(
+            item_id=item.item_id,
+            section=item.section,
+            result=changes.get(item.item_id, item.result),
+            points=0 if changes.get(item.item_id, item.result) is ItemResult.failed else 5,
+            auto_result=item.result,
+            auto_points=item.points,
+            changed=item.item_id in changes and changes[item.item_id] is not item.result,
+            severity=item.severity,
+        )
+        for item in auto.items
+    ]
+    failed = [i for i in items if i.result is ItemResult.failed]
+    auto_failed = any(i.severity == "A" for i in failed)
+    applicable = [i for i in items if i.result is not ItemResult.not_applicable]
+    percentage = 0.0 if auto_failed else round(100 * (len(applicable) - len(failed)) / max(len(applicable), 1), 2)
+    return EvaluationReviewed(
+        evaluation_id=auto.evaluation_id,
+        recording_id=auto.recording_id,
+        agent_id=auto.agent_id,
+        group=auto.group,
+        queue=auto.queue,
+        started_at=auto.started_at,
+        scorecard_id=auto.scorecard_id,
+        scorecard_version=auto.scorecard_version,
+        version=version,
+        source=source,
+        cause=cause,  # type: ignore[arg-type]
+        reviewer_id="qa-lin",
+        reviewed_at=auto.started_at + timedelta(days=1, hours=version),
+        released_at=None,
+        total_points=percentage / 4,
+        max_points=25,
+        percentage=percentage,
+        passed=percentage >= 80 and not auto_failed,
+        auto_failed=auto_failed,
+        items=items,
+    )
+
+
+def envelope(payload: EvaluationScored | EvaluationReviewed) -> EvaluationScoredEvent | EvaluationReviewedEvent:
+    if isinstance(payload, EvaluationReviewed):
+        return EvaluationReviewedEvent(correlation_id=payload.recording_id, producer="tests", payload=payload)
     return EvaluationScoredEvent(correlation_id=payload.recording_id, producer="tests", payload=payload)
+
+
+def human_versions(seed: int, events: list[EvaluationScored]) -> list[EvaluationReviewed]:
+    """Reviews and appeals of a sample of the calls: several versions of some, duplicates, calibrations."""
+    rng = random.Random(seed)
+    found: list[EvaluationReviewed] = []
+    for auto in events:
+        if rng.random() > 0.3:
+            continue
+        for version in range(2, 2 + rng.choice([1, 1, 2, 3])):
+            changes = {item_id: rng.choice(list(ItemResult)) for item_id, _, _ in ITEMS if rng.random() < 0.2}
+            cause = "appeal" if version > 2 else "review"
+            source = ScoreSource.calibration if rng.random() < 0.1 else ScoreSource.human
+            found.append(reviewed(auto, version, changes, cause, source))
+            if rng.random() < 0.1:
+                found.append(found[-1].model_copy())  # a duplicate delivery
+    rng.shuffle(found)
+    return found
 
 
 def stream(
@@ -125,19 +205,24 @@ def stream(
     return events
 
 
-def brute_force(events: list[EvaluationScored]) -> dict[str, list[tuple[Any, ...]]]:
-    """The rollups recomputed the obvious way from the raw stream: the winner per call × version, then sums."""
-    best: dict[tuple[str, str, int], EvaluationScored] = {}
+def brute_force(events: list[Any]) -> dict[str, list[tuple[Any, ...]]]:
+    """The rollups recomputed the obvious way from the raw stream (scored and reviewed events): the winner per
+    call × version × source, then sums."""
+    best: dict[tuple[str, str, int, str], Any] = {}
+
+    def rank(e: Any) -> tuple[int, str, str]:
+        if isinstance(e, EvaluationReviewed):
+            return (e.version, "", e.evaluation_id)
+        return (0, e.transcript_version, e.evaluation_id)
+
     for e in events:
-        key = (e.recording_id, e.scorecard_id, e.scorecard_version)
-        if key not in best or (e.transcript_version, e.evaluation_id) > (
-            best[key].transcript_version,
-            best[key].evaluation_id,
-        ):
+        source = e.source.value if isinstance(e, EvaluationReviewed) else "auto"
+        key = (e.recording_id, e.scorecard_id, e.scorecard_version, source)
+        if key not in best or rank(e) > rank(best[key]):
             best[key] = e
     cells: dict[tuple[Any, ...], Counter[str]] = {}
     items: dict[tuple[Any, ...], Counter[str]] = {}
-    for e in best.values():
+    for (_, _, _, source), e in best.items():
         key = (
             local_day(e.started_at, ZONE),
             e.agent_id,
@@ -145,7 +230,7 @@ def brute_force(events: list[EvaluationScored]) -> dict[str, list[tuple[Any, ...
             e.queue or "",
             e.scorecard_id,
             e.scorecard_version,
-            "auto",
+            source,
         )
         cell = cells.setdefault(key, Counter())
         cell["evaluations"] += 1
@@ -161,8 +246,14 @@ def brute_force(events: list[EvaluationScored]) -> dict[str, list[tuple[Any, ...
             else:
                 item_cell["applicable"] += 1
                 item_cell["failed"] += item.result is ItemResult.failed
+            if isinstance(item, ReviewedItem):
+                item_cell["compared"] += 1
+                item_cell["agreed"] += item.auto_result is item.result
+                item_cell["auto_stricter"] += item.auto_result is ItemResult.failed and item.result is ItemResult.passed
+                item_cell["auto_lenient"] += item.auto_result is ItemResult.passed and item.result is ItemResult.failed
     columns = ("evaluations", "passed", "auto_failed", "score_centi", "failed_a", "failed_b", "failed_c")
+    item_columns = ("applicable", "failed", "not_applicable", "compared", "agreed", "auto_stricter", "auto_lenient")
     return {
         "evaluations": sorted((*k, *(c[n] for n in columns)) for k, c in cells.items()),
-        "items": sorted((*k, c["applicable"], c["failed"], c["not_applicable"]) for k, c in items.items()),
+        "items": sorted((*k, *(c[n] for n in item_columns)) for k, c in items.items()),
     }

@@ -13,13 +13,15 @@ import pytest
 from openpyxl import load_workbook
 
 from callqa.db import Database
+from callqa.events import ItemResult
 from reporting.config import MIGRATIONS_DIR
 from reporting.periods import PeriodKind
 from reporting.render import Format, render
-from reporting.rollups import from_scored
+from reporting.reports import ReportType
+from reporting.rollups import from_reviewed, from_scored
 from reporting.runs import ReportRuns
 from reporting.store import RollupStore
-from tests.reporting.helpers import ZONE, scored
+from tests.reporting.helpers import ZONE, reviewed, scored
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +39,17 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
         for n in range(60)
     ]
     store.record([from_scored(e, ZONE) for e in events])
+    changes = {"opening": ItemResult.passed, "closing": ItemResult.failed}
+    appeals = [from_reviewed(reviewed(e, 2, changes, cause="appeal"), ZONE) for e in events[:9]]
+    store.record([a for a in appeals if a is not None])
     runs = ReportRuns(db, store, ZONE)
+    november = date(2026, 11, 1)
     made = {
-        "monthly": runs.run(runs.definition(PeriodKind.monthly, date(2026, 11, 1)), "qa").result,
+        "monthly": runs.run(runs.definition(PeriodKind.monthly, november), "qa").result,
         "daily": runs.run(runs.definition(PeriodKind.daily, date(2026, 11, 2)), "qa").result,
         "empty": runs.run(runs.definition(PeriodKind.weekly, date(2026, 1, 5)), "qa").result,
+        "cases": runs.run(runs.definition(PeriodKind.monthly, november, report=ReportType.case_analysis), "qa").result,
+        "agreement": runs.run(runs.definition(PeriodKind.monthly, november, report=ReportType.agreement), "qa").result,
     }
     db.dispose()
     return {k: v for k, v in made.items() if v is not None}
@@ -91,3 +99,27 @@ def test_csv_reads_back_including_the_daily_detail(reports: dict[str, dict[str, 
     detail = reports["daily"]["detail"]["rows"]
     ids = {row[-1] for row in rows if row}
     assert detail and all(call["evaluation_id"] in ids for call in detail)
+
+
+@pytest.mark.parametrize(("name", "title"), [("cases", "案例分析"), ("agreement", "校准与自动评分一致性")])
+def test_case_analysis_and_agreement_downloads_open(reports: dict[str, dict[str, Any]], name: str, title: str) -> None:
+    report = reports[name]
+    assert not report["empty"]
+    book = load_workbook(io.BytesIO(render(report, Format.xlsx)))
+    values = [[c.value for c in row] for sheet in book.worksheets for row in sheet.iter_rows()]
+    assert title in str(values[0][0])
+    document = pypdfium2.PdfDocument(render(report, Format.pdf))
+    text = "".join(document[n].get_textpage().get_text_range() for n in range(len(document)))
+    document.close()
+    assert title in text
+    html = render(report, Format.html).decode()
+    if name == "cases":
+        appealed = next(c for c in report["cases"] if c["category"] == "overturned_on_appeal")
+        assert f'href="{appealed["links"]["evaluation"]}"' in html and "申诉改判" in html
+        assert any(row[0] == "自动否决 / Auto-failed" for row in values if row)
+    else:
+        assert 'id="chart-agreement"' in html and "<svg" in html
+        opening = next(i for i in report["items"] if i["item_id"] == "opening")
+        assert opening["auto_stricter"] + opening["agreed"] == opening["items_compared"]
+    rows = list(csv.reader(io.StringIO(render(report, Format.csv).decode("utf-8-sig"))))
+    assert title in rows[0][0]

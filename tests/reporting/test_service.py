@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from callqa.auth import Authenticator, Role
 from callqa.bus import Bus
 from callqa.db import Database
-from callqa.events import Envelope
+from callqa.events import Envelope, ItemResult
 from callqa.settings import AuthSettings, KafkaSettings
 from callqa_stack import servers
 from callqa_stack.factories import recording_purged
@@ -30,15 +30,15 @@ from reporting.main import create_app
 from reporting.periods import PeriodKind
 from reporting.store import RollupStore, Scope
 from reporting.tables import Schedule
-from tests.reporting.helpers import brute_force, envelope, scored, stream
+from tests.reporting.helpers import brute_force, envelope, human_versions, reviewed, scored, stream
 
 pytestmark = pytest.mark.timeout(180)
 JWT_SECRET = "r" * 40
 
 
-def bearer(role: Role, subject: str = "qa-lin") -> dict[str, str]:
-    token = Authenticator(AuthSettings(jwt_secret=JWT_SECRET)).issue_token(subject, [role])  # type: ignore[arg-type]
-    return {"Authorization": f"Bearer {token}"}
+def bearer(role: Role, subject: str = "qa-lin", groups: list[str] | None = None) -> dict[str, str]:
+    authenticator = Authenticator(AuthSettings(jwt_secret=JWT_SECRET))  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {authenticator.issue_token(subject, [role], groups=groups)}"}
 
 
 def publish(kafka: KafkaSettings, events: list[Envelope]) -> None:
@@ -88,8 +88,9 @@ def client_of() -> Iterator[Any]:
 def test_replaying_the_topics_into_an_empty_database_rebuilds_identical_rollups(
     private_kafka_settings: KafkaSettings, tmp_path: Path, client_of: Any
 ) -> None:
-    events = stream(11, 300)
-    purged = events[0].recording_id
+    scored_events = stream(11, 300)
+    events: list[Any] = [*scored_events, *human_versions(11, scored_events)]
+    purged = scored_events[0].recording_id
     publish(private_kafka_settings, [envelope(e) for e in events] + [recording_purged(purged)])
     expected = brute_force(events)
 
@@ -103,7 +104,7 @@ def test_replaying_the_topics_into_an_empty_database_rebuilds_identical_rollups(
     replay_store = RollupStore(Database(replay.database_url))
     wait_for(lambda: replay_store.dump() == expected)
     assert replay_store.dump() == live_store.dump()
-    day = events[0].started_at.date()
+    day = scored_events[0].started_at.date()
     for store in (live_store, replay_store):
         found, _ = store.evaluations(Scope(first=day - timedelta(days=1), last=day + timedelta(days=1)), limit=500)
         assert all(i.quote is None for e in found if e.recording_id == purged for i in e.items)
@@ -162,6 +163,72 @@ def test_report_runs_api_with_frozen_definitions_agents_and_audited_downloads(cl
     bad = client.post("/v1/report-runs", json={"kind": "yearly"}, headers=qa)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "kind"
     assert client.get("/v1/report-runs/nope", headers=qa).status_code == 404
+
+
+def test_groups_claim_confines_every_report_and_case_analysis_and_agreement_reports(
+    client: TestClient, private_kafka_settings: KafkaSettings
+) -> None:
+    broadband = scored(agent_id="agent-c", group="broadband", started_at=datetime(2026, 11, 4, 3, tzinfo=UTC))
+    appealed = scored(
+        agent_id="agent-a", started_at=datetime(2026, 11, 6, 2, tzinfo=UTC), failed=("opening", "closing")
+    )
+    appeal = reviewed(appealed, 2, {"opening": ItemResult.passed}, cause="appeal")
+    publish(private_kafka_settings, [envelope(broadband), envelope(appealed), envelope(appeal)])
+    store: RollupStore = client.app.state.store  # type: ignore[attr-defined]
+    wait_for(lambda: len(store.dump()["evaluations"]) == 6)
+    qa, limited = bearer(Role.qa_analyst), bearer(Role.supervisor, "sup-wang", groups=["billing"])
+    week = {"kind": "weekly", "day": "2026-11-04"}
+
+    refused = client.post("/v1/report-runs", json=week | {"group": "broadband"}, headers=limited)
+    assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json"
+    confined = client.post("/v1/report-runs", json=week, headers=limited).json()
+    assert confined["definition"]["groups"] == ["billing"]
+    assert [g["group"] for g in confined["result"]["groups"]] == ["billing"]
+    everything = client.post("/v1/report-runs", json=week, headers=qa).json()
+    assert {g["group"] for g in everything["result"]["groups"]} == {"billing", "broadband"}
+    assert client.get(f"/v1/report-runs/{everything['id']}", headers=limited).status_code == 403
+    assert client.get(f"/v1/report-runs/{everything['id']}/download", headers=limited).status_code == 403
+    listed = client.get("/v1/report-runs", headers=limited).json()
+    assert [r["id"] for r in listed["items"]] == [confined["id"]]
+    assert client.get(f"/v1/report-runs/{confined['id']}/download", headers=limited).status_code == 200
+    detail = client.get("/v1/monitoring-detail", params={"day": "2026-11-04"}, headers=limited).json()
+    assert detail["total"] == 1 and detail["items"][0]["group"] == "billing"
+    assert client.get("/v1/monitoring-detail", params={"group": "broadband"}, headers=limited).status_code == 403
+    made = client.post("/v1/schedules", json={"name": "mine", "kind": "weekly"}, headers=limited).json()
+    assert made["filters"] == {"report": "quality", "groups": ["billing"]}
+    other = client.post("/v1/schedules", json={"name": "all", "kind": "weekly"}, headers=bearer(Role.supervisor))
+    assert client.get(f"/v1/schedules/{other.json()['id']}", headers=limited).status_code == 403
+    assert [x["id"] for x in client.get("/v1/schedules", headers=limited).json()["items"]] == [made["id"]]
+
+    cases = client.post("/v1/report-runs", json=week | {"report": "case_analysis"}, headers=qa).json()
+    assert cases["report"] == "case_analysis" and cases["status"] == "done"
+    by_category = {c["category"]: c for c in cases["result"]["cases"]}
+    assert by_category["auto_failed"]["agent_id"] == "agent-b"
+    overturned = by_category["overturned_on_appeal"]
+    assert overturned["recording_id"] == appealed.recording_id and overturned["auto_passed"] is False
+    assert overturned["changed_items"] == [
+        {"item_id": "opening", "section": "service_language", "auto_result": "fail", "human_result": "pass"}
+    ]
+    assert overturned["links"]["recording"] == f"/v1/recordings/{appealed.recording_id}"
+    html = client.get(f"/v1/report-runs/{cases['id']}/download", params={"format": "html"}, headers=qa)
+    assert f"/v1/recordings/{appealed.recording_id}" in html.text and "申诉改判" in html.text
+    only_a = client.post(
+        "/v1/report-runs", json=week | {"report": "case_analysis", "agent_id": "agent-b"}, headers=qa
+    ).json()
+    assert {c["agent_id"] for c in only_a["result"]["cases"]} == {"agent-b"}
+
+    agreement = client.post("/v1/report-runs", json=week | {"report": "agreement"}, headers=qa).json()
+    summary = agreement["result"]["summary"]
+    assert summary["versions"] == {"human": 1, "calibration": 0}
+    assert summary["items_compared"] == 5 and summary["agreed"] == 4 and summary["auto_stricter"] == 1
+    worst = agreement["result"]["items"][0]
+    assert worst["item_id"] == "opening" and worst["agreement_rate"] == 0.0
+    pdf = client.get(f"/v1/report-runs/{agreement['id']}/download", params={"format": "pdf"}, headers=qa)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    runs = client.get("/v1/report-runs", params={"report": "agreement"}, headers=qa).json()
+    assert [r["id"] for r in runs["items"]] == [agreement["id"]]
+    mine = client.post("/v1/report-runs", json=week | {"report": "agreement"}, headers=bearer(Role.agent, "agent-c"))
+    assert mine.json()["definition"]["agent_id"] == "agent-c" and mine.json()["status"] == "empty"
 
 
 class Inbox:

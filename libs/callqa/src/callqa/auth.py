@@ -3,6 +3,10 @@
 Machines (the telephony platform) usually hold an API key sent as `X-API-Key`; people come
 through an identity provider that issues JWTs with a `roles` claim. Both resolve to a
 `Principal`. 401 = who are you?, 403 = you may not.
+
+A token may also carry a `groups` claim: the ACD groups whose figures the person may see (a
+supervisor of two groups). Without it (and for API keys) every group is allowed, as before;
+services that show per-group data check `Principal.may_see`.
 """
 
 from __future__ import annotations
@@ -38,9 +42,13 @@ class Role(StrEnum):
 class Principal:
     subject: str
     roles: frozenset[Role]
+    groups: frozenset[str] | None = None  # the groups it may see; None: every group
 
     def has_any(self, roles: Iterable[Role]) -> bool:
         return Role.admin in self.roles or bool(self.roles & set(roles))
+
+    def may_see(self, group: str) -> bool:
+        return self.groups is None or group in self.groups
 
 
 class AuthError(Exception):
@@ -89,7 +97,14 @@ class Authenticator:
         roles = claims.get("roles", [])
         if not isinstance(roles, list):
             raise AuthError("invalid token: 'roles' must be a list")
-        return Principal(str(claims["sub"]), parse_roles(str(r) for r in roles))
+        groups = claims.get("groups")
+        if groups is not None and (not isinstance(groups, list) or not all(isinstance(g, str) for g in groups)):
+            raise AuthError("invalid token: 'groups' must be a list of group names")
+        return Principal(
+            str(claims["sub"]),
+            parse_roles(str(r) for r in roles),
+            frozenset(groups) if groups is not None else None,
+        )
 
     def claimed(self, api_key: str | None, token: str | None) -> tuple[str, frozenset[Role]]:
         """Who a caller is or says it is, for the audit record of a refused request; never the secret.
@@ -126,16 +141,24 @@ class Authenticator:
         printable = "".join(ch if ch.isprintable() else "\ufffd" for ch in subject)
         return (prefix + printable)[:200], frozenset()
 
-    def issue_token(self, subject: str, roles: Iterable[Role | str], ttl: timedelta = timedelta(hours=1)) -> str:
+    def issue_token(
+        self,
+        subject: str,
+        roles: Iterable[Role | str],
+        ttl: timedelta = timedelta(hours=1),
+        groups: Iterable[str] | None = None,
+    ) -> str:
         """For development, tests and the demo; production tokens come from the identity provider."""
         now = datetime.now(UTC)
-        claims = {
+        claims: dict[str, object] = {
             "sub": subject,
             "roles": [str(r) for r in roles],
             "aud": self.settings.jwt_audience,
             "iat": now,
             "exp": now + ttl,
         }
+        if groups is not None:
+            claims["groups"] = sorted(groups)
         if self.settings.jwt_issuer:
             claims["iss"] = self.settings.jwt_issuer
         return jwt.encode(claims, self.settings.jwt_secret.get_secret_value(), algorithm=self.settings.jwt_algorithm)

@@ -148,6 +148,8 @@ class ReviewedItem(BaseModel):
     auto_result: ItemResult = Field(description="the automatic evaluation's result for the item")
     auto_points: float
     changed: bool = Field(description="the human result or points differ from the automatic ones")
+    # Additive (optional): the item's A/B/C class, so reports count a human version's problems like the scorer's.
+    severity: Literal["A", "B", "C"] | None = None
 
 
 class EvaluationReviewed(Payload):

@@ -114,6 +114,8 @@ def run_cli(settings: ServiceSettings, create_app: Callable[[Any], FastAPI], mig
 
 # A handler takes an event's payload; a plain (blocking) function runs in a worker thread.
 EventHandler = Callable[[Any], Any]  # what it returns is ignored
+# A batch handler takes the payloads of consecutive events of one type (one poll's worth, in order).
+BatchEventHandler = Callable[[list[Any]], Any]
 
 
 class EventWorker:
@@ -122,6 +124,11 @@ class EventWorker:
     handlers enqueued, graceful stop, and readiness (joined, broker answering, database answering).
 
     Build it in `create_app`, enter `running()` in the lifespan, pass `ready` to `build_app`.
+
+    `batch_handlers` (event class -> handler of a list of payloads) switch the consumer to batch mode: one
+    call (and one thread hop) per run of events of that type in a poll, offsets committed after the poll.
+    A failing batch is handled again one event at a time (the batch handler called with a list of one,
+    unless `handlers` has a handler of its own for the type), so only a poison event reaches the DLQ.
     """
 
     def __init__(
@@ -134,11 +141,13 @@ class EventWorker:
         options: ConsumerOptions | None = None,
         kafka: KafkaSettings | None = None,
         abandon_on_stop: bool = False,
+        batch_handlers: Mapping[type[Envelope], BatchEventHandler] | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.handlers = dict(handlers)
-        self.topics = [TOPICS[event_class] for event_class in self.handlers]
+        self.batch_handlers = dict(batch_handlers or {})
+        self.topics = list(dict.fromkeys(TOPICS[event_class] for event_class in (*self.handlers, *self.batch_handlers)))
         self.group = group
         self.options = options or ConsumerOptions()
         self.kafka = kafka or settings.kafka
@@ -148,18 +157,36 @@ class EventWorker:
     async def handle(self, event: Event) -> None:
         handler = self.handlers.get(type(event))
         if handler is None:
-            return  # another event type on a shared topic: not ours
-        if inspect.iscoroutinefunction(handler):
-            await handler(event.payload)
-        else:
-            await asyncio.to_thread(handler, event.payload)
+            batch_handler = self.batch_handlers.get(type(event))
+            if batch_handler is None:
+                return  # another event type on a shared topic: not ours
+            await _call(batch_handler, [event.payload])
+            return
+        await _call(handler, event.payload)
+
+    async def handle_batch(self, events: list[Event]) -> None:
+        """Events of one type (the consumer's batch mode)."""
+        batch_handler = self.batch_handlers.get(type(events[0]))
+        if batch_handler is not None:
+            await _call(batch_handler, [event.payload for event in events])
+            return
+        for event in events:
+            await self.handle(event)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         relay = OutboxRelay(self.db, self.settings.kafka, self.settings.service_name)
         async with Bus(self.settings.kafka, client_id=f"{self.settings.service_name}-dlq") as dead_letters:
             await dead_letters.ensure_topics(self.topics)
-            self.consumer = Consumer(self.kafka, self.group, self.topics, self.handle, dead_letters, self.options)
+            self.consumer = Consumer(
+                self.kafka,
+                self.group,
+                self.topics,
+                self.handle,
+                dead_letters,
+                self.options,
+                batch_handler=self.handle_batch if self.batch_handlers else None,
+            )
             tasks = [asyncio.create_task(self.consumer.run()), asyncio.create_task(relay.run())]
             try:
                 yield
@@ -174,3 +201,10 @@ class EventWorker:
     async def ready(self) -> bool:
         consumer = self.consumer
         return consumer is not None and await consumer.reachable() and await asyncio.to_thread(self.db.ping)
+
+
+async def _call(handler: Callable[[Any], Any], argument: Any) -> None:
+    if inspect.iscoroutinefunction(handler):
+        await handler(argument)
+    else:
+        await asyncio.to_thread(handler, argument)

@@ -456,6 +456,7 @@ class Ledger:
                             auto_result=i.get("auto_result", i["result"]),
                             auto_points=i.get("auto_points", i["points"]),
                             changed=bool(i.get("changed", False)),
+                            severity=i.get("severity"),
                         )
                         for i in items
                     ],

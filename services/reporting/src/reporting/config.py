@@ -27,6 +27,9 @@ class Settings(ServiceSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     schedule_poll_s: float = Field(30.0, gt=0, description="how often due schedules are looked for")
     schedules_enabled: bool = True
+    batch_size: int = Field(
+        1000, ge=1, le=10_000, description="most events one poll hands to the rollups (one transaction)"
+    )
 
     @field_validator("site_timezone")
     @classmethod

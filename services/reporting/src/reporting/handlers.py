@@ -1,21 +1,37 @@
-"""What reporting does with each event it consumes (run in a worker thread by callqa's EventWorker).
+"""What reporting does with the events it consumes (run in a worker thread by callqa's EventWorker).
 
-`evaluation.reviewed` (source `human`) will be one more handler like `on_evaluation_scored` once the
-coaching service publishes it: `rollups.Source.human` is already a rollup dimension.
+Evaluations come in batches (the consumer's batch mode: what one poll returned, one event type at a time)
+so that a batch is one transaction of set-based statements (`RollupStore.record`); a batch that fails is
+handed over again one event at a time, so only a poison event reaches the DLQ.
 """
 
 from __future__ import annotations
 
+import logging
 from zoneinfo import ZoneInfo
 
-from callqa.events import EvaluationScored, RecordingPurged
-from reporting.rollups import from_scored
+from callqa.events import EvaluationReviewed, EvaluationScored, RecordingPurged
+from reporting.rollups import from_reviewed, from_scored
 from reporting.store import RollupStore
 
+log = logging.getLogger(__name__)
 
-def on_evaluation_scored(scored: EvaluationScored, store: RollupStore, zone: ZoneInfo) -> None:
-    """Count the evaluation in the rollups (a duplicate or an older re-delivery changes nothing)."""
-    store.record([from_scored(scored, zone)])
+
+def on_evaluations_scored(batch: list[EvaluationScored], store: RollupStore, zone: ZoneInfo) -> None:
+    """Count automatic evaluations in the rollups (a duplicate or an older re-delivery changes nothing)."""
+    store.record([from_scored(scored, zone) for scored in batch])
+
+
+def on_evaluations_reviewed(batch: list[EvaluationReviewed], store: RollupStore, zone: ZoneInfo) -> None:
+    """Count human versions (source `human`, or `calibration`): a later version replaces an earlier one."""
+    evaluations = []
+    for reviewed in batch:
+        evaluation = from_reviewed(reviewed, zone)
+        if evaluation is None:
+            log.warning("evaluation.reviewed with source auto ignored", extra={"evaluation": reviewed.evaluation_id})
+            continue
+        evaluations.append(evaluation)
+    store.record(evaluations)
 
 
 def on_recording_purged(purged: RecordingPurged, store: RollupStore) -> None:

@@ -13,8 +13,9 @@ from functools import partial
 from fastapi import FastAPI
 
 import reporting
+from callqa.bus import ConsumerOptions
 from callqa.db import Database
-from callqa.events import EvaluationScoredEvent, RecordingPurgedEvent
+from callqa.events import EvaluationReviewedEvent, EvaluationScoredEvent, RecordingPurgedEvent
 from callqa.http import ErrorAnswer
 from callqa.service import EventWorker, build_app
 from reporting import handlers
@@ -26,20 +27,27 @@ from reporting.store import RollupStore
 log = logging.getLogger(__name__)
 
 
+def build_worker(settings: Settings, db: Database, store: RollupStore) -> EventWorker:
+    """The consumer that keeps the rollups: evaluations in batches (one transaction per poll), purges one by one."""
+    return EventWorker(
+        settings,
+        db,
+        {RecordingPurgedEvent: partial(handlers.on_recording_purged, store=store)},
+        batch_handlers={
+            EvaluationScoredEvent: partial(handlers.on_evaluations_scored, store=store, zone=settings.zone),
+            EvaluationReviewedEvent: partial(handlers.on_evaluations_reviewed, store=store, zone=settings.zone),
+        },
+        group=settings.consumer_group,
+        options=ConsumerOptions(max_records=settings.batch_size),
+    )
+
+
 def create_app(settings: Settings) -> FastAPI:
     db = Database(settings.database_url)
     store = RollupStore(db)
     report_runs = ReportRuns(db, store, settings.zone)
     report_schedules = Schedules(db, report_runs, settings.smtp)
-    worker = EventWorker(
-        settings,
-        db,
-        {
-            EvaluationScoredEvent: partial(handlers.on_evaluation_scored, store=store, zone=settings.zone),
-            RecordingPurgedEvent: partial(handlers.on_recording_purged, store=store),
-        },
-        group=settings.consumer_group,
-    )
+    worker = build_worker(settings, db, store)
 
     async def run_schedules() -> None:
         while True:

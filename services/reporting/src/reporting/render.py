@@ -70,11 +70,31 @@ LABELS = {
     "pending": "待辅导服务数据 / Awaiting coaching data",
     "trend": "合格率趋势 / Pass-rate trend",
     "empty": "空报告 / Empty report",
+    "case_analysis": "案例分析 / Case analysis",
+    "agreement": "校准与自动评分一致性 / Calibration and auto-scorer agreement",
+    "human_review": "人工复核 / Human reviews",
+    "agreement_rate": "一致率 / Agreement",
+    "auto_stricter": "自动偏严 / Scorer stricter",
+    "auto_lenient": "自动偏松 / Scorer more lenient",
+    "compared": "对比项次 / Items compared",
+    "reviews": "复核份数 / Human versions",
+    "auto_failed": "自动否决 / Auto-failed",
+    "lowest_score": "最低分 / Lowest score",
+    "overturned_on_appeal": "申诉改判 / Overturned on appeal",
+    "overridden_by_reviewer": "复核改分 / Overridden by reviewer",
+    "category": "类别 / Category",
+    "reasons": "原因 / Reasons",
+    "recording": "录音 / Recording",
+    "queue": "队列 / Queue",
 }
+KIND_LABELS = {"daily": "每日 / Daily", "weekly": "每周 / Weekly", "monthly": "每月 / Monthly"}
 
 
 def title_of(report: dict[str, Any]) -> str:
-    return f"{LABELS[report['kind']]} — {report['period']['label']}"
+    kind = report.get("report", "quality")
+    if kind == "quality":
+        return f"{LABELS[report['kind']]} — {report['period']['label']}"
+    return f"{LABELS[kind]} ({KIND_LABELS[report['kind']]}) — {report['period']['label']}"
 
 
 def pct(value: float | None) -> str:
@@ -100,7 +120,12 @@ def _chart_font() -> font_manager.FontProperties:
 
 
 def charts(report: dict[str, Any], fmt: str = "svg") -> dict[str, bytes]:
-    """Pass-rate trend with the forecast, and pass rate per group."""
+    """Quality: pass-rate trend with the forecast, and pass rate per group. Agreement: agreement per item."""
+    kind = report.get("report", "quality")
+    if kind == "agreement":
+        return agreement_chart(report, fmt)
+    if kind != "quality":
+        return {}
     font = _chart_font()
     out: dict[str, bytes] = {}
     figure, axes = plt.subplots(figsize=(7, 3))
@@ -136,6 +161,23 @@ def charts(report: dict[str, Any], fmt: str = "svg") -> dict[str, bytes]:
     return out
 
 
+def agreement_chart(report: dict[str, Any], fmt: str) -> dict[str, bytes]:
+    if not report["items"]:
+        return {}
+    font = _chart_font()
+    figure, axes = plt.subplots(figsize=(7, 3))
+    items = report["items"][:20]
+    axes.bar([i["item_id"] for i in items], [i["agreement_rate"] or 0 for i in items], color="tab:blue")
+    axes.set_title(LABELS["agreement_rate"], fontproperties=font)
+    axes.set_ylim(0, 1)
+    for label in axes.get_xticklabels():
+        label.set_fontproperties(font)
+        label.set_fontsize(7)
+        label.set_rotation(30)
+    figure.tight_layout()
+    return {"agreement": _save(figure, fmt)}
+
+
 def _save(figure: Any, fmt: str) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format=fmt, dpi=110)
@@ -148,12 +190,99 @@ _templates = Environment(loader=PackageLoader("reporting", "templates"), autoesc
 
 def to_html(report: dict[str, Any]) -> bytes:
     svgs = {name: data.decode() for name, data in charts(report, "svg").items()}
-    template = _templates.get_template("report.html")
-    return template.render(report=report, labels=LABELS, title=title_of(report), charts=svgs, pct=pct).encode()
+    if report.get("report", "quality") == "quality":
+        template = _templates.get_template("report.html")
+        return template.render(report=report, labels=LABELS, title=title_of(report), charts=svgs, pct=pct).encode()
+    template = _templates.get_template("tables.html")
+    return template.render(
+        report=report, labels=LABELS, title=title_of(report), charts=svgs, tables=list(table_rows(report))
+    ).encode()
 
 
 def table_rows(report: dict[str, Any]) -> Iterator[tuple[str, list[list[Any]]]]:
     """The report as named tables of cells: what CSV, XLSX and PDF lay out."""
+    kind = report.get("report", "quality")
+    if kind == "agreement":
+        yield from agreement_rows(report)
+        return
+    if kind == "case_analysis":
+        yield from case_rows(report)
+        return
+    yield from quality_rows(report)
+
+
+def agreement_rows(report: dict[str, Any]) -> Iterator[tuple[str, list[list[Any]]]]:
+    summary = report["summary"]
+    head = [LABELS["compared"], LABELS["agreement_rate"], LABELS["auto_stricter"], LABELS["auto_lenient"]]
+
+    def figures(row: dict[str, Any]) -> list[Any]:
+        return [row["items_compared"], pct(row["agreement_rate"]), row["auto_stricter"], row["auto_lenient"]]
+
+    yield (
+        LABELS["agreement"],
+        [
+            [LABELS["reviews"], "calibration", *head],
+            [summary["versions"]["human"], summary["versions"]["calibration"], *figures(summary)],
+        ],
+    )
+    yield (
+        LABELS["item"],
+        [[LABELS["item"], "A/B/C", *head, LABELS["previous"], LABELS["change"]]]
+        + [
+            [
+                f"{i['section']}/{i['item_id']}",
+                i["severity"] or "",
+                *figures(i),
+                pct(i["previous_agreement_rate"]),
+                pct(i["agreement_rate_change"]),
+            ]
+            for i in report["items"]
+        ],
+    )
+    yield (LABELS["group"], [[LABELS["group"], *head]] + [[g["group"] or "—", *figures(g)] for g in report["groups"]])
+
+
+def case_rows(report: dict[str, Any]) -> Iterator[tuple[str, list[list[Any]]]]:
+    summary = report["summary"]
+    categories = ("auto_failed", "lowest_score", "overturned_on_appeal", "overridden_by_reviewer")
+    yield (LABELS["case_analysis"], [[LABELS[c] for c in categories], [summary[c] for c in categories]])
+    yield (
+        LABELS["cases"],
+        [
+            [
+                LABELS["category"],
+                LABELS["agent"],
+                LABELS["group"],
+                LABELS["queue"],
+                "started_at",
+                LABELS["score"],
+                LABELS["result"],
+                LABELS["reasons"],
+                LABELS["failed_items"],
+                "evaluation",
+                LABELS["recording"],
+            ]
+        ]
+        + [
+            [
+                LABELS[c["category"]],
+                c["agent_id"],
+                c["group"],
+                c["queue"],
+                c["started_at"],
+                c["score"],
+                "pass" if c["passed"] else "fail",
+                "; ".join(c["reasons"]),
+                ", ".join(i["item_id"] for i in c["failed_items"]),
+                c["links"]["evaluation"],
+                c["links"]["recording"],
+            ]
+            for c in report["cases"]
+        ],
+    )
+
+
+def quality_rows(report: dict[str, Any]) -> Iterator[tuple[str, list[list[Any]]]]:
     summary = report["summary"]
     yield (
         LABELS["calls"],
@@ -229,6 +358,15 @@ def table_rows(report: dict[str, Any]) -> Iterator[tuple[str, list[list[Any]]]]:
         ],
     )
     yield (LABELS["advice"], [[LABELS["advice"]]] + [[a["advice"]] for a in report["training_advice"]])
+    human = report.get("human_review")
+    if human is not None:  # runs stored before human versions were counted have none
+        agreement = human["agreement"]
+        names = ("human", "pass_rate", "agreement_rate", "auto_stricter", "auto_lenient")
+        values = (human["calls"], pct(human["pass_rate"]), pct(agreement["agreement_rate"]))
+        yield (
+            LABELS["human_review"],
+            [[LABELS[n] for n in names], [*values, agreement["auto_stricter"], agreement["auto_lenient"]]],
+        )
     detail = report.get("detail", {}).get("rows") or report["notable_cases"]
     yield (
         LABELS["detail"] if "detail" in report else LABELS["cases"],
@@ -324,8 +462,9 @@ def to_pdf(report: dict[str, Any]) -> bytes:
             )
         )
         story.append(table)
-    pending = "; ".join(p["reason"] for p in report["pending_sections"].values())
-    story += [Paragraph(LABELS["pending"], heading), Paragraph(pending, body)]
+    if report.get("pending_sections"):
+        pending = "; ".join(p["reason"] for p in report["pending_sections"].values())
+        story += [Paragraph(LABELS["pending"], heading), Paragraph(pending, body)]
     buffer = io.BytesIO()
     SimpleDocTemplate(buffer, pagesize=landscape(A4), title=title_of(report)).build(story)
     return buffer.getvalue()
@@ -339,4 +478,6 @@ def render(report: dict[str, Any], fmt: Format) -> bytes:
 
 
 def file_name(report: dict[str, Any], fmt: Format) -> str:
-    return f"callqa-{report['kind']}-{report['period']['first']}.{fmt.value}"
+    kind = report.get("report", "quality")
+    prefix = "callqa" if kind == "quality" else f"callqa-{kind.replace('_', '-')}"
+    return f"{prefix}-{report['kind']}-{report['period']['first']}.{fmt.value}"

@@ -9,8 +9,9 @@ not name). A new definition (a new run) picks the versions present in its period
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date
+from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
@@ -30,24 +31,30 @@ HISTORY_PERIODS = {PeriodKind.daily: 28, PeriodKind.weekly: 12, PeriodKind.month
 COMMON_SHARE = 0.3  # an item failed by at least this share of the agents evaluated is a common problem
 PASS_RULE = "as_scored: each scorecard version's own pass_threshold, fixed when the call was scored"  # noqa: S105
 
+CASES_PER_CATEGORY = 20
+HUMAN_VERSIONS_READ = 5000  # human versions a case analysis looks through (the earliest calls of the period first)
 PENDING = {
-    "case_analysis": "案例分析需要人工复核与辅导事件 / case analysis needs human reviews and coaching events",
     "common_vs_individual": (
         "共性/个性问题由辅导服务的问题分析给出；此处为按坐席分布的自动估计 / the coaching service's problem analysis "
         "classifies problems; until it publishes coaching.* events this report estimates it from how many agents fail"
     ),
     "training_plan": "培训计划来自辅导服务（coaching.*）/ training plans come from coaching.* events",
     "coaching_effectiveness": "辅导效果需要辅导计划与跟进事件 / needs coaching plans and follow-ups (coaching.*)",
-    "calibration": "校准结果需要校准会话事件 / needs calibration sessions (coaching.*)",
-    "auto_scorer_agreement": (
-        "自动评分与人工一致性需要人工复核（evaluation.reviewed）/ needs human reviews (evaluation.reviewed)"
-    ),
 }
+
+
+class ReportType(StrEnum):
+    """What a run reports on; every type is computed for a daily, weekly or monthly period."""
+
+    quality = "quality"  # seed 004's daily detail / weekly / monthly quality report
+    case_analysis = "case_analysis"  # 案例分析: the notable calls of the period, why, and links
+    agreement = "agreement"  # calibration and auto-scorer agreement: human versions beside the scorer, per item
 
 
 class Definition(BaseModel):
     """What a report run is computed with; stored with the run and never changed."""
 
+    report: ReportType = ReportType.quality
     kind: PeriodKind
     first: date
     last: date
@@ -55,10 +62,17 @@ class Definition(BaseModel):
     group: str | None = None
     queue: str | None = None
     agent_id: str | None = None
-    sources: list[Source] = Field(default_factory=lambda: [Source.auto, Source.human])
+    sources: list[Source] = Field(
+        default_factory=lambda: [Source.auto],
+        description="what the figures count: the scorer's evaluation of every call by default; human versions of "
+        "the sampled calls are counted apart (by_source, human_review), never summed with them",
+    )
     scorecard_versions: dict[str, list[int]] = Field(default_factory=dict)
     pass_rule: str = PASS_RULE
     history_periods: int = 12
+    groups: list[str] | None = Field(
+        None, description="the groups the requester was allowed to see, frozen with the run; null: every group"
+    )
 
     @property
     def period(self) -> Period:
@@ -75,6 +89,7 @@ class Definition(BaseModel):
             agent_id=self.agent_id,
             sources=tuple(s.value for s in self.sources),
             versions=versions,
+            groups=tuple(self.groups) if self.groups is not None else None,
         )
 
 
@@ -86,8 +101,16 @@ class Figures(Protocol):
     def agent_count(self, scope: Scope) -> int: ...
     def versions(self, scope: Scope) -> list[tuple[str, int]]: ...
     def evaluations(
-        self, scope: Scope, *, order: str = "started", limit: int = 100, offset: int = 0
+        self,
+        scope: Scope,
+        *,
+        order: str = "started",
+        limit: int = 100,
+        offset: int = 0,
+        auto_failed: bool | None = None,
     ) -> tuple[list[Evaluation], int]: ...
+    def agreement(self, scope: Scope, by: tuple[str, ...] = ()) -> list[dict[str, Any]]: ...
+    def human_versions(self, scope: Scope, limit: int) -> list[tuple[Evaluation, Evaluation | None]]: ...
 
 
 def resolve_versions(figures: Figures, definition: Definition) -> Definition:
@@ -103,6 +126,7 @@ def resolve_versions(figures: Figures, definition: Definition) -> Definition:
         agent_id=definition.agent_id,
         sources=tuple(s.value for s in definition.sources),
         versions=None,
+        groups=tuple(definition.groups) if definition.groups is not None else None,
     )
     chosen: dict[str, list[int]] = {}
     for card, version in figures.versions(span):
@@ -168,7 +192,40 @@ def case_of(evaluation: Evaluation) -> dict[str, Any]:
 
 
 def compute(figures: Figures, definition: Definition) -> dict[str, Any]:
-    """The report as JSON: every section of seed 004's weekly/monthly report (and the daily detail)."""
+    """The report of `definition.report` as JSON."""
+    if definition.report is ReportType.case_analysis:
+        return compute_cases(figures, definition)
+    if definition.report is ReportType.agreement:
+        return compute_agreement(figures, definition)
+    return compute_quality(figures, definition)
+
+
+def header(definition: Definition, empty: bool, what: tuple[str, str]) -> dict[str, Any]:
+    """What every report type starts with; `what` says, for an empty report, what was missing."""
+    period, previous = definition.period, definition.period.previous()
+    return {
+        "report": definition.report.value,
+        "kind": period.kind.value,
+        "period": {"first": period.first.isoformat(), "last": period.last.isoformat(), "label": period.label},
+        "previous_period": {
+            "first": previous.first.isoformat(),
+            "last": previous.last.isoformat(),
+            "label": previous.label,
+        },
+        "definition": definition.model_dump(mode="json"),
+        "empty": empty,
+        "explanation": (
+            f"{period.label} 没有符合条件的{what[0]}，所有数字为零 / no {what[1]} match this report in "
+            f"{period.label} ({definition.time_zone}); every figure is zero. Check the filters "
+            "(group, queue, agent) and the groups you may see."
+        )
+        if empty
+        else None,
+    }
+
+
+def compute_quality(figures: Figures, definition: Definition) -> dict[str, Any]:
+    """Every section of seed 004's weekly/monthly report (and the daily detail)."""
     period = definition.period
     previous = period.previous()
     scope, before = definition.scope(), definition.scope(previous)
@@ -177,8 +234,9 @@ def compute(figures: Figures, definition: Definition) -> dict[str, Any]:
     overall_before = figures.tallies(before)
     summary = summarise(overall[0] if overall else None)
     summary_before = summarise(overall_before[0] if overall_before else None)
-    by_source = {row["source"]: int(row["evaluations"]) for row in figures.tallies(scope, ("source",))}
-    summary["by_source"] = {source.value: by_source.get(source.value, 0) for source in Source}
+    monitored = replace(scope, sources=(Source.auto.value, Source.human.value))
+    by_source = {row["source"]: int(row["evaluations"]) for row in figures.tallies(monitored, ("source",))}
+    summary["by_source"] = {source: by_source.get(source, 0) for source in monitored.sources}
 
     groups_before = {row["group"]: summarise(row) for row in figures.tallies(before, ("group",))}
     groups = []
@@ -197,7 +255,8 @@ def compute(figures: Figures, definition: Definition) -> dict[str, Any]:
     agents_evaluated = figures.agent_count(scope)
     items_before = {(r["scorecard_id"], r["item_id"]): r for r in figures.item_tallies(before)}
     items = []
-    for row in figures.item_tallies(scope):
+    item_rows = figures.item_tallies(scope)
+    for row in item_rows:
         if not row["failed"]:
             continue
         was = items_before.get((row["scorecard_id"], row["item_id"]))
@@ -221,7 +280,7 @@ def compute(figures: Figures, definition: Definition) -> dict[str, Any]:
         )
     items.sort(key=lambda i: (-i["failed"], i["scorecard_id"], i["item_id"]))
 
-    now_items = {(r["scorecard_id"], r["item_id"]): r for r in figures.item_tallies(scope)}
+    now_items = {(r["scorecard_id"], r["item_id"]): r for r in item_rows}
     last_problems = []
     for (card, item_id), was in sorted(items_before.items(), key=lambda kv: (-kv[1]["failed"], kv[0]))[:TOP_ITEMS]:
         if not was["failed"]:
@@ -275,18 +334,12 @@ def compute(figures: Figures, definition: Definition) -> dict[str, Any]:
         key=lambda a: (a["pass_rate"], -a["calls"], a["agent_id"]),
     )[:ATTENTION_AGENTS]
 
-    report: dict[str, Any] = {
-        "kind": period.kind.value,
-        "period": {"first": period.first.isoformat(), "last": period.last.isoformat(), "label": period.label},
-        "previous_period": {
-            "first": previous.first.isoformat(),
-            "last": previous.last.isoformat(),
-            "label": previous.label,
-        },
-        "definition": definition.model_dump(mode="json"),
-        "empty": summary["calls"] == 0,
-        "explanation": None,
+    human_scope = replace(scope, sources=(Source.human.value,))
+    human = figures.tallies(human_scope)
+    agreement = _agreement_totals(figures.agreement(human_scope))
+    report: dict[str, Any] = header(definition, summary["calls"] == 0, ("已评分通话", "evaluated calls")) | {
         "summary": summary,
+        "human_review": summarise(human[0] if human else None) | {"agreement": agreement},
         "comparison": {
             "previous": summary_before,
             "pass_rate_change": change(summary["pass_rate"], summary_before["pass_rate"]),
@@ -315,13 +368,148 @@ def compute(figures: Figures, definition: Definition) -> dict[str, Any]:
     if period.kind is PeriodKind.daily:
         rows, total = figures.evaluations(scope, limit=DETAIL_LIMIT)
         report["detail"] = {"rows": [case_of(e) for e in rows], "total": total, "truncated": total > len(rows)}
-    if report["empty"]:
-        report["explanation"] = (
-            f"{period.label} 没有符合条件的已评分通话，所有数字为零 / no evaluated calls match this report in "
-            f"{period.label} ({definition.time_zone}); every figure is zero. Check the filters "
-            "(group, queue, agent) and that the scorer has scored calls for these days."
-        )
     return report
+
+
+def _agreement_totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    compared = sum(r["compared"] for r in rows)
+    agreed = sum(r["agreed"] for r in rows)
+    return {
+        "items_compared": compared,
+        "agreed": agreed,
+        "agreement_rate": rate(agreed, compared),
+        "auto_stricter": sum(r["auto_stricter"] for r in rows),
+        "auto_lenient": sum(r["auto_lenient"] for r in rows),
+    }
+
+
+REVIEW_SOURCES = (Source.human.value, Source.calibration.value)
+
+
+def compute_agreement(figures: Figures, definition: Definition) -> dict[str, Any]:
+    """Calibration and auto-scorer agreement: per item, how often the scorer's result was the human one.
+
+    Read from the human versions (`evaluation.reviewed` carries both results per item): the latest version of
+    each call counts. `auto_stricter`: the scorer failed what the human passed; `auto_lenient`: the reverse;
+    the rest of the disagreements are not-applicable mismatches. Reviews and calibration sessions apart."""
+    scope = replace(definition.scope(), sources=REVIEW_SOURCES)
+    before = replace(definition.scope(definition.period.previous()), sources=REVIEW_SOURCES)
+    rows = figures.agreement(scope, ("source",))
+    previous: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in figures.agreement(before):
+        previous.setdefault((row["scorecard_id"], row["item_id"]), []).append(row)
+    per_item: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        per_item.setdefault((row["scorecard_id"], row["item_id"], row["section"], row["severity"]), []).append(row)
+    items = []
+    for (card, item_id, section, severity), cells in per_item.items():
+        totals = _agreement_totals(cells)
+        was = _agreement_totals(previous.get((card, item_id), []))
+        items.append(
+            {"scorecard_id": card, "item_id": item_id, "section": section, "severity": severity or None}
+            | totals
+            | {
+                "by_source": {c["source"]: _agreement_totals([c]) for c in cells},
+                "previous_agreement_rate": was["agreement_rate"],
+                "agreement_rate_change": change(totals["agreement_rate"], was["agreement_rate"]),
+            }
+        )
+    items.sort(key=lambda i: (i["agreement_rate"], -i["items_compared"], i["scorecard_id"], i["item_id"]))
+    per_group: dict[str, list[dict[str, Any]]] = {}
+    for row in figures.agreement(scope, ("group",)):
+        per_group.setdefault(row["group"], []).append(row)
+    reviewed = {row["source"]: int(row["evaluations"]) for row in figures.tallies(scope, ("source",))}
+    groups = sorted(
+        ({"group": group} | _agreement_totals(cells) for group, cells in per_group.items()),
+        key=lambda g: (-g["items_compared"], g["group"]),
+    )
+    summary = _agreement_totals(rows) | {"versions": {source: reviewed.get(source, 0) for source in REVIEW_SOURCES}}
+    return header(definition, not rows, ("人工复核", "human reviews or calibrations")) | {
+        "summary": summary,
+        "items": items,
+        "groups": groups[:MAX_GROUPS],
+        "groups_truncated": len(groups) > MAX_GROUPS,
+    }
+
+
+def _verdict(passed: bool) -> str:
+    return "pass" if passed else "fail"
+
+
+def compute_cases(figures: Figures, definition: Definition) -> dict[str, Any]:
+    """Seed 004's 案例分析: the notable calls of the period, each with why it is notable, its items and links.
+
+    auto_failed: calls the scorer failed outright (an A item); lowest_score: the lowest-scoring of the rest;
+    overturned_on_appeal: an appeal changed the result or items; overridden_by_reviewer: a reviewer changed items.
+    """
+    scope = replace(definition.scope(), sources=(Source.auto.value,))
+    cases: list[dict[str, Any]] = []
+    failed, failed_total = figures.evaluations(scope, order="worst", limit=CASES_PER_CATEGORY, auto_failed=True)
+    for evaluation in failed:
+        items = ", ".join(i.item_id for i in evaluation.items if i.result.value == "fail")
+        cases.append(
+            case_of(evaluation)
+            | {"category": "auto_failed", "reasons": [f"自动否决（A类）/ auto-fail (A item failed): {items}"]}
+        )
+    lowest, _ = figures.evaluations(scope, order="worst", limit=CASES_PER_CATEGORY, auto_failed=False)
+    for evaluation in lowest:
+        if evaluation.passed:
+            continue
+        items = ", ".join(i.item_id for i in evaluation.items if i.result.value == "fail")
+        cases.append(
+            case_of(evaluation)
+            | {
+                "category": "lowest_score",
+                "reasons": [f"低分 {evaluation.percentage:.1f} / low score {evaluation.percentage:.1f}: {items}"],
+            }
+        )
+    counts = {"overturned_on_appeal": 0, "overridden_by_reviewer": 0}
+    changed_cases: dict[str, list[dict[str, Any]]] = {name: [] for name in counts}
+    for human, auto in figures.human_versions(scope, HUMAN_VERSIONS_READ):
+        changed = [i for i in human.items if i.auto_result is not None and i.auto_result is not i.result]
+        overturned = auto is not None and auto.passed != human.passed
+        if not changed and not overturned:
+            continue
+        category = "overturned_on_appeal" if human.cause == "appeal" else "overridden_by_reviewer"
+        counts[category] += 1
+        reasons = [
+            f"{i.item_id}: 自动 {i.auto_result.value if i.auto_result else '—'} → 人工 {i.result.value} / "
+            f"auto {i.auto_result.value if i.auto_result else '—'} → human {i.result.value}"
+            for i in changed
+        ]
+        if overturned and auto is not None:
+            reasons.insert(
+                0,
+                f"结果改判 / result changed: {_verdict(auto.passed)} ({auto.percentage:.1f}) → "
+                f"{_verdict(human.passed)} ({human.percentage:.1f})",
+            )
+        if len(changed_cases[category]) < CASES_PER_CATEGORY:
+            changed_cases[category].append(
+                case_of(human)
+                | {
+                    "category": category,
+                    "reasons": reasons,
+                    "auto_score": round(auto.percentage, 2) if auto is not None else None,
+                    "auto_passed": auto.passed if auto is not None else None,
+                    "changed_items": [
+                        {
+                            "item_id": i.item_id,
+                            "section": i.section,
+                            "auto_result": i.auto_result.value if i.auto_result else None,
+                            "human_result": i.result.value,
+                        }
+                        for i in changed
+                    ],
+                }
+            )
+    for found in changed_cases.values():
+        cases.extend(found)
+    summary = {"auto_failed": failed_total, "lowest_score": sum(c["category"] == "lowest_score" for c in cases)}
+    return header(definition, not cases, ("典型案例", "notable calls")) | {
+        "summary": summary | counts,
+        "cases": cases,
+        "cases_per_category": CASES_PER_CATEGORY,
+    }
 
 
 def training_advice(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

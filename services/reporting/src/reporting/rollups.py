@@ -5,20 +5,27 @@ Rollups are sums over evaluations, kept per local day × agent × group × queue
 integer (a score is kept in hundredths of a percent), so the order in which evaluations arrive can never
 change a sum: replaying the topics into an empty database gives identical rollups.
 
-One call has at most one evaluation per scorecard version and source (`EvaluationIdentity`); when the
-scorer scores the same call and version again from a newer transcript, the greater
-`(transcript_version, evaluation_id)` wins, whichever arrives first.
+One call has at most one evaluation per scorecard version and source (`EvaluationIdentity`); the greater
+`(revision, transcript_version, evaluation_id)` wins, whichever arrives first. Automatic evaluations have
+revision 0: when the scorer scores the same call and version again from a newer transcript, the newer
+transcript wins. Human ones (`evaluation.reviewed`, a review or an appeal) carry the evaluation's version
+number as revision: a later version replaces the earlier one and is never counted beside it. Auto and human
+are separate rollup cells (`source`), never summed into one another.
+
+A human evaluation also records, per item, the automatic result it was compared with: the item rollups of
+source `human` count how often the two agreed (the calibration and auto-scorer agreement report).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from callqa.events import EvaluationScored, ItemResult
+from callqa.events import EvaluationReviewed, EvaluationScored, ItemResult, ScoreSource
 from reporting.periods import local_day
 
 NO_VALUE = ""  # rollup keys hold "" for a call without group or queue (NULL never equals NULL in a key)
@@ -28,7 +35,8 @@ QUOTE_LIMIT = 200  # characters of evidence kept per failed item
 
 class Source(StrEnum):
     auto = "auto"  # evaluation.scored
-    human = "human"  # evaluation.reviewed (coaching), when it publishes it
+    human = "human"  # evaluation.reviewed (coaching): a review or a resolved appeal
+    calibration = "calibration"  # evaluation.reviewed from a calibration session: kept apart from both
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class ItemOutcome:
     result: ItemResult
     severity: str | None
     quote: str | None = None  # the first evidence text of a failed item, None once the call is purged
+    auto_result: ItemResult | None = None  # human evaluations: the automatic result of the same item
 
 
 @dataclass(frozen=True)
@@ -68,14 +77,16 @@ class Evaluation:
     passed: bool
     auto_failed: bool
     items: tuple[ItemOutcome, ...] = field(default_factory=tuple)
+    revision: int = 0  # human: the evaluation's version number (1 is the automatic one)
+    cause: str = ""  # human: review | appeal
 
     @property
     def identity(self) -> EvaluationIdentity:
         return EvaluationIdentity(self.recording_id, self.scorecard_id, self.scorecard_version, self.source)
 
     @property
-    def rank(self) -> tuple[str, str]:
-        return (self.transcript_version, self.evaluation_id)
+    def rank(self) -> tuple[int, str, str]:
+        return (self.revision, self.transcript_version, self.evaluation_id)
 
     def without_quotes(self) -> Evaluation:
         return replace(self, items=tuple(replace(item, quote=None) for item in self.items))
@@ -114,69 +125,56 @@ def from_scored(scored: EvaluationScored, zone: ZoneInfo) -> Evaluation:
     )
 
 
-@dataclass(frozen=True)
-class EvaluationKey:
-    day: date
-    agent_id: str
-    group: str
-    queue: str
-    scorecard_id: str
-    scorecard_version: int
-    source: Source
+REVIEW_SOURCES = {ScoreSource.human: Source.human, ScoreSource.calibration: Source.calibration}
 
 
-@dataclass(frozen=True)
-class ItemKey:
-    day: date
-    agent_id: str
-    group: str
-    queue: str
-    scorecard_id: str
-    scorecard_version: int
-    source: Source
-    item_id: str
-    section: str
-    severity: str  # "" when the item has none
+def from_reviewed(reviewed: EvaluationReviewed, zone: ZoneInfo) -> Evaluation | None:
+    """A human version; None for one that claims to be automatic (those come from evaluation.scored)."""
+    source = REVIEW_SOURCES.get(reviewed.source)
+    if source is None:
+        return None
+    return Evaluation(
+        evaluation_id=reviewed.evaluation_id,
+        recording_id=reviewed.recording_id,
+        source=source,
+        reviewer=reviewed.reviewer_id,
+        agent_id=reviewed.agent_id,
+        group=reviewed.group or NO_VALUE,
+        queue=reviewed.queue or NO_VALUE,
+        started_at=reviewed.started_at,
+        day=local_day(reviewed.started_at, zone),
+        scorecard_id=reviewed.scorecard_id,
+        scorecard_version=reviewed.scorecard_version,
+        transcript_version=NO_VALUE,
+        percentage=reviewed.percentage,
+        passed=reviewed.passed,
+        auto_failed=reviewed.auto_failed,
+        items=tuple(
+            ItemOutcome(
+                item_id=item.item_id,
+                section=item.section,
+                result=item.result,
+                severity=item.severity,
+                auto_result=item.auto_result,
+            )
+            for item in reviewed.items
+        ),
+        revision=reviewed.version,
+        cause=reviewed.cause,
+    )
 
 
-@dataclass
-class Tally:
-    """Evaluation-level sums of one rollup cell."""
-
-    evaluations: int = 0
-    passed: int = 0
-    auto_failed: int = 0
-    score_centi: int = 0  # sum of percentages × 100
-    failed_a: int = 0  # failed items by severity: seed 004's A/B/C problems
-    failed_b: int = 0
-    failed_c: int = 0
-
-    def add(self, other: Tally, sign: int = 1) -> None:
-        self.evaluations += sign * other.evaluations
-        self.passed += sign * other.passed
-        self.auto_failed += sign * other.auto_failed
-        self.score_centi += sign * other.score_centi
-        self.failed_a += sign * other.failed_a
-        self.failed_b += sign * other.failed_b
-        self.failed_c += sign * other.failed_c
-
-    def is_zero(self) -> bool:
-        return not any(astuple(self))
-
-
-@dataclass
-class ItemTally:
-    applicable: int = 0  # passed or failed
-    failed: int = 0
-    not_applicable: int = 0
-
-    def add(self, other: ItemTally, sign: int = 1) -> None:
-        self.applicable += sign * other.applicable
-        self.failed += sign * other.failed
-        self.not_applicable += sign * other.not_applicable
-
-    def is_zero(self) -> bool:
-        return not (self.applicable or self.failed or self.not_applicable)
+# The hot path of ingestion works on plain tuples: a dataclass per cell (and `asdict` to turn it into a row)
+# cost more than the database writes. Keys and sums are in the order of these column names.
+KEY_COLUMNS = ("day", "agent_id", "group", "queue", "scorecard_id", "scorecard_version", "source")
+ITEM_KEY_COLUMNS = (*KEY_COLUMNS, "item_id", "section", "severity")  # severity "" when the item has none
+TALLY_COLUMNS = ("evaluations", "passed", "auto_failed", "score_centi", "failed_a", "failed_b", "failed_c")
+# applicable = passed or failed; compared.. only for human versions: the item beside the automatic result,
+# auto_stricter = the scorer failed what the human passed, auto_lenient = the scorer passed what the human failed
+ITEM_COLUMNS = ("applicable", "failed", "not_applicable", "compared", "agreed", "auto_stricter", "auto_lenient")
+EvaluationKey = tuple[date, str, str, str, str, int, str]
+ItemKey = tuple[date, str, str, str, str, int, str, str, str, str]
+_SEVERITY_COLUMN = {"A": 4, "B": 5, "C": 6}  # failed_a, failed_b, failed_c in TALLY_COLUMNS
 
 
 def score_centi(percentage: float) -> int:
@@ -184,50 +182,42 @@ def score_centi(percentage: float) -> int:
 
 
 def evaluation_key(evaluation: Evaluation) -> EvaluationKey:
-    return EvaluationKey(
+    return (
         evaluation.day,
         evaluation.agent_id,
         evaluation.group,
         evaluation.queue,
         evaluation.scorecard_id,
         evaluation.scorecard_version,
-        evaluation.source,
+        evaluation.source.value,
     )
 
 
-def contribution(evaluation: Evaluation) -> tuple[EvaluationKey, Tally, dict[ItemKey, ItemTally]]:
-    """The cells one evaluation adds to."""
-    failed = [item for item in evaluation.items if item.result is ItemResult.failed]
-    tally = Tally(
-        evaluations=1,
-        passed=int(evaluation.passed),
-        auto_failed=int(evaluation.auto_failed),
-        score_centi=score_centi(evaluation.percentage),
-        failed_a=sum(item.severity == "A" for item in failed),
-        failed_b=sum(item.severity == "B" for item in failed),
-        failed_c=sum(item.severity == "C" for item in failed),
-    )
+def contribution(evaluation: Evaluation) -> tuple[EvaluationKey, list[int], dict[ItemKey, list[int]]]:
+    """The cells one evaluation adds to, and what it adds (in TALLY_COLUMNS / ITEM_COLUMNS order)."""
+    tally = [1, int(evaluation.passed), int(evaluation.auto_failed), score_centi(evaluation.percentage), 0, 0, 0]
     key = evaluation_key(evaluation)
-    items: dict[ItemKey, ItemTally] = {}
+    items: dict[ItemKey, list[int]] = {}
     for item in evaluation.items:
-        item_key = ItemKey(
-            key.day,
-            key.agent_id,
-            key.group,
-            key.queue,
-            key.scorecard_id,
-            key.scorecard_version,
-            key.source,
-            item.item_id,
-            item.section,
-            item.severity or "",
-        )
-        cell = items.setdefault(item_key, ItemTally())
-        if item.result is ItemResult.not_applicable:
-            cell.not_applicable += 1
+        cell = items.get(item_key := (*key, item.item_id, item.section, item.severity or ""))
+        if cell is None:
+            cell = items[item_key] = [0, 0, 0, 0, 0, 0, 0]
+        result = item.result
+        if result is ItemResult.not_applicable:
+            cell[2] += 1
         else:
-            cell.applicable += 1
-            cell.failed += int(item.result is ItemResult.failed)
+            cell[0] += 1
+            if result is ItemResult.failed:
+                cell[1] += 1
+                column = _SEVERITY_COLUMN.get(item.severity or "")
+                if column is not None:
+                    tally[column] += 1
+        auto = item.auto_result
+        if auto is not None:
+            cell[3] += 1
+            cell[4] += auto is result
+            cell[5] += auto is ItemResult.failed and result is ItemResult.passed
+            cell[6] += auto is ItemResult.passed and result is ItemResult.failed
     return key, tally, items
 
 
@@ -235,20 +225,29 @@ def contribution(evaluation: Evaluation) -> tuple[EvaluationKey, Tally, dict[Ite
 class Deltas:
     """Changes to apply to the rollup cells, accumulated over a batch of evaluations."""
 
-    evaluations: dict[EvaluationKey, Tally] = field(default_factory=dict)
-    items: dict[ItemKey, ItemTally] = field(default_factory=dict)
+    evaluations: dict[EvaluationKey, list[int]] = field(default_factory=dict)
+    items: dict[ItemKey, list[int]] = field(default_factory=dict)
     removals: bool = False  # something was subtracted: cells may have dropped to zero
 
     def apply(self, evaluation: Evaluation, sign: int = 1) -> None:
         key, tally, items = contribution(evaluation)
-        self.evaluations.setdefault(key, Tally()).add(tally, sign)
+        _add(self.evaluations, key, tally, sign)
         for item_key, item_tally in items.items():
-            self.items.setdefault(item_key, ItemTally()).add(item_tally, sign)
+            _add(self.items, item_key, item_tally, sign)
         self.removals = self.removals or sign < 0
 
     def compact(self) -> None:
-        self.evaluations = {k: v for k, v in self.evaluations.items() if not v.is_zero()}
-        self.items = {k: v for k, v in self.items.items() if not v.is_zero()}
+        self.evaluations = {k: v for k, v in self.evaluations.items() if any(v)}
+        self.items = {k: v for k, v in self.items.items() if any(v)}
+
+
+def _add(cells: dict[Any, list[int]], key: Any, values: list[int], sign: int) -> None:
+    cell = cells.get(key)
+    if cell is None:
+        cells[key] = values if sign > 0 else [-v for v in values]  # `values` is the caller's fresh list
+    else:
+        for index, value in enumerate(values):
+            cell[index] += sign * value
 
 
 def winners(evaluations: Iterable[Evaluation]) -> dict[EvaluationIdentity, Evaluation]:

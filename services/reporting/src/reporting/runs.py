@@ -10,17 +10,17 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlmodel import col
 
 from callqa.db import Database
 from reporting import delivery
 from reporting.periods import Period, PeriodKind, previous_completed
 from reporting.render import MEDIA_TYPES, Format, file_name, render, title_of
-from reporting.reports import Definition, compute, resolve_versions
+from reporting.reports import Definition, ReportType, compute, resolve_versions
 from reporting.schedule import next_run, parse_time
 from reporting.store import RollupStore
-from reporting.tables import DownloadAudit, ReportRun, Schedule
+from reporting.tables import DownloadAudit, ReportRun, ReportRunGroup, Schedule
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +48,13 @@ class ReportRuns:
         kind: PeriodKind,
         day: Any,
         *,
+        report: ReportType = ReportType.quality,
         time_zone: str | None = None,
         group: str | None = None,
         queue: str | None = None,
         agent_id: str | None = None,
         scorecard_versions: dict[str, list[int]] | None = None,
+        groups: list[str] | None = None,
     ) -> Definition:
         if time_zone is not None and time_zone != self.zone.key:
             raise WrongTimeZone(f"reports are kept in the site's time zone {self.zone.key}, not {time_zone}")
@@ -61,6 +63,7 @@ class ReportRuns:
         else:
             period = Period.containing(kind, day)
         return Definition(
+            report=report,
             kind=kind,
             first=period.first,
             last=period.last,
@@ -69,6 +72,7 @@ class ReportRuns:
             queue=queue,
             agent_id=agent_id,
             scorecard_versions=scorecard_versions or {},
+            groups=sorted(groups) if groups is not None else None,
         )
 
     def run(
@@ -84,6 +88,7 @@ class ReportRuns:
             definition = resolve_versions(self.store, definition)
         run = ReportRun(
             id=str(uuid.uuid4()),
+            report=definition.report.value,
             kind=definition.kind.value,
             period_first=definition.first,
             period_last=definition.last,
@@ -102,6 +107,8 @@ class ReportRuns:
             run.error = f"{type(exc).__name__}: {exc}"[:2000]
         with self.db.session() as session:
             session.add(run)
+            for group in confined_to(definition) or ():
+                session.add(ReportRunGroup(run_id=run.id, group=group))
         return run
 
     def rerun(self, run_id: str, requested_by: str) -> ReportRun:
@@ -120,14 +127,23 @@ class ReportRuns:
         self,
         *,
         kind: PeriodKind | None = None,
+        report: ReportType | None = None,
         schedule_id: str | None = None,
         agent_id: str | None = None,
+        groups: Sequence[str] | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[ReportRun], int]:
+        """Runs, newest first; `groups`: only runs confined to these groups (a reader limited to them)."""
         where: list[Any] = []
         if kind is not None:
             where.append(col(ReportRun.kind) == kind.value)
+        if report is not None:
+            where.append(col(ReportRun.report) == report.value)
+        if groups is not None:
+            mine = col(ReportRunGroup.run_id) == col(ReportRun.id)
+            where.append(exists().where(mine))
+            where.append(~exists().where(mine, col(ReportRunGroup.group).not_in(list(groups))))
         if schedule_id is not None:
             where.append(col(ReportRun.schedule_id) == schedule_id)
         if agent_id is not None:  # agents: only runs about themselves
@@ -158,6 +174,13 @@ class ReportRuns:
                 select(DownloadAudit).order_by(col(DownloadAudit.id).desc()).limit(limit).offset(offset)
             ).all()
         return [row[0] for row in rows], total
+
+
+def confined_to(definition: Definition) -> list[str] | None:
+    """The groups a run's figures can come from; None: every group."""
+    if definition.group is not None:
+        return [definition.group]
+    return definition.groups
 
 
 class Schedules:
@@ -201,11 +224,16 @@ class Schedules:
             raise ScheduleNotFound(f"no schedule {schedule_id}")
         return schedule
 
-    def search(self, limit: int, offset: int) -> tuple[list[Schedule], int]:
+    def search(self, limit: int, offset: int, created_by: str | None = None) -> tuple[list[Schedule], int]:
+        where = [col(Schedule.created_by) == created_by] if created_by is not None else []
         with self.db.session() as session:
-            total = int(session.execute(select(func.count()).select_from(Schedule)).scalar_one())
+            total = int(session.execute(select(func.count()).select_from(Schedule).where(*where)).scalar_one())
             rows = session.execute(
-                select(Schedule).order_by(col(Schedule.created_at), col(Schedule.id)).limit(limit).offset(offset)
+                select(Schedule)
+                .where(*where)
+                .order_by(col(Schedule.created_at), col(Schedule.id))
+                .limit(limit)
+                .offset(offset)
             ).all()
         return [row[0] for row in rows], total
 
@@ -226,7 +254,9 @@ class Schedules:
             kind = PeriodKind(schedule.kind)
             local_now = now.astimezone(self.runs.zone).date()
             period = previous_completed(kind, local_now)
-            definition = self.runs.definition(kind, period.first, **schedule.filters)
+            filters = dict(schedule.filters)
+            report = ReportType(filters.pop("report", ReportType.quality.value))
+            definition = self.runs.definition(kind, period.first, report=report, **filters)
             run = self.runs.run(definition, f"schedule:{schedule.id}", schedule_id=schedule.id)
             self.deliver(run, schedule)
             with self.db.session() as session:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from callqa.http import NonBlankText, PlainText
 from reporting.periods import PeriodKind
 from reporting.render import Format
+from reporting.reports import ReportType
 from reporting.tables import DownloadAudit, ReportRun, Schedule
 
 Name = Annotated[NonBlankText, StringConstraints(max_length=100)]
@@ -25,9 +26,21 @@ class ReportFilters(BaseModel):
 class ReportRequest(ReportFilters):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"kind": "monthly", "day": "2026-11-01", "group": "billing"}]},
+        json_schema_extra={
+            "examples": [
+                {"kind": "monthly", "day": "2026-11-01", "group": "billing"},
+                {"report": "case_analysis", "kind": "weekly", "day": "2026-11-02", "queue": "billing-zh"},
+                {"report": "agreement", "kind": "monthly", "day": "2026-11-01"},
+            ]
+        },
     )
 
+    report: ReportType = Field(
+        ReportType.quality,
+        description="quality (seed 004's daily/weekly/monthly report), case_analysis (notable calls: auto-failed, "
+        "lowest scores, overturned on appeal, overridden by reviewers) or agreement (calibration and auto-scorer "
+        "agreement per item)",
+    )
     kind: PeriodKind
     day: date | None = Field(None, description="any day of the period; default: the last completed period")
     time_zone: Annotated[PlainText, StringConstraints(max_length=64)] | None = Field(
@@ -44,6 +57,7 @@ class RunOut(BaseModel):
             "examples": [
                 {
                     "id": "4b0f6c0e-1d7a-4c57-9a53-2f8f0c1b9e10",
+                    "report": "quality",
                     "kind": "monthly",
                     "period_first": "2026-11-01",
                     "period_last": "2026-11-30",
@@ -67,6 +81,7 @@ class RunOut(BaseModel):
     )
 
     id: str
+    report: ReportType
     kind: PeriodKind
     period_first: date
     period_last: date
@@ -101,11 +116,13 @@ class ScheduleIn(BaseModel):
                     "filters": {"group": "billing"},
                     "recipients": ["qa-lead@example.com"],
                     "formats": ["pdf", "xlsx"],
-                }
+                },
+                {"name": "weekly cases", "kind": "weekly", "report": "case_analysis", "formats": ["xlsx"]},
             ]
         },
     )
 
+    report: ReportType = ReportType.quality
     name: Annotated[NonBlankText, StringConstraints(max_length=200)]
     kind: PeriodKind
     at_time: Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = Field(

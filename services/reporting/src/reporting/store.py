@@ -8,7 +8,7 @@ a duplicate changes nothing, a replacement subtracts the old evaluation and adds
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -19,6 +19,10 @@ from sqlmodel import Session, col
 from callqa.db import Database
 from callqa.events import ItemResult
 from reporting.rollups import (
+    ITEM_COLUMNS,
+    ITEM_KEY_COLUMNS,
+    KEY_COLUMNS,
+    TALLY_COLUMNS,
     Deltas,
     Evaluation,
     EvaluationIdentity,
@@ -28,9 +32,8 @@ from reporting.rollups import (
 )
 from reporting.tables import ROLLUP_KEY, EvaluationRollup, EvaluationRow, ItemRollup, PurgedRecording
 
-TALLY_COLUMNS = ("evaluations", "passed", "auto_failed", "score_centi", "failed_a", "failed_b", "failed_c")
-ITEM_COLUMNS = ("applicable", "failed", "not_applicable")
-ITEM_KEY = (*ROLLUP_KEY, "item_id", "section", "severity")
+CHUNK = 500  # ids per IN (...): well under SQLite's and PostgreSQL's parameter limits
+ITEM_KEY = ITEM_KEY_COLUMNS
 EVALUATION_ROLLUPS: Table = EvaluationRollup.__table__  # type: ignore[attr-defined]
 ITEM_ROLLUPS: Table = ItemRollup.__table__  # type: ignore[attr-defined]
 EVALUATIONS: Table = EvaluationRow.__table__  # type: ignore[attr-defined]
@@ -55,6 +58,7 @@ class Scope:
     agent_id: str | None = None
     sources: tuple[str, ...] = (Source.auto.value, Source.human.value)
     versions: tuple[tuple[str, int], ...] | None = None  # None: every version
+    groups: tuple[str, ...] | None = None  # the groups the reader may see; None: every group
 
     def where(self, table: type[EvaluationRollup] | type[ItemRollup] | type[EvaluationRow]) -> list[Any]:
         conditions: list[Any] = [
@@ -66,6 +70,8 @@ class Scope:
             value = getattr(self, name)
             if value is not None:
                 conditions.append(getattr(table, name) == value)
+        if self.groups is not None:
+            conditions.append(col(table.group).in_(self.groups))
         if self.versions is not None:
             if not self.versions:
                 conditions.append(col(table.scorecard_version) < 0)  # nothing selected
@@ -75,23 +81,46 @@ class Scope:
         return conditions
 
 
-def _row_of(evaluation: Evaluation) -> dict[str, Any]:
-    data = asdict(evaluation)
-    data["source"] = evaluation.source.value
-    data["items"] = [
-        {
-            "item_id": item.item_id,
-            "section": item.section,
-            "result": item.result.value,
-            "severity": item.severity,
-            "quote": item.quote,
-        }
-        for item in evaluation.items
-    ]
+def _row_of(evaluation: Evaluation, text_purged: bool) -> dict[str, Any]:
+    # Built by hand: `dataclasses.asdict` deep-copies every item and costs more than the insert itself.
+    return {
+        "evaluation_id": evaluation.evaluation_id,
+        "recording_id": evaluation.recording_id,
+        "source": evaluation.source.value,
+        "reviewer": evaluation.reviewer,
+        "agent_id": evaluation.agent_id,
+        "group": evaluation.group,
+        "queue": evaluation.queue,
+        "started_at": evaluation.started_at,
+        "day": evaluation.day,
+        "scorecard_id": evaluation.scorecard_id,
+        "scorecard_version": evaluation.scorecard_version,
+        "transcript_version": evaluation.transcript_version,
+        "percentage": evaluation.percentage,
+        "passed": evaluation.passed,
+        "auto_failed": evaluation.auto_failed,
+        "items": [_item_of(item) for item in evaluation.items],
+        "text_purged": text_purged,
+        "revision": evaluation.revision,
+        "cause": evaluation.cause,
+    }
+
+
+def _item_of(item: ItemOutcome) -> dict[str, Any]:
+    data = {
+        "item_id": item.item_id,
+        "section": item.section,
+        "result": item.result.value,
+        "severity": item.severity,
+        "quote": item.quote,
+    }
+    if item.auto_result is not None:
+        data["auto_result"] = item.auto_result.value
     return data
 
 
-def _evaluation_of(row: EvaluationRow) -> Evaluation:
+def _evaluation_of(row: Any) -> Evaluation:
+    """An `EvaluationRow` (or a core row of its table) as the dataclass the rollups work with."""
     return Evaluation(
         evaluation_id=row.evaluation_id,
         recording_id=row.recording_id,
@@ -109,80 +138,91 @@ def _evaluation_of(row: EvaluationRow) -> Evaluation:
         passed=row.passed,
         auto_failed=row.auto_failed,
         items=tuple(
-            ItemOutcome(i["item_id"], i["section"], ItemResult(i["result"]), i.get("severity"), i.get("quote"))
+            ItemOutcome(
+                i["item_id"],
+                i["section"],
+                ItemResult(i["result"]),
+                i.get("severity"),
+                i.get("quote"),
+                ItemResult(i["auto_result"]) if i.get("auto_result") else None,
+            )
             for i in row.items
         ),
+        revision=row.revision,
+        cause=row.cause,
     )
 
 
 class RollupStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._compiled: dict[str, Any] = {}  # upsert statements compiled for this database's dialect
 
     # --- writing ------------------------------------------------------------------------
 
     def record(self, evaluations: Sequence[Evaluation]) -> int:
-        """Store a batch of evaluations and bring the rollups in step; returns how many changed anything."""
+        """Store a batch of evaluations and bring the rollups in step; returns how many changed anything.
+
+        Set-based, whatever the batch size: one read of what is stored for the batch's calls, one delete of
+        the evaluations replaced, one insert of the new ones, one upsert per rollup table (executemany).
+        """
         if not evaluations:
             return 0
-        incoming = winners(evaluations)
+        incoming = winners(evaluations)  # duplicates and superseded versions inside the batch
         with self.db.session() as session:
-            existing = self._existing(session, list(incoming))
-            purged = self._purged(session, {identity.recording_id for identity in incoming})
+            recordings = sorted({identity.recording_id for identity in incoming})
+            existing = self._existing(session, recordings)
+            purged = self._purged(session, recordings)
             deltas = Deltas()
-            changed = 0
+            replaced: list[int] = []
             new_rows: list[dict[str, Any]] = []
             for identity, evaluation in incoming.items():
                 if identity.recording_id in purged:
                     evaluation = evaluation.without_quotes()
                 current = existing.get(identity)
-                if current is not None and evaluation.rank <= _evaluation_of(current).rank:
-                    continue  # a duplicate, or older than what counts already
-                changed += 1
                 if current is not None:
-                    deltas.apply(_evaluation_of(current), sign=-1)
-                    session.delete(current)
-                    session.flush()
+                    row_id, stored = current
+                    if evaluation.rank <= stored.rank:
+                        continue  # a duplicate, or older than what counts already (across batches)
+                    deltas.apply(stored, sign=-1)
+                    replaced.append(row_id)
                 deltas.apply(evaluation)
-                new_rows.append(_row_of(evaluation) | {"text_purged": identity.recording_id in purged})
+                new_rows.append(_row_of(evaluation, identity.recording_id in purged))
+            for start in range(0, len(replaced), CHUNK):
+                session.execute(delete(EVALUATIONS).where(EVALUATIONS.c.id.in_(replaced[start : start + CHUNK])))
             if new_rows:
                 session.execute(EVALUATIONS.insert(), new_rows)
             deltas.compact()
             self._apply(session, deltas)
-        return changed
+        return len(new_rows)
 
-    def _existing(
-        self, session: Session, identities: list[EvaluationIdentity]
-    ) -> dict[EvaluationIdentity, EvaluationRow]:
-        found: dict[EvaluationIdentity, EvaluationRow] = {}
-        recordings = sorted({identity.recording_id for identity in identities})
-        for start in range(0, len(recordings), 500):
-            rows = session.exec(
-                select(EvaluationRow).where(col(EvaluationRow.recording_id).in_(recordings[start : start + 500]))  # type: ignore[call-overload]
+    def _existing(self, session: Session, recordings: list[str]) -> dict[EvaluationIdentity, tuple[int, Evaluation]]:
+        found: dict[EvaluationIdentity, tuple[int, Evaluation]] = {}
+        for start in range(0, len(recordings), CHUNK):
+            rows = session.execute(
+                select(EVALUATIONS).where(EVALUATIONS.c.recording_id.in_(recordings[start : start + CHUNK]))
             ).all()
-            for (row,) in rows:
-                key = EvaluationIdentity(row.recording_id, row.scorecard_id, row.scorecard_version, Source(row.source))
-                found[key] = row
+            for row in rows:
+                evaluation = _evaluation_of(row)
+                found[evaluation.identity] = (row.id, evaluation)
         return found
 
-    def _purged(self, session: Session, recordings: set[str]) -> set[str]:
-        if not recordings:
-            return set()
-        statement = select(col(PurgedRecording.recording_id)).where(
-            col(PurgedRecording.recording_id).in_(sorted(recordings))
-        )
-        return {row[0] for row in session.execute(statement).all()}
+    def _purged(self, session: Session, recordings: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(recordings), CHUNK):
+            statement = select(col(PurgedRecording.recording_id)).where(
+                col(PurgedRecording.recording_id).in_(recordings[start : start + CHUNK])
+            )
+            found.update(row[0] for row in session.execute(statement).all())
+        return found
 
     def _apply(self, session: Session, deltas: Deltas) -> None:
-        insert: Any = postgresql.insert if self.db.engine.dialect.name == "postgresql" else sqlite.insert
         if deltas.evaluations:
-            rows = [{**_key_dict(k), **asdict(t)} for k, t in deltas.evaluations.items()]
-            session.execute(_upsert(insert, EVALUATION_ROLLUPS, ROLLUP_KEY, TALLY_COLUMNS), rows)
+            self._upsert_cells(session, EVALUATION_ROLLUPS, KEY_COLUMNS, TALLY_COLUMNS, deltas.evaluations)
         if deltas.items:
-            rows = [{**_key_dict(k), **asdict(t)} for k, t in deltas.items.items()]
-            session.execute(_upsert(insert, ITEM_ROLLUPS, ITEM_KEY, ITEM_COLUMNS), rows)
+            self._upsert_cells(session, ITEM_ROLLUPS, ITEM_KEY_COLUMNS, ITEM_COLUMNS, deltas.items)
         if deltas.removals:  # cells that dropped to nothing go, as if they had never been touched
-            days = sorted({key.day for key in deltas.evaluations} | {key.day for key in deltas.items})
+            days = sorted({key[0] for key in deltas.evaluations} | {key[0] for key in deltas.items})
             session.execute(
                 delete(EvaluationRollup).where(
                     col(EvaluationRollup.day).in_(days), col(EvaluationRollup.evaluations) == 0
@@ -190,12 +230,39 @@ class RollupStore:
             )
             session.execute(
                 delete(ItemRollup).where(
-                    col(ItemRollup.day).in_(days),
-                    col(ItemRollup.applicable) == 0,
-                    col(ItemRollup.not_applicable) == 0,
-                    col(ItemRollup.failed) == 0,
+                    col(ItemRollup.day).in_(days), *[getattr(ItemRollup, c) == 0 for c in ITEM_COLUMNS]
                 )
             )
+
+    def _upsert_cells(
+        self,
+        session: Session,
+        table: Table,
+        key: Sequence[str],
+        sums: Sequence[str],
+        cells: dict[Any, list[int]],
+    ) -> None:
+        """One executemany of the dialect's upsert for every cell of the batch.
+
+        The statement is SQLAlchemy's (dialect insert … on conflict, compiled once per table); the rows go to the
+        driver as they are, because SQLAlchemy's per-row parameter processing cost more than the database's
+        work (about 11 cells per evaluation: one per item). Only dates need converting, for SQLite's text dates.
+        """
+        connection = session.connection()
+        names = (*key, *sums)
+        compiled = self._compiled.get(table.name)
+        if compiled is None:
+            insert: Any = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+            statement = _upsert(insert, table, key, sums)
+            compiled = self._compiled[table.name] = statement.compile(dialect=connection.dialect, column_keys=names)
+        text_dates = connection.dialect.name == "sqlite"
+        rows = [(k[0].isoformat() if text_dates else k[0], *k[1:], *v) for k, v in cells.items()]
+        if compiled.positiontup is not None:  # qmark / numeric styles: parameters in the statement's order
+            order = [names.index(name) for name in compiled.positiontup]
+            parameters: list[Any] = rows if order == sorted(order) else [tuple(row[i] for i in order) for row in rows]
+        else:
+            parameters = [dict(zip(names, row, strict=True)) for row in rows]
+        connection.exec_driver_sql(compiled.string, parameters)
 
     def purge(self, recording_id: str, reason: str, purged_at: datetime) -> None:
         """Counts stay; quoted text goes, now and for any evaluation of the call that arrives later."""
@@ -260,11 +327,19 @@ class RollupStore:
             return [(row[0], int(row[1])) for row in session.execute(statement).all()]
 
     def evaluations(
-        self, scope: Scope, *, order: str = "started", limit: int = 100, offset: int = 0
+        self,
+        scope: Scope,
+        *,
+        order: str = "started",
+        limit: int = 100,
+        offset: int = 0,
+        auto_failed: bool | None = None,
     ) -> tuple[list[Evaluation], int]:
         """Evaluations in scope: by call start (`started`) or worst first (`worst`), and the total."""
         table = EvaluationRow
         where = scope.where(table)
+        if auto_failed is not None:
+            where.append(col(table.auto_failed) == auto_failed)
         ordering: list[Any] = (
             [col(table.auto_failed).desc(), col(table.percentage), col(table.started_at), col(table.id)]
             if order == "worst"
@@ -274,6 +349,47 @@ class RollupStore:
             total = int(session.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
             rows = session.execute(select(table).where(*where).order_by(*ordering).limit(limit).offset(offset)).all()
             return [_evaluation_of(row[0]) for row in rows], total
+
+    def agreement(self, scope: Scope, by: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Per scorecard item (and the key columns in `by`): human results beside the automatic ones."""
+        table = ItemRollup
+        keys = [
+            col(table.scorecard_id),
+            col(table.item_id),
+            col(table.section),
+            col(table.severity),
+            *[getattr(table, name) for name in by],
+        ]
+        sums = [func.sum(getattr(table, c)).label(c) for c in ("compared", "agreed", "auto_stricter", "auto_lenient")]
+        statement = select(*keys, *sums).where(*scope.where(table)).group_by(*keys)
+        with self.db.session() as session:
+            return [_plain(row) for row in session.execute(statement).all() if row.compared]
+
+    def human_versions(self, scope: Scope, limit: int) -> list[tuple[Evaluation, Evaluation | None]]:
+        """Human versions in scope (the latest of each call, earliest calls first, at most `limit`), each with the
+        automatic evaluation of the same call and scorecard version when reporting has it."""
+        human = replace(scope, sources=(Source.human.value,))
+        table = EvaluationRow
+        with self.db.session() as session:
+            rows = session.execute(
+                select(EVALUATIONS)
+                .where(*human.where(table))
+                .order_by(col(table.started_at), col(table.id))
+                .limit(limit)
+            ).all()
+            versions = [_evaluation_of(row) for row in rows]
+            autos: dict[EvaluationIdentity, Evaluation] = {}
+            recordings = sorted({v.recording_id for v in versions})
+            for start in range(0, len(recordings), CHUNK):
+                for row in session.execute(
+                    select(EVALUATIONS).where(
+                        EVALUATIONS.c.recording_id.in_(recordings[start : start + CHUNK]),
+                        EVALUATIONS.c.source == Source.auto.value,
+                    )
+                ).all():
+                    auto = _evaluation_of(row)
+                    autos[auto.identity] = auto
+        return [(v, autos.get(replace(v.identity, source=Source.auto))) for v in versions]
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every rollup cell, sorted: what the replay test compares."""
@@ -286,12 +402,6 @@ class RollupStore:
             "evaluations": sorted(tuple(row) for row in evaluation_cells),
             "items": sorted(tuple(row) for row in item_cells),
         }
-
-
-def _key_dict(key: Any) -> dict[str, Any]:
-    data = asdict(key)
-    data["source"] = key.source.value
-    return data
 
 
 def _plain(row: Row[Any]) -> dict[str, Any]:

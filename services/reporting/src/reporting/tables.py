@@ -49,11 +49,17 @@ class EvaluationRow(Table, table=True):
     auto_failed: bool
     items: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     text_purged: bool = False
+    revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    cause: str = Field(default="", max_length=20, sa_column_kwargs={"server_default": ""})
 
 
 class EvaluationRollup(Table, table=True):
     __tablename__ = "evaluation_rollups"
-    __table_args__ = (UniqueConstraint(*ROLLUP_KEY, name="uq_evaluation_rollup"),)
+    __table_args__ = (
+        UniqueConstraint(*ROLLUP_KEY, name="uq_evaluation_rollup"),
+        # reports read one source over a span of days (auto for the figures, human for the reviews)
+        Index("ix_evaluation_rollups_source_day", "source", "day"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     day: date = Field(index=True)
@@ -74,7 +80,10 @@ class EvaluationRollup(Table, table=True):
 
 class ItemRollup(Table, table=True):
     __tablename__ = "item_rollups"
-    __table_args__ = (UniqueConstraint(*ROLLUP_KEY, "item_id", "section", "severity", name="uq_item_rollup"),)
+    __table_args__ = (
+        UniqueConstraint(*ROLLUP_KEY, "item_id", "section", "severity", name="uq_item_rollup"),
+        Index("ix_item_rollups_source_day", "source", "day"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     day: date = Field(index=True)
@@ -90,6 +99,10 @@ class ItemRollup(Table, table=True):
     applicable: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
     failed: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
     not_applicable: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
+    compared: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
+    agreed: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
+    auto_stricter: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
+    auto_lenient: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
 
 
 class PurgedRecording(Table, table=True):
@@ -108,6 +121,9 @@ class ReportRun(Table, table=True):
     __tablename__ = "report_runs"
 
     id: str = Field(primary_key=True, max_length=36)
+    report: str = Field(
+        default="quality", max_length=20, sa_column_kwargs={"server_default": "quality"}, description="ReportType"
+    )
     kind: str = Field(index=True, max_length=20)
     period_first: date
     period_last: date
@@ -122,6 +138,16 @@ class ReportRun(Table, table=True):
     delivery_status: str | None = Field(default=None, max_length=20, description="sent | failed | none")
     delivery_error: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False, index=True))
+
+
+class ReportRunGroup(Table, table=True):
+    """The groups a run is confined to (its group filter, or the groups its requester may see); none: every
+    group. A reader limited to some groups lists and opens only runs confined to groups it may see."""
+
+    __tablename__ = "report_run_groups"
+
+    run_id: str = Field(primary_key=True, max_length=36)
+    group: str = Field(primary_key=True, max_length=100)
 
 
 class Schedule(Table, table=True):

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from callqa.auth import Principal, Role, require_roles
+from callqa.http import ProblemError
 from reporting.runs import ReportRuns, Schedules
 from reporting.store import RollupStore
 
@@ -31,6 +32,18 @@ def get_store(request: Request) -> RollupStore:
 def agent_only(principal: Principal) -> bool:
     """An agent (and nothing more) sees only its own figures."""
     return not principal.roles & STAFF
+
+
+def allowed_groups(principal: Principal, group: str | None) -> list[str] | None:
+    """The groups a report for `principal` may read: None for every group (no `groups` claim).
+
+    A filter on a group outside the claim is refused (403); without a filter, the report covers the allowed groups.
+    """
+    if principal.groups is None:
+        return None
+    if group is not None and not principal.may_see(group):
+        raise ProblemError(403, "Forbidden", f"you may not see the figures of group {group!r}")
+    return sorted(principal.groups)
 
 
 RunsDep = Annotated[ReportRuns, Depends(get_runs)]
