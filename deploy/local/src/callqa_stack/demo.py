@@ -156,7 +156,10 @@ def _show_quality_report(state: stack.StackState, evaluations: list[dict[str, An
     latest = max(e["payload"]["started_at"] for e in evaluations)
     month = latest[:7]
     expected = sum(1 for e in evaluations if e["payload"]["started_at"][:7] == month)
-    print(f"\n==> the QA report of {month} from {reporting} ({expected} evaluated calls of the demo that month)")
+    print(
+        f"\n==> the QA report of {month} from {reporting}: the demo's {expected} evaluated calls of that month"
+        " and the evaluations generated for the coaching follow-up above"
+    )
     with httpx.Client(base_url=reporting, timeout=120) as client:
         deadline = time.monotonic() + 60
         while True:
