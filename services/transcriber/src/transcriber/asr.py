@@ -115,7 +115,7 @@ class Recogniser:
             raise ValueError(f"expected one channel (1-D samples), got shape {samples.shape}")
         packed = packing.pack([samples], [vad.speech_spans(samples)])
         result = self.recognise(packed, language=language)
-        words = [_shifted(w, offset_ms) for w in packed.unpack(result.words, channels=1)[0]]
+        words = packed.unpack(result.words, channels=1, offset_ms=offset_ms)[0]
         return Transcription(language=result.language, words=words, texts=result.texts)
 
     def recognise(self, packed: packing.Packing, *, language: str | None) -> Transcription:
@@ -162,10 +162,6 @@ class Recogniser:
 
 def _ms(seconds: float) -> int:
     return round(seconds * 1000)
-
-
-def _shifted(word: Word, offset_ms: int) -> Word:
-    return word.model_copy(update={"begin_ms": word.begin_ms + offset_ms, "end_ms": word.end_ms + offset_ms})
 
 
 def _zh(text: str, simplify: bool) -> str:

@@ -54,8 +54,9 @@ class Packing:
     def seconds(self) -> float:
         return self.audio.size / SAMPLE_RATE
 
-    def unpack(self, words: Sequence[Word], channels: int) -> list[list[Word]]:
-        """Words with packed times -> per channel, words with the channel's times (ms from its start)."""
+    def unpack(self, words: Sequence[Word], channels: int, offset_ms: int = 0) -> list[list[Word]]:
+        """Words with packed times -> per channel, words with the channel's times (ms from its start, plus
+        `offset_ms`: where the packed chunk begins in the call)."""
         result: list[list[Word]] = [[] for _ in range(channels)]
         if not self.pieces:
             return result
@@ -67,7 +68,7 @@ class Packing:
 
             def source_ms(ms: int, piece: Piece = piece, shift: int = shift) -> int:
                 sample = min(max(ms * SAMPLE_RATE // 1000, piece.packed_begin), piece.packed_end)
-                return (sample + shift) * 1000 // SAMPLE_RATE
+                return (sample + shift) * 1000 // SAMPLE_RATE + offset_ms
 
             begin = source_ms(word.begin_ms)
             result[piece.channel].append(

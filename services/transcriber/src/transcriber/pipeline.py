@@ -46,12 +46,12 @@ class _Accumulated:
     power: dict[Role, tuple[float, float]] = field(default_factory=dict)  # (mean power × voiced s, voiced s)
     language: str | None = None
 
-    def add_loudness(self, role: Role, samples: np.ndarray, spans: list[Span], offset_ms: int) -> None:
-        local = [Span(begin_ms=s.begin_ms - offset_ms, end_ms=s.end_ms - offset_ms) for s in spans]
-        level = loudness_dbfs(samples, local, SAMPLE_RATE)
+    def add_loudness(self, role: Role, samples: np.ndarray, spans: list[Span]) -> None:
+        """`spans`: ms from the start of `samples` (the chunk)."""
+        level = loudness_dbfs(samples, spans, SAMPLE_RATE)
         if level is None:
             return
-        seconds = sum(s.duration_ms for s in local) / 1000
+        seconds = sum(s.duration_ms for s in spans) / 1000
         energy, total = self.power.get(role, (0.0, 0.0))
         self.power[role] = (energy + 10 ** (level / 10) * seconds, total + seconds)
 
@@ -127,14 +127,14 @@ class TranscriptionPipeline:
         spans = [vad.speech_spans(samples) for samples in channels]
         for role, samples, voiced in zip(roles, channels, spans, strict=True):
             acc.speech[role].extend(_shifted(voiced, offset_ms))
-            acc.add_loudness(role, samples, _shifted(voiced, offset_ms), offset_ms)
+            acc.add_loudness(role, samples, voiced)
         packed = packing.pack(list(channels), spans)
         if not packed.windows:
             return  # dead channels or a silent stretch: nothing to recognise
         result = self.recogniser.recognise(packed, language=acc.language)
         acc.language = acc.language or result.language  # detect once, then hold it for the later chunks
-        for role, words in zip(roles, packed.unpack(result.words, channels=len(roles)), strict=True):
-            acc.words[role].extend(_shifted_words(words, offset_ms))
+        for role, words in zip(roles, packed.unpack(result.words, len(roles), offset_ms), strict=True):
+            acc.words[role].extend(words)
 
     def _mono(self, acc: _Accumulated, samples: np.ndarray, offset_ms: int) -> Speakers:
         spans = vad.speech_spans(samples)
@@ -156,7 +156,7 @@ class TranscriptionPipeline:
             acc.words[role].extend(_shifted_words(words, offset_ms))
             speaker_spans = [span for span, label in regions if label == speaker]
             acc.speech[role].extend(_shifted(speaker_spans, offset_ms))
-            acc.add_loudness(role, samples, _shifted(speaker_spans, offset_ms), offset_ms)
+            acc.add_loudness(role, samples, speaker_spans)
         if single:
             return Speakers(method="single_speaker", agent_confidence=0, agent_identified_by="one voice only")
         return Speakers(
