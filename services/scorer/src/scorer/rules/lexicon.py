@@ -281,6 +281,7 @@ REQUESTS: dict[str, tuple[str, ...]] = {
         "是吗",
         "对不对",
         "是不是",
+        "本人吗",
     ),
     "en": (
         "confirm",
