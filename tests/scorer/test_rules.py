@@ -396,6 +396,8 @@ ASKS = {"type": "identifier_request"}
         ("订单号方便提供一下吗？", True),
         ("好的，我帮您查一下物流。", False),
         ("您的问题已经记录了。", False),
+        ("您可以在APP里输入订单号自己查询物流。", False),  # an instruction, not a question to this customer
+        ("请问您是李女士本人吗？", True),
     ],
 )
 def test_identifier_request_zh(text: str, asked: bool) -> None:
@@ -409,6 +411,9 @@ def test_identifier_request_zh(text: str, asked: bool) -> None:
         ("could you confirm your postcode for me", True),
         ("can I grab the last four digits of the card", True),
         ("I'll check the delivery status now", False),
+        ("You can check the status online with your order number.", False),  # an instruction
+        # "you could" across a sentence end is no instruction
+        ("Let me look into that for you. Could you confirm your date of birth?", True),
     ],
 )
 def test_identifier_request_en(text: str, asked: bool) -> None:

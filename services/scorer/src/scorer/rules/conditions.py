@@ -197,9 +197,12 @@ class Context:
             (neg_start == 0 or text[neg_start - 1] == " ") and (neg_end == len(text) or text[neg_end] == " ")
         ):
             return False
+        breaks = view.breaks
+        inside = bisect_right(breaks, neg_start)
+        if inside < len(breaks) and breaks[inside] < neg_end:  # "…for you. Could you…" holds no "you could"
+            return False
         if neg_end > start:
             return True
-        breaks = view.breaks
         k = bisect_left(breaks, neg_end)
         if k < len(breaks) and breaks[k] <= start:  # a clause break between negation and hit
             return False

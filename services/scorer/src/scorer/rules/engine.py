@@ -47,6 +47,8 @@ from scorer.rules.lexicon import (
     DISSATISFACTION_WEIGHTS,
     EXCLAMATIONS,
     IDENTIFIER_ALONE,
+    IDENTIFIER_INSTRUCTION_WINDOW,
+    IDENTIFIER_INSTRUCTIONS,
     IDENTIFIER_QUESTION,
     IDENTIFIER_WITHIN,
     IDENTIFIERS,
@@ -216,8 +218,8 @@ class _Compiler:
                 within=spec.within if spec.within is not None else IDENTIFIER_WITHIN[language],
                 ordered=False,
                 word_boundary=aligned,
-                negations=(),
-                negation_window=0,
+                negations=self.texts(list(IDENTIFIER_INSTRUCTIONS[language])),
+                negation_window=IDENTIFIER_INSTRUCTION_WINDOW[language],
                 scope=scope,
             )
             return AnyOf([near, *asked_alone])

@@ -183,6 +183,7 @@ IDENTIFIERS: dict[str, tuple[str, ...]] = {
         "学号",
         "住院号",
         "病历号",
+        "本人",
     ),
     "en": (
         "name",
@@ -247,6 +248,8 @@ IDENTIFIERS: dict[str, tuple[str, ...]] = {
         "order reference",
         "meter number",
         "serial number",
+        "speaking with",
+        "speaking to",
     ),
 }
 REQUESTS: dict[str, tuple[str, ...]] = {
@@ -265,7 +268,6 @@ REQUESTS: dict[str, tuple[str, ...]] = {
         "报给我",
         "提供",
         "请问",
-        "需要您",
         "核实",
         "确认",
         "核对",
@@ -323,9 +325,17 @@ REQUESTS: dict[str, tuple[str, ...]] = {
         "is that right",
         "is that correct",
         "first line of",
+        "who am i",
     ),
 }
 IDENTIFIER_WITHIN = {"zh": 16, "en": 6}  # characters / words between the request and the identifier
+# A request form right after these is an instruction, not a question to this customer: "您可以在APP里输入订单号",
+# "you can check the status online with your order number".
+IDENTIFIER_INSTRUCTIONS = {
+    "zh": ("可以在", "自己", "在app", "在网上", "官网"),
+    "en": ("you can", "you could", "yourself"),
+}
+IDENTIFIER_INSTRUCTION_WINDOW = {"zh": 8, "en": 2}  # characters / words between the instruction and the request
 # An identifier asked for on its own: "订单号？", "手机号是多少？"; "Postcode?", "Tracking number?", "Postcode."
 IDENTIFIER_QUESTION = {"zh": r"(?:{})(?:是|呢|是多少|是什么)?\s*\?", "en": r"(?:{})(?: please)?\s*\?"}
 IDENTIFIER_ALONE = r"^[\pP\s]*(?:and |ok(?:ay)?\W+)?(?:your |the )?(?:{})[\pP\s]*$"
