@@ -1,5 +1,6 @@
 """The default cards on single-sentence probes (tests/scorer/probes.yaml): wordings of each concept that no corpus
-part holds, so a rule that only knows the corpus's wordings shows here."""
+part holds, so a rule that only knows the corpus's wordings shows here. An agent probe is said by the agent to an
+unhappy customer; a customer probe is said to an agent who neither apologises nor hands anything over."""
 
 from __future__ import annotations
 
@@ -23,21 +24,25 @@ CUSTOMER = {
 }
 REPLY = {"zh": "嗯。", "en": "Right."}
 CLOSING = {"zh": "还有其他问题吗？", "en": "Anything else?"}
+LOOKING = {"zh": "好的，我看一下。", "en": "Okay, let me look."}
+DONE = {"zh": "已经处理好了，还有其他问题吗？", "en": "That's done now. Anything else?"}
 
 
-def _dialogue(number: int, language: str, item: str, expected: str, sentence: str) -> Dialogue:
+def _turns(speaker: str, language: str, sentence: str) -> list[dict[str, str]]:
+    if speaker == "agent":
+        said = [GREETING, CUSTOMER, {language: sentence}, REPLY, CLOSING]
+    else:
+        said = [GREETING, {language: sentence}, LOOKING, REPLY, DONE]
+    return [{"role": ("agent", "customer")[i % 2], "text": text[language]} for i, text in enumerate(said)]
+
+
+def _dialogue(number: int, speaker: str, language: str, item: str, expected: str, sentence: str) -> Dialogue:
     raw: dict[str, Any] = {
-        "id": f"probe-{language}-{number:03d}",
+        "id": f"probe-{speaker}-{language}-{number:03d}",
         "language": language,
         "description": sentence,
         "expected": {item: expected},
-        "turns": [
-            {"role": "agent", "text": GREETING[language]},
-            {"role": "customer", "text": CUSTOMER[language]},
-            {"role": "agent", "text": sentence},
-            {"role": "customer", "text": REPLY[language]},
-            {"role": "agent", "text": CLOSING[language]},
-        ],
+        "turns": _turns(speaker, language, sentence),
     }
     return load_dialogue(raw, PROBES)
 
@@ -46,8 +51,9 @@ def _dialogue(number: int, language: str, item: str, expected: str, sentence: st
 def outcomes() -> list[Outcome]:
     probes = yaml.safe_load(PROBES.read_text(encoding="utf-8"))
     dialogues = [
-        _dialogue(number, language, item, expected, sentence)
-        for language, items in probes.items()
+        _dialogue(number, speaker, language, item, expected, sentence)
+        for speaker, languages in probes.items()
+        for language, items in languages.items()
         for item, by_result in items.items()
         for expected, sentences in by_result.items()
         for number, sentence in enumerate(sentences)
