@@ -1,6 +1,7 @@
 """The default cards on single-sentence probes (tests/scorer/probes.yaml): wordings of each concept that no corpus
 part holds, so a rule that only knows the corpus's wordings shows here. An agent probe is said by the agent to an
-unhappy customer; a customer probe is said to an agent who neither apologises nor hands anything over."""
+unhappy customer; a customer probe is said to an agent who neither apologises, hands anything over nor asks
+for a detail."""
 
 from __future__ import annotations
 
