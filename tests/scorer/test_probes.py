@@ -1,7 +1,7 @@
 """The default cards on single-sentence probes (tests/scorer/probes.yaml): wordings of each concept that no corpus
 part holds, so a rule that only knows the corpus's wordings shows here. An agent probe is said by the agent to an
 unhappy customer; a customer probe is said to an agent who neither apologises, hands anything over nor asks
-for a detail."""
+for a detail; a bookend probe is the agent's first (opening) or last (closing) turn of a calm call."""
 
 from __future__ import annotations
 
@@ -29,11 +29,22 @@ LOOKING = {"zh": "好的，我看一下。", "en": "Okay, let me look."}
 DONE = {"zh": "已经处理好了，还有其他问题吗？", "en": "That's done now. Anything else?"}
 
 
-def _turns(speaker: str, language: str, sentence: str) -> list[dict[str, str]]:
+ASKING = {"zh": "你好，我想查一下我的订单。", "en": "Hi, I'd like to check my order."}
+FOUND = {"zh": "好的，已经帮您查到了，明天送达。", "en": "Sure, I've found it, it arrives tomorrow."}
+THANKING = {"zh": "好的，谢谢。", "en": "Great, thanks."}
+BYE = {"zh": "再见。", "en": "Bye."}
+
+
+def _turns(speaker: str, item: str, language: str, sentence: str) -> list[dict[str, str]]:
+    probe = {language: sentence}
     if speaker == "agent":
-        said = [GREETING, CUSTOMER, {language: sentence}, REPLY, CLOSING]
+        said = [GREETING, CUSTOMER, probe, REPLY, CLOSING]
+    elif speaker == "customer":
+        said = [GREETING, probe, LOOKING, REPLY, DONE]
+    elif item == "opening":
+        said = [probe, ASKING, FOUND, THANKING, BYE]
     else:
-        said = [GREETING, {language: sentence}, LOOKING, REPLY, DONE]
+        said = [GREETING, ASKING, FOUND, THANKING, probe]
     return [{"role": ("agent", "customer")[i % 2], "text": text[language]} for i, text in enumerate(said)]
 
 
@@ -43,7 +54,7 @@ def _dialogue(number: int, speaker: str, language: str, item: str, expected: str
         "language": language,
         "description": sentence,
         "expected": {item: expected},
-        "turns": _turns(speaker, language, sentence),
+        "turns": _turns(speaker, item, language, sentence),
     }
     return load_dialogue(raw, PROBES)
 
