@@ -19,6 +19,8 @@ from matplotlib import font_manager
 from matplotlib import pyplot as plt
 from openpyxl import Workbook
 
+matplotlib.rcParams["axes.unicode_minus"] = False  # the CJK font has no U+2212: negative ticks would be boxes
+
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",  # Debian fonts-wqy-zenhei: TrueType outlines, embeddable
     "/usr/share/fonts/truetype/arphic/uming.ttc",
