@@ -145,6 +145,8 @@ def test_negation_before_a_promise() -> None:
     assert not met(promise, ("agent", "我不能保证明天到账。"))
     assert not met(promise, ("agent", "不一定明天能到账。"))
     assert not met(promise, ("agent", "明天我们一定处理。")), "order: the promise comes first"
+    assert not met(promise, ("agent", "我保正明天到账。")), "homophones are opt-in"
+    assert met(promise | {"homophones": True}, ("agent", "我保正明天到账。")), "保正: what ASR writes for 保证"
     assert met(phrases("sorry", negations=["not"]), ("agent", "I'm so sorry."), language="en")
     assert not met(phrases("sorry", negations=["not"]), ("agent", "I'm not sorry."), language="en")
     assert met(phrases("sorry", negations=["not"]), ("agent", "Not at all. Sorry for the wait."), language="en")

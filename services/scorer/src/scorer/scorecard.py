@@ -194,6 +194,7 @@ class ProximityCondition(_Model):
     within: int = Field(ge=0)
     order: Literal["any", "first_then_second"] = "any"
     word_boundary: bool = True
+    homophones: bool = Field(False, description="Chinese: as for `phrases`, for the `first` phrases")
     negations: list[Phrase] = Field(default_factory=list)
     negation_window: int = Field(4, ge=0)
     scope: Scope = Field(default_factory=Scope)

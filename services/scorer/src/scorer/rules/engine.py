@@ -190,7 +190,7 @@ class _Compiler:
             return Regex(pattern, spec.pattern, spec.count, self.scope(spec.role, spec.scope))
         if isinstance(spec, ProximityCondition):
             return Proximity(
-                first=tuple(dict.fromkeys(self.pid(p) for p in spec.first)),
+                first=tuple(dict.fromkeys(self.pid(p, spec.homophones) for p in spec.first)),
                 second=tuple(dict.fromkeys(self.pid(p) for p in spec.second)),
                 labels=(list(spec.first), list(spec.second)),
                 within=spec.within,
