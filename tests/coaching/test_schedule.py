@@ -6,6 +6,7 @@ in one test where the service's own loop releases a review."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -15,7 +16,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import col, select
 
+from callqa.outbox import OutboxMessage
 from callqa.settings import KafkaSettings
 from callqa_stack.factories import recording_purged
 from coaching.scheduler import Scheduler, Task
@@ -54,6 +57,19 @@ def both(database_url: str, coaching_kafka: KafkaSettings) -> Iterator[TestClien
 def tick(app: TestClient, now: datetime) -> dict[str, dict[str, int]]:
     ran: dict[str, dict[str, int]] = app.app.state.scheduler.tick(now, force=True)  # type: ignore[attr-defined]
     return ran
+
+
+def reviewed_events(app: TestClient, evaluation_id: str) -> list[dict[str, Any]]:
+    """The payloads of the `evaluation.reviewed` events of one evaluation in the outbox, oldest first."""
+    db = app.app.state.ledger.db  # type: ignore[attr-defined]
+    with db.session() as session:
+        rows = session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.event_type == "evaluation.reviewed")
+            .order_by(col(OutboxMessage.id))
+        ).all()
+    payloads = [json.loads(row.payload)["payload"] for row in rows]
+    return [p for p in payloads if p["evaluation_id"] == evaluation_id]
 
 
 def test_each_due_run_happens_once_however_many_replicas_tick(client: TestClient) -> None:
@@ -184,6 +200,11 @@ def test_a_scheduled_release_is_made_by_the_periodic_task(app: TestClient) -> No
     release_time = now + timedelta(hours=2, minutes=1)
     assert tick(app, release_time)["releases"] == {"released": 1}
     assert tick(app, release_time + timedelta(minutes=1))["releases"] == {"released": 0}  # released once
+    # announced when written (not released: search must not show it yet) and again when released
+    announced = [(p["version"], p["released_at"]) for p in reviewed_events(app, evaluation.evaluation_id)]
+    assert announced[0] == (2, None)
+    assert announced[1][0] == 2 and datetime.fromisoformat(announced[1][1]) == release_time
+    assert len(announced) == 2
     seen = app.get(url, headers=AGENT).json()["released"]
     assert (seen["version"], seen["released_by"]) == (2, "scheduler")
     assert datetime.fromisoformat(seen["released_at"]) == release_time

@@ -169,7 +169,10 @@ class EvaluationReviewed(Payload):
     cause: Literal["review", "appeal"]
     reviewer_id: str
     reviewed_at: datetime
-    released_at: datetime | None = Field(description="when agents see it; null: not scheduled")
+    released_at: datetime | None = Field(
+        description="when agents could see it; null: not released yet (a scheduled release announces the version "
+        "again, with this set, when it is made)"
+    )
     total_points: float
     max_points: float
     percentage: float

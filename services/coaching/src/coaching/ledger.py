@@ -369,15 +369,17 @@ class Ledger:
                 version = session.get(EvaluationVersion, version_id)
                 assert version is not None
                 assert version.release_scheduled_at is not None
+                record = self.record(session, evaluation_id)
                 note(
                     session,
-                    self.record(session, evaluation_id),
+                    record,
                     SCHEDULER,
                     "released",
                     version=version.version,
                     at=now.isoformat(),
                     scheduled_at=version.release_scheduled_at.isoformat(),
                 )
+                announce(session, record, version)  # now with its release time: agents (and search) may see it
                 released += 1
         return {"released": released}
 
@@ -423,47 +425,54 @@ class Ledger:
         )
         session.add(record)
         session.add(version)
-        enqueue(
-            session,
-            EvaluationReviewedEvent(
-                correlation_id=record.recording_id,
-                producer=PRODUCER,
-                payload=EvaluationReviewed(
-                    evaluation_id=record.id,
-                    recording_id=record.recording_id,
-                    agent_id=record.agent_id,
-                    group=record.group,
-                    queue=record.queue,
-                    started_at=record.started_at,
-                    scorecard_id=record.scorecard_id,
-                    scorecard_version=record.scorecard_version,
-                    version=version.version,
-                    cause="appeal" if cause == "appeal" else "review",
-                    reviewer_id=author,
-                    reviewed_at=now,
-                    released_at=released_at or release_scheduled_at,
-                    total_points=totals.total_points,
-                    max_points=totals.max_points,
-                    percentage=totals.percentage,
-                    passed=totals.passed,
-                    auto_failed=totals.auto_failed,
-                    items=[
-                        ReviewedItem(
-                            item_id=i["item_id"],
-                            section=i.get("section", ""),
-                            result=i["result"],
-                            points=i["points"],
-                            auto_result=i.get("auto_result", i["result"]),
-                            auto_points=i.get("auto_points", i["points"]),
-                            changed=bool(i.get("changed", False)),
-                            severity=i.get("severity"),
-                        )
-                        for i in items
-                    ],
-                ),
-            ),
-        )
+        announce(session, record, version)
         return version
+
+
+def announce(session: Session, record: EvaluationRecord, version: EvaluationVersion) -> None:
+    """Publish a human version (in the caller's transaction): when it is written, and again when a scheduled
+    release is made. `released_at` is null until agents can see it, so the console indexes it only then;
+    consumers keep one copy per version, so the second announcement changes nothing else."""
+    enqueue(
+        session,
+        EvaluationReviewedEvent(
+            correlation_id=record.recording_id,
+            producer=PRODUCER,
+            payload=EvaluationReviewed(
+                evaluation_id=record.id,
+                recording_id=record.recording_id,
+                agent_id=record.agent_id,
+                group=record.group,
+                queue=record.queue,
+                started_at=record.started_at,
+                scorecard_id=record.scorecard_id,
+                scorecard_version=record.scorecard_version,
+                version=version.version,
+                cause="appeal" if version.cause == "appeal" else "review",
+                reviewer_id=version.author,
+                reviewed_at=version.created_at,
+                released_at=version.released_at,
+                total_points=version.total_points,
+                max_points=version.max_points,
+                percentage=version.percentage,
+                passed=version.passed,
+                auto_failed=version.auto_failed,
+                items=[
+                    ReviewedItem(
+                        item_id=i["item_id"],
+                        section=i.get("section", ""),
+                        result=i["result"],
+                        points=i["points"],
+                        auto_result=i.get("auto_result", i["result"]),
+                        auto_points=i.get("auto_points", i["points"]),
+                        changed=bool(i.get("changed", False)),
+                        severity=i.get("severity"),
+                    )
+                    for i in version.items
+                ],
+            ),
+        ),
+    )
 
 
 def note(
