@@ -1,10 +1,11 @@
 """build_app's OpenAPI says what the problem handlers answer: every error is a Problem document, and the
 answers a route gives by its shape (404 for a path or a body naming an object, 400 for an unparsable body, 416 for a
 Range header) are documented whether or not the route lists them; EventWorker hands batches to batch handlers and
-single events to them as a batch of one."""
+single events to them as a batch of one, and keeps what exists at its start out of the collector while it runs."""
 
 from __future__ import annotations
 
+import gc
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header
@@ -13,7 +14,7 @@ from callqa.db import Database
 from callqa.events import Event, RecordingStoredEvent, TranscriptReadyEvent
 from callqa.http import PROBLEM_JSON, PROBLEM_RESPONSES
 from callqa.service import EventWorker, build_app
-from callqa.settings import ServiceSettings
+from callqa.settings import KafkaSettings, ServiceSettings
 from callqa_stack.factories import recording_stored
 
 router = APIRouter(prefix="/things", responses=PROBLEM_RESPONSES)
@@ -60,3 +61,17 @@ async def test_event_worker_hands_batches_to_batch_handlers_and_single_events_as
     await worker.handle_batch(events)
     await worker.handle(recording_stored("c"))  # the consumer's one-by-one fallback
     assert batches == [["a", "b"], ["c"]]
+
+
+async def test_event_worker_freezes_what_exists_at_its_start_and_unfreezes_it_when_it_stops(
+    sqlite_url: str, kafka_settings: KafkaSettings
+) -> None:
+    db = Database(sqlite_url)
+    worker = EventWorker(
+        ServiceSettings(kafka=kafka_settings), db, {TranscriptReadyEvent: lambda _: None}, group="g-freeze"
+    )
+    assert gc.get_freeze_count() == 0
+    async with worker.running():
+        assert gc.get_freeze_count() > 0  # start-up objects: no longer walked by every full collection
+    assert gc.get_freeze_count() == 0
+    db.dispose()
