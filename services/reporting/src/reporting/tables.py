@@ -105,6 +105,19 @@ class ItemRollup(Table, table=True):
     auto_lenient: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
 
 
+class ScorecardItem(Table, table=True):
+    """An item of a scorecard version, as the evaluations of that version carry it: the item cells imply that
+    it passed in each evaluation an evaluation cell counts (see `rollups`)."""
+
+    __tablename__ = "scorecard_items"
+
+    scorecard_id: str = Field(primary_key=True, max_length=100)
+    scorecard_version: int = Field(primary_key=True)
+    item_id: str = Field(primary_key=True, max_length=100)
+    section: str = Field(primary_key=True, max_length=100)
+    severity: str = Field(primary_key=True, max_length=1)
+
+
 class PurgedRecording(Table, table=True):
     """Calls whose quoted text is gone; an evaluation arriving later for one is stored without quotes."""
 
