@@ -17,8 +17,15 @@ from callqa.db import Database, alembic_config
 from callqa.events import EvaluationReviewed, ItemResult, ScoreSource
 from reporting import handlers
 from reporting.config import MIGRATIONS_DIR
-from reporting.rollups import Evaluation, from_reviewed, from_scored
-from reporting.rollups import ITEM_COLUMNS, ITEM_KEY_COLUMNS, KEY_COLUMNS, TALLY_COLUMNS
+from reporting.rollups import (
+    ITEM_COLUMNS,
+    ITEM_KEY_COLUMNS,
+    KEY_COLUMNS,
+    TALLY_COLUMNS,
+    Evaluation,
+    from_reviewed,
+    from_scored,
+)
 from reporting.store import EVALUATION_ROLLUPS, ITEM_ROLLUPS, RollupStore, Scope
 from tests.reporting.helpers import ITEMS, ZONE, brute_force, human_versions, reviewed, scored, stream
 
