@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Header
 from callqa.db import Database
 from callqa.events import Event, RecordingStoredEvent, TranscriptReadyEvent
 from callqa.http import PROBLEM_JSON, PROBLEM_RESPONSES
-from callqa.service import EventWorker, build_app
+from callqa.service import YOUNG_COLLECTION, EventWorker, build_app
 from callqa.settings import KafkaSettings, ServiceSettings
 from callqa_stack.factories import recording_stored
 
@@ -63,15 +63,17 @@ async def test_event_worker_hands_batches_to_batch_handlers_and_single_events_as
     assert batches == [["a", "b"], ["c"]]
 
 
-async def test_event_worker_freezes_what_exists_at_its_start_and_unfreezes_it_when_it_stops(
+async def test_event_worker_tunes_the_collector_while_it_runs_and_restores_it_when_it_stops(
     sqlite_url: str, kafka_settings: KafkaSettings
 ) -> None:
     db = Database(sqlite_url)
     worker = EventWorker(
         ServiceSettings(kafka=kafka_settings), db, {TranscriptReadyEvent: lambda _: None}, group="g-freeze"
     )
+    thresholds = gc.get_threshold()
     assert gc.get_freeze_count() == 0
     async with worker.running():
         assert gc.get_freeze_count() > 0  # start-up objects: no longer walked by every full collection
-    assert gc.get_freeze_count() == 0
+        assert gc.get_threshold()[0] == YOUNG_COLLECTION
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
     db.dispose()
