@@ -8,9 +8,10 @@ only what differs from "every item of the version passed" (see `rollups`); the r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Row, Table, case, delete, func, literal, select, tuple_, update
@@ -92,41 +93,61 @@ class Scope:
         return conditions
 
 
-def _row_of(evaluation: Evaluation, text_purged: bool) -> dict[str, Any]:
-    # Built by hand: `dataclasses.asdict` deep-copies every item and costs more than the insert itself.
-    return {
-        "evaluation_id": evaluation.evaluation_id,
-        "recording_id": evaluation.recording_id,
-        "source": evaluation.source.value,
-        "reviewer": evaluation.reviewer,
-        "agent_id": evaluation.agent_id,
-        "group": evaluation.group,
-        "queue": evaluation.queue,
-        "started_at": evaluation.started_at,
-        "day": evaluation.day,
-        "scorecard_id": evaluation.scorecard_id,
-        "scorecard_version": evaluation.scorecard_version,
-        "transcript_version": evaluation.transcript_version,
-        "percentage": evaluation.percentage,
-        "passed": evaluation.passed,
-        "auto_failed": evaluation.auto_failed,
-        "items": [_item_of(item) for item in evaluation.items],
-        "text_purged": text_purged,
-        "revision": evaluation.revision,
-        "cause": evaluation.cause,
-    }
+ROW_COLUMNS = (
+    "evaluation_id",
+    "recording_id",
+    "source",
+    "reviewer",
+    "agent_id",
+    "group",
+    "queue",
+    "started_at",
+    "day",
+    "scorecard_id",
+    "scorecard_version",
+    "transcript_version",
+    "percentage",
+    "passed",
+    "auto_failed",
+    "items",
+    "text_purged",
+    "revision",
+    "cause",
+)
+
+
+def _row_of(evaluation: Evaluation, text_purged: bool) -> tuple[Any, ...]:
+    """An evaluation row's values in ROW_COLUMNS order."""
+    return (
+        evaluation.evaluation_id,
+        evaluation.recording_id,
+        evaluation.source.value,
+        evaluation.reviewer,
+        evaluation.agent_id,
+        evaluation.group,
+        evaluation.queue,
+        evaluation.started_at,
+        evaluation.day,
+        evaluation.scorecard_id,
+        evaluation.scorecard_version,
+        evaluation.transcript_version,
+        evaluation.percentage,
+        evaluation.passed,
+        evaluation.auto_failed,
+        [_item_of(item) for item in evaluation.items],
+        text_purged,
+        evaluation.revision,
+        evaluation.cause,
+    )
 
 
 def _item_of(item: ItemOutcome) -> dict[str, Any]:
-    data = {
-        "item_id": item.item_id,
-        "section": item.section,
-        "result": item.result.value,
-        "severity": item.severity,
-        "quote": item.quote,
-    }
+    # Enums as they are (a StrEnum is written as its value); no quote key for the items without one.
+    data = {"item_id": item.item_id, "section": item.section, "result": item.result, "severity": item.severity}
+    if item.quote is not None:
+        data["quote"] = item.quote
     if item.auto_result is not None:
-        data["auto_result"] = item.auto_result.value
+        data["auto_result"] = item.auto_result
     return data
 
 
@@ -167,7 +188,7 @@ def _evaluation_of(row: Any) -> Evaluation:
 class RollupStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._compiled: dict[str, Any] = {}  # upsert statements compiled for this database's dialect
+        self._compiled: dict[tuple[str, str], Any] = {}  # statements compiled for this database's dialect
 
     # --- writing ------------------------------------------------------------------------
 
@@ -187,7 +208,7 @@ class RollupStore:
             implied = self._implied(session, incoming.values())
             deltas = Deltas()
             replaced: list[int] = []
-            new_rows: list[dict[str, Any]] = []
+            new_rows: list[tuple[Any, ...]] = []
             for identity, evaluation in incoming.items():
                 if identity.recording_id in purged:
                     evaluation = evaluation.without_quotes()
@@ -203,7 +224,7 @@ class RollupStore:
             for start in range(0, len(replaced), CHUNK):
                 session.execute(delete(EVALUATIONS).where(EVALUATIONS.c.id.in_(replaced[start : start + CHUNK])))
             if new_rows:
-                session.execute(EVALUATIONS.insert(), new_rows)
+                self._executemany(session, "insert", EVALUATIONS.insert, EVALUATIONS, ROW_COLUMNS, new_rows)
             deltas.compact()
             self._apply(session, deltas)
         return len(new_rows)
@@ -314,26 +335,52 @@ class RollupStore:
         sums: Sequence[str],
         cells: dict[Any, list[int]],
     ) -> None:
-        """One executemany of the dialect's upsert for every cell of the batch.
+        """One executemany of the dialect's upsert (insert … on conflict: add) for every cell of the batch."""
+        rows = [(*k, *v) for k, v in cells.items()]
+        upsert = partial(_upsert, _insert_of(session.connection()), table, key, sums)
+        self._executemany(session, "upsert", upsert, table, (*key, *sums), rows)
 
-        The statement is SQLAlchemy's (dialect insert … on conflict, compiled once per table); the rows go to the
-        driver as they are, because SQLAlchemy's per-row parameter processing cost more than the database's
-        work (about 11 cells per evaluation: one per item). Only dates need converting, for SQLite's text dates.
-        """
+    def _executemany(
+        self,
+        session: Session,
+        name: str,
+        statement: Callable[[], Any],
+        table: Table,
+        names: Sequence[str],
+        rows: list[tuple[Any, ...]],
+    ) -> None:
+        """Run `statement()` (compiled once per `name` and table for this database) for each row of plain values in
+        `names` order. Each value goes through its column type's bind processor, as SQLAlchemy does it, but the rows
+        go to the driver without SQLAlchemy's per-row parameter handling, which cost more than the database's work."""
         connection = session.connection()
-        names = (*key, *sums)
-        compiled = self._compiled.get(table.name)
-        if compiled is None:
-            statement = _upsert(_insert_of(connection), table, key, sums)
-            compiled = self._compiled[table.name] = statement.compile(dialect=connection.dialect, column_keys=names)
-        text_dates = connection.dialect.name == "sqlite"
-        rows = [(k[0].isoformat() if text_dates else k[0], *k[1:], *v) for k, v in cells.items()]
-        if compiled.positiontup is not None:  # qmark / numeric styles: parameters in the statement's order
-            order = [names.index(name) for name in compiled.positiontup]
-            parameters: list[Any] = rows if order == sorted(order) else [tuple(row[i] for i in order) for row in rows]
+        prepared = self._compiled.get((table.name, name))
+        if prepared is None:
+            dialect = connection.dialect
+            compiled = statement().compile(dialect=dialect, column_keys=list(names))
+            processors = [
+                (index, processor)
+                for index, name in enumerate(names)
+                if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+            ]
+            # qmark / numeric styles: positions in the statement's order; named styles: a dict per row
+            order = [names.index(name) for name in compiled.positiontup] if compiled.positiontup is not None else None
+            prepared = self._compiled[(table.name, name)] = (compiled.string, processors, order)
+        sql, processors, order = prepared
+        if processors:
+            converted = []
+            for row in rows:
+                values = list(row)
+                for index, processor in processors:
+                    values[index] = processor(values[index])
+                converted.append(tuple(values))
+            rows = converted
+        if order is None:
+            parameters: list[Any] = [dict(zip(names, row, strict=True)) for row in rows]
+        elif order == sorted(order):
+            parameters = rows
         else:
-            parameters = [dict(zip(names, row, strict=True)) for row in rows]
-        connection.exec_driver_sql(compiled.string, parameters)
+            parameters = [tuple(row[i] for i in order) for row in rows]
+        connection.exec_driver_sql(sql, parameters)
 
     def purge(self, recording_id: str, reason: str, purged_at: datetime) -> None:
         """Counts stay; quoted text goes, now and for any evaluation of the call that arrives later."""
