@@ -483,9 +483,11 @@ class RollupStore:
             if order == "worst"
             else [col(table.started_at), col(table.id)]
         )
+        # The page's ids from the index alone (it holds the filters and the worst order), then only their rows.
+        page = select(col(table.id)).where(*where).order_by(*ordering).limit(limit).offset(offset)
         with self.db.session() as session:
             total = int(session.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
-            rows = session.execute(select(table).where(*where).order_by(*ordering).limit(limit).offset(offset)).all()
+            rows = session.execute(select(table).where(col(table.id).in_(page)).order_by(*ordering)).all()
             return [_evaluation_of(row[0]) for row in rows], total
 
     def agreement(self, scope: Scope, by: Sequence[str] = ()) -> list[dict[str, Any]]:

@@ -20,6 +20,11 @@ class Table(SQLModel, registry=registry()):
 
 
 ROLLUP_KEY = ("day", "agent_id", "group", "queue", "scorecard_id", "scorecard_version", "source")
+# Reports read one source over a span of days, filter on versions, group, queue or agent, and sum the counts: each
+# read-side index holds all of those, so a period is one range of the index and the table itself is never read.
+REPORT_KEY = ("source", "day", "scorecard_id", "scorecard_version", "group", "queue", "agent_id")
+TALLIES = ("evaluations", "passed", "auto_failed", "score_centi", "failed_a", "failed_b", "failed_c")
+ITEM_TALLIES = ("applicable", "failed", "not_applicable", "compared", "agreed", "auto_stricter", "auto_lenient")
 
 
 class EvaluationRow(Table, table=True):
@@ -28,7 +33,17 @@ class EvaluationRow(Table, table=True):
     __tablename__ = "report_evaluations"
     __table_args__ = (
         UniqueConstraint("recording_id", "scorecard_id", "scorecard_version", "source", name="uq_evaluation_identity"),
-        Index("ix_report_evaluations_day_group", "day", "group"),
+        # the month's count and its worst calls (auto-failed first, lowest score) without reading the rows
+        Index(
+            "ix_report_evaluations_report",
+            "source",
+            "day",
+            "scorecard_id",
+            "scorecard_version",
+            "auto_failed",
+            "percentage",
+            "started_at",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -57,8 +72,7 @@ class EvaluationRollup(Table, table=True):
     __tablename__ = "evaluation_rollups"
     __table_args__ = (
         UniqueConstraint(*ROLLUP_KEY, name="uq_evaluation_rollup"),
-        # reports read one source over a span of days (auto for the figures, human for the reviews)
-        Index("ix_evaluation_rollups_source_day", "source", "day"),
+        Index("ix_evaluation_rollups_report", *REPORT_KEY, *TALLIES),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -82,7 +96,7 @@ class ItemRollup(Table, table=True):
     __tablename__ = "item_rollups"
     __table_args__ = (
         UniqueConstraint(*ROLLUP_KEY, "item_id", "section", "severity", name="uq_item_rollup"),
-        Index("ix_item_rollups_source_day", "source", "day"),
+        Index("ix_item_rollups_report", *REPORT_KEY, "item_id", "section", "severity", *ITEM_TALLIES),
     )
 
     id: int | None = Field(default=None, primary_key=True)
