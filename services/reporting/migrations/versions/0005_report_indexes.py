@@ -1,5 +1,6 @@
 """read-side indexes that hold everything a report reads (source, day, versions, group, queue, agent and the counts),
-so a period is one range of an index; the worst calls of a period from the evaluation rows' index alone
+so a period is one range of an index; the worst calls of a period from the evaluation rows' index alone; the indexes
+that repeat the start of a unique key go (recording_id of the evaluations, day of the cells): less to write per call
 
 Revision ID: 0005
 Revises: 0004
@@ -20,7 +21,17 @@ ITEM_TALLIES = ("applicable", "failed", "not_applicable", "compared", "agreed", 
 WORST = ("source", "day", "scorecard_id", "scorecard_version", "auto_failed", "percentage", "started_at")
 
 
+# (index, table, column) that the unique keys starting with the same column make redundant
+REDUNDANT = (
+    ("ix_report_evaluations_recording_id", "report_evaluations", "recording_id"),
+    ("ix_evaluation_rollups_day", "evaluation_rollups", "day"),
+    ("ix_item_rollups_day", "item_rollups", "day"),
+)
+
+
 def upgrade() -> None:
+    for name, table, _ in REDUNDANT:
+        op.drop_index(name, table)
     op.drop_index("ix_report_evaluations_day_group", "report_evaluations")
     op.drop_index("ix_evaluation_rollups_source_day", "evaluation_rollups")
     op.drop_index("ix_item_rollups_source_day", "item_rollups")
@@ -38,3 +49,5 @@ def downgrade() -> None:
     op.create_index("ix_item_rollups_source_day", "item_rollups", ["source", "day"])
     op.create_index("ix_evaluation_rollups_source_day", "evaluation_rollups", ["source", "day"])
     op.create_index("ix_report_evaluations_day_group", "report_evaluations", ["day", "group"])
+    for name, table, column in REDUNDANT:
+        op.create_index(name, table, [column])

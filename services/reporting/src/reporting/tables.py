@@ -48,7 +48,7 @@ class EvaluationRow(Table, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     evaluation_id: str = Field(max_length=64)
-    recording_id: str = Field(index=True, max_length=64)
+    recording_id: str = Field(max_length=64)  # looked up by uq_evaluation_identity, which starts with it
     source: str = Field(max_length=20)
     reviewer: str = Field(max_length=200)
     agent_id: str = Field(index=True, max_length=100)
@@ -76,7 +76,7 @@ class EvaluationRollup(Table, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    day: date = Field(index=True)
+    day: date  # ranges of days: the unique key starts with it
     agent_id: str = Field(max_length=100)
     group: str = Field(max_length=100)
     queue: str = Field(max_length=100)
@@ -100,7 +100,7 @@ class ItemRollup(Table, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    day: date = Field(index=True)
+    day: date  # ranges of days: the unique key starts with it
     agent_id: str = Field(max_length=100)
     group: str = Field(max_length=100)
     queue: str = Field(max_length=100)
