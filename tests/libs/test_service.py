@@ -1,7 +1,8 @@
 """build_app's OpenAPI says what the problem handlers answer: every error is a Problem document, and the
 answers a route gives by its shape (404 for a path or a body naming an object, 400 for an unparsable body, 416 for a
 Range header) are documented whether or not the route lists them; EventWorker hands batches to batch handlers and
-single events to them as a batch of one, and keeps what exists at its start out of the collector while it runs."""
+single events to them as a batch of one, hands views of events to the handlers that asked for them, and keeps what
+exists at its start out of the collector while it runs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import gc
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header
+from pydantic import BaseModel
 
 from callqa.db import Database
 from callqa.events import Event, RecordingStoredEvent, TranscriptReadyEvent
@@ -77,3 +79,26 @@ async def test_event_worker_tunes_the_collector_while_it_runs_and_restores_it_wh
         assert gc.get_threshold()[0] == YOUNG_COLLECTION
     assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
     db.dispose()
+
+
+class StoredView(BaseModel):
+    recording_id: str
+    agent_id: str
+
+
+async def test_event_worker_parses_the_events_it_has_a_view_of_into_that_view(sqlite_url: str) -> None:
+    batches: list[list[StoredView]] = []
+    worker = EventWorker(
+        ServiceSettings(),
+        Database(sqlite_url),
+        {},
+        batch_handlers={RecordingStoredEvent: batches.append},
+        group="g",
+        views={RecordingStoredEvent: StoredView},
+    )
+    parse = worker.parsers["callqa.recording.stored.v1"]
+    views = [parse(recording_stored(r).to_bytes()) for r in ("a", "b")]
+    await worker.handle_batch(views)
+    await worker.handle(views[0])  # the consumer's one-by-one fallback
+    assert [[v.recording_id for v in batch] for batch in batches] == [["a", "b"], ["a"]]
+    assert all(type(v) is StoredView for batch in batches for v in batch)

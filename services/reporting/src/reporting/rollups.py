@@ -23,12 +23,14 @@ figures are the evaluation cell's count (applicable) plus its item cell (`expand
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field
 
 from callqa.events import EvaluationReviewed, EvaluationScored, Evidence, ItemResult, ScoreSource
 from reporting.periods import local_day
@@ -42,6 +44,37 @@ class Source(StrEnum):
     auto = "auto"  # evaluation.scored
     human = "human"  # evaluation.reviewed (coaching): a review or a resolved appeal
     calibration = "calibration"  # evaluation.reviewed from a calibration session: kept apart from both
+
+
+class EvidenceText(BaseModel):
+    text: str | None = None
+
+
+class ScoredItemView(BaseModel):
+    item_id: str
+    section: str
+    result: ItemResult
+    severity: Literal["A", "B", "C"] | None = None
+    evidence: list[EvidenceText] = Field(default_factory=list)
+
+
+class ScoredView(BaseModel):
+    """What reporting reads of an `evaluation.scored` payload: the worker parses the messages straight into it
+    (`callqa.events.view_parser`), skipping points, evidence positions and the rest of the ~2 KB it never uses."""
+
+    evaluation_id: str
+    recording_id: str
+    agent_id: str
+    group: str | None = None
+    queue: str | None = None
+    started_at: datetime
+    scorecard_id: str
+    scorecard_version: int
+    transcript_version: str
+    percentage: float
+    passed: bool
+    auto_failed: bool
+    items: list[ScoredItemView]
 
 
 class ItemOutcome(NamedTuple):
@@ -98,7 +131,7 @@ class Evaluation:
         return replace(self, items=tuple(item._replace(quote=None) for item in self.items))
 
 
-def from_scored(scored: EvaluationScored, zone: ZoneInfo) -> Evaluation:
+def from_scored(scored: ScoredView | EvaluationScored, zone: ZoneInfo) -> Evaluation:
     failed = ItemResult.failed
     items = tuple(
         ItemOutcome(item.item_id, item.section, item.result, item.severity, _quote(item.evidence))
@@ -126,7 +159,7 @@ def from_scored(scored: EvaluationScored, zone: ZoneInfo) -> Evaluation:
     )
 
 
-def _quote(evidence: list[Evidence]) -> str | None:
+def _quote(evidence: Sequence[Evidence | EvidenceText]) -> str | None:
     return next((e.text[:QUOTE_LIMIT] for e in evidence if e.text), None)
 
 
