@@ -359,11 +359,12 @@ class RollupStore:
             compiled = statement().compile(dialect=dialect, column_keys=list(names))
             processors = [
                 (index, processor)
-                for index, name in enumerate(names)
-                if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+                for index, column in enumerate(names)
+                if (processor := table.c[column].type.dialect_impl(dialect).bind_processor(dialect)) is not None
             ]
             # qmark / numeric styles: positions in the statement's order; named styles: a dict per row
-            order = [names.index(name) for name in compiled.positiontup] if compiled.positiontup is not None else None
+            positions = compiled.positiontup
+            order = [names.index(column) for column in positions] if positions is not None else None
             prepared = self._compiled[(table.name, name)] = (compiled.string, processors, order)
         sql, processors, order = prepared
         if processors:
