@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from callqa.db import Database
 from callqa.events import Event, RecordingStoredEvent, TranscriptReadyEvent
 from callqa.http import PROBLEM_JSON, PROBLEM_RESPONSES
-from callqa.service import YOUNG_COLLECTION, EventWorker, build_app
+from callqa.service import YOUNG_COLLECTION, EventWorker, build_app, collector_for_batches
 from callqa.settings import KafkaSettings, ServiceSettings
 from callqa_stack.factories import recording_stored
 
@@ -102,3 +102,12 @@ async def test_event_worker_parses_the_events_it_has_a_view_of_into_that_view(sq
     await worker.handle(views[0])  # the consumer's one-by-one fallback
     assert [[v.recording_id for v in batch] for batch in batches] == [["a", "b"], ["a"]]
     assert all(type(v) is StoredView for batch in batches for v in batch)
+
+
+def test_the_collector_is_restored_when_the_last_of_several_workers_stops() -> None:
+    thresholds = gc.get_threshold()
+    with collector_for_batches():
+        with collector_for_batches():  # a second worker in the same process
+            assert gc.get_threshold()[0] == YOUNG_COLLECTION
+        assert gc.get_threshold()[0] == YOUNG_COLLECTION and gc.get_freeze_count() > 0  # the first still runs
+    assert gc.get_threshold() == thresholds and gc.get_freeze_count() == 0

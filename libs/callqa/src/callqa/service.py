@@ -8,8 +8,10 @@ import contextlib
 import gc
 import inspect
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -124,15 +126,32 @@ def collector_for_batches() -> Iterator[None]:
     What exists on entry (app, schemas, clients, modules) lives as long as the process: frozen, full collections
     no longer walk it again and again. The youngest generation is collected every YOUNG_COLLECTION allocations
     rather than 700: a poll's events (tens of thousands of objects) live until they are stored and were walked at
-    every young and middle collection meanwhile. Both undone on exit (tests start many workers in one process)."""
-    gc.freeze()
-    thresholds = gc.get_threshold()
-    gc.set_threshold(YOUNG_COLLECTION, *thresholds[1:])
+    every young and middle collection meanwhile. Both undone when the last worker of the process stops (tests
+    start many, some side by side)."""
+    with _collector.lock:
+        if not _collector.active:
+            gc.freeze()
+            _collector.thresholds = gc.get_threshold()
+            gc.set_threshold(YOUNG_COLLECTION, *_collector.thresholds[1:])
+        _collector.active += 1
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        with _collector.lock:
+            _collector.active -= 1
+            if not _collector.active:
+                gc.set_threshold(*_collector.thresholds)
+                gc.unfreeze()
+
+
+@dataclass
+class _CollectorState:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    active: int = 0  # workers running in this process
+    thresholds: tuple[int, ...] = ()  # the collector's thresholds before the first of them
+
+
+_collector = _CollectorState()
 
 
 # A handler takes an event's payload; a plain (blocking) function runs in a worker thread.
