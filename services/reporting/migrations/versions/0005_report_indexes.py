@@ -18,7 +18,7 @@ depends_on: Sequence[str] | None = None
 REPORT_KEY = ("source", "day", "scorecard_id", "scorecard_version", "group", "queue", "agent_id")
 TALLIES = ("evaluations", "passed", "auto_failed", "score_centi", "failed_a", "failed_b", "failed_c")
 ITEM_TALLIES = ("applicable", "failed", "not_applicable", "compared", "agreed", "auto_stricter", "auto_lenient")
-WORST = ("source", "day", "scorecard_id", "scorecard_version", "auto_failed", "percentage", "started_at")
+WORST = ("source", "day", "scorecard_id", "scorecard_version", "auto_failed", "percentage", "started_at", "id")
 
 
 # (index, table, column) that the unique keys starting with the same column make redundant

@@ -33,7 +33,8 @@ class EvaluationRow(Table, table=True):
     __tablename__ = "report_evaluations"
     __table_args__ = (
         UniqueConstraint("recording_id", "scorecard_id", "scorecard_version", "source", name="uq_evaluation_identity"),
-        # the month's count and its worst calls (auto-failed first, lowest score) without reading the rows
+        # the month's count and its worst calls (auto-failed first, lowest score) without reading the rows (id last:
+        # PostgreSQL's index-only scan needs every column the query names; SQLite's rowid is there anyway)
         Index(
             "ix_report_evaluations_report",
             "source",
@@ -43,6 +44,7 @@ class EvaluationRow(Table, table=True):
             "auto_failed",
             "percentage",
             "started_at",
+            "id",
         ),
     )
 
