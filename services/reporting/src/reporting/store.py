@@ -235,7 +235,8 @@ class RollupStore:
         An item seen for the first time joins its version's items, and the evaluation cells already counted for the
         version take its implied pass back: their evaluations were stored without it. Every evaluation of a version
         carries the same items in practice (a scorecard version never changes), so this happens once per version,
-        before any cell exists; a later one keeps the figures right all the same."""
+        before any cell exists. A later one keeps the figures right with one writer at a time; two replicas of the
+        worker could each write, unseen by the other, evaluations of one version with different items."""
         seen: dict[VersionKey, set[ItemSpec]] = {}
         for evaluation in evaluations:
             seen.setdefault(version_of(evaluation), set()).update(map(item_spec, evaluation.items))
