@@ -8,7 +8,7 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 
-from callqa.db import Database, alembic_config, normalise_url
+from callqa.db import SQLITE_CACHE_KIB, Database, alembic_config, normalise_url
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
 MIGRATED_SERVICES = sorted(p.parents[1].name for p in SERVICES.glob("*/migrations/env.py"))
@@ -52,8 +52,9 @@ def test_each_service_migrates_up_and_down_with_its_own_version_table(database_u
     db.dispose()
 
 
-def test_sqlite_runs_in_wal_mode(sqlite_url: str) -> None:
+def test_sqlite_runs_in_wal_mode_with_a_page_cache_for_large_indexes(sqlite_url: str) -> None:
     db = Database(sqlite_url)
     with db.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA cache_size")).scalar() == -SQLITE_CACHE_KIB
     db.dispose()

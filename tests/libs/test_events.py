@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from callqa import events
 from callqa.events import (
@@ -14,6 +15,8 @@ from callqa.events import (
     json_schemas,
     parse_event,
     topic_for,
+    view_of,
+    view_parser,
 )
 from callqa_stack.factories import recording_purged, recording_stored
 
@@ -89,3 +92,38 @@ def test_exported_json_schemas_are_up_to_date() -> None:
         path = DOCS_EVENTS / name
         assert path.exists(), f"{path} missing: run python -m callqa.events docs/events"
         assert json.loads(path.read_text()) == schema, f"{path} is stale: run python -m callqa.events docs/events"
+
+
+class PurgeView(BaseModel):
+    """A consumer's view of recording.purged: only the fields it reads."""
+
+    recording_id: str
+    reason: str
+
+
+def test_a_view_parser_reads_only_the_fields_its_model_names_straight_from_the_bytes() -> None:
+    parse = view_parser(RecordingPurgedEvent, PurgeView)
+    view = parse(recording_purged("r7").to_bytes())
+    assert type(view) is view_of(PurgeView) and view.correlation_id == "r7"
+    assert view.payload == PurgeView(recording_id="r7", reason="retention_expired")
+    with pytest.raises(EventError, match=r"expected recording\.purged"):
+        parse(recording_stored("r8").to_bytes())  # valid, but another event
+    with pytest.raises(EventError, match="not JSON"):
+        parse(b"not json")
+    with pytest.raises(EventError, match="validation error"):
+        parse(json.dumps({"event_type": "recording.purged", "correlation_id": "r", "payload": {}}).encode())
+
+
+def test_a_view_parser_upcasts_an_old_schema_version_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(events.CURRENT_SCHEMA_VERSION, "recording.purged", 2)
+    monkeypatch.setattr(events, "_UPCASTERS", {})
+
+    @events.upcaster("recording.purged", from_version=1)
+    def v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
+        raw["payload"]["reason"] = raw["payload"].pop("legacy_reason")
+        return raw
+
+    old = json.loads(recording_purged("r9").to_bytes())
+    old["payload"]["legacy_reason"] = old["payload"].pop("reason")
+    view = view_parser(RecordingPurgedEvent, PurgeView)(json.dumps(old).encode())
+    assert view.schema_version == 2 and view.payload.reason == "retention_expired"

@@ -1,19 +1,22 @@
 """build_app's OpenAPI says what the problem handlers answer: every error is a Problem document, and the
 answers a route gives by its shape (404 for a path or a body naming an object, 400 for an unparsable body, 416 for a
 Range header) are documented whether or not the route lists them; EventWorker hands batches to batch handlers and
-single events to them as a batch of one."""
+single events to them as a batch of one, hands views of events to the handlers that asked for them, and keeps what
+exists at its start out of the collector while it runs."""
 
 from __future__ import annotations
 
+import gc
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header
+from pydantic import BaseModel
 
 from callqa.db import Database
 from callqa.events import Event, RecordingStoredEvent, TranscriptReadyEvent
 from callqa.http import PROBLEM_JSON, PROBLEM_RESPONSES
-from callqa.service import EventWorker, build_app
-from callqa.settings import ServiceSettings
+from callqa.service import YOUNG_COLLECTION, EventWorker, build_app, collector_for_batches
+from callqa.settings import KafkaSettings, ServiceSettings
 from callqa_stack.factories import recording_stored
 
 router = APIRouter(prefix="/things", responses=PROBLEM_RESPONSES)
@@ -60,3 +63,51 @@ async def test_event_worker_hands_batches_to_batch_handlers_and_single_events_as
     await worker.handle_batch(events)
     await worker.handle(recording_stored("c"))  # the consumer's one-by-one fallback
     assert batches == [["a", "b"], ["c"]]
+
+
+async def test_event_worker_tunes_the_collector_while_it_runs_and_restores_it_when_it_stops(
+    sqlite_url: str, kafka_settings: KafkaSettings
+) -> None:
+    db = Database(sqlite_url)
+    worker = EventWorker(
+        ServiceSettings(kafka=kafka_settings), db, {TranscriptReadyEvent: lambda _: None}, group="g-freeze"
+    )
+    thresholds = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    async with worker.running():
+        assert gc.get_freeze_count() > 0  # start-up objects: no longer walked by every full collection
+        assert gc.get_threshold()[0] == YOUNG_COLLECTION
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
+    db.dispose()
+
+
+class StoredView(BaseModel):
+    recording_id: str
+    agent_id: str
+
+
+async def test_event_worker_parses_the_events_it_has_a_view_of_into_that_view(sqlite_url: str) -> None:
+    batches: list[list[StoredView]] = []
+    worker = EventWorker(
+        ServiceSettings(),
+        Database(sqlite_url),
+        {},
+        batch_handlers={RecordingStoredEvent: batches.append},
+        group="g",
+        views={RecordingStoredEvent: StoredView},
+    )
+    parse = worker.parsers["callqa.recording.stored.v1"]
+    views = [parse(recording_stored(r).to_bytes()) for r in ("a", "b")]
+    await worker.handle_batch(views)
+    await worker.handle(views[0])  # the consumer's one-by-one fallback
+    assert [[v.recording_id for v in batch] for batch in batches] == [["a", "b"], ["a"]]
+    assert all(type(v) is StoredView for batch in batches for v in batch)
+
+
+def test_the_collector_is_restored_when_the_last_of_several_workers_stops() -> None:
+    thresholds = gc.get_threshold()
+    with collector_for_batches():
+        with collector_for_batches():  # a second worker in the same process
+            assert gc.get_threshold()[0] == YOUNG_COLLECTION
+        assert gc.get_threshold()[0] == YOUNG_COLLECTION and gc.get_freeze_count() > 0  # the first still runs
+    assert gc.get_threshold() == thresholds and gc.get_freeze_count() == 0

@@ -9,7 +9,7 @@ from reporting.config import MIGRATIONS_DIR
 from reporting.periods import PeriodKind
 from reporting.rollups import from_scored
 from reporting.runs import ReportRuns
-from reporting.store import RollupStore
+from reporting.store import RollupStore, Scope
 from tests.reporting.helpers import ZONE, scored
 
 
@@ -138,3 +138,24 @@ def test_forecast_from_rollup_history(database_url: str) -> None:
     assert forecast["periods_used"] == 11 and not forecast["low_confidence"]
     assert forecast["pass_rate"] >= 0.99 and forecast["lower"] <= forecast["pass_rate"] <= forecast["upper"] <= 1.0
     db.dispose()
+
+
+def test_the_worst_calls_come_auto_failed_first_then_lowest_score_page_by_page(store: RollupStore) -> None:
+    day = datetime(2026, 11, 3, 2, tzinfo=UTC)
+    events = [
+        scored(started_at=day, failed=failed, percentage=percentage)
+        for failed, percentage in [
+            ((), 100.0),
+            (("opening",), 80.0),
+            (("forbidden_phrases",), 0.0),
+            (("opening", "closing"), 60.0),
+            (("closing",), 70.0),
+        ]
+    ]
+    store.record([from_scored(e, ZONE) for e in events])
+    scope = Scope(first=date(2026, 11, 3), last=date(2026, 11, 3), sources=("auto",))
+    pages = [store.evaluations(scope, order="worst", limit=2, offset=offset) for offset in (0, 2, 4)]
+    assert [total for _, total in pages] == [5, 5, 5]
+    assert [e.percentage for found, _ in pages for e in found] == [0.0, 60.0, 70.0, 80.0, 100.0]
+    assert pages[0][0][0].auto_failed
+    assert store.evaluations(scope, order="worst", limit=10, auto_failed=False)[1] == 4

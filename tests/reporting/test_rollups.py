@@ -1,21 +1,33 @@
 """Rollups equal a brute-force recomputation, whatever the order, batching and duplicates (automatic evaluations
-and human versions); purges keep counts."""
+and human versions); purges keep counts; item cells are kept only where an item did not simply pass, and the
+migration to that form keeps every figure."""
 
 from __future__ import annotations
 
 import random
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
+from sqlalchemy import func, insert, select
 
-from callqa.db import Database
+from callqa.db import Database, alembic_config
 from callqa.events import EvaluationReviewed, ItemResult, ScoreSource
 from reporting import handlers
 from reporting.config import MIGRATIONS_DIR
-from reporting.rollups import Evaluation, from_reviewed, from_scored
-from reporting.store import RollupStore, Scope
-from tests.reporting.helpers import ZONE, brute_force, human_versions, reviewed, scored, stream
+from reporting.rollups import (
+    ITEM_COLUMNS,
+    ITEM_KEY_COLUMNS,
+    KEY_COLUMNS,
+    TALLY_COLUMNS,
+    Evaluation,
+    from_reviewed,
+    from_scored,
+)
+from reporting.store import EVALUATION_ROLLUPS, ITEM_ROLLUPS, RollupStore, Scope
+from tests.reporting.helpers import ITEMS, ZONE, brute_force, human_versions, reviewed, scored, stream
 
 
 def evaluation_of(event: Any) -> Evaluation:
@@ -104,3 +116,76 @@ def test_a_reviewed_event_that_claims_to_be_automatic_is_left_out(store: RollupS
     auto = scored()
     handlers.on_evaluations_reviewed([reviewed(auto, 2, source=ScoreSource.auto)], store, ZONE)
     assert store.dump() == {"evaluations": [], "items": []}  # automatic results come from evaluation.scored only
+
+
+def test_item_cells_are_kept_only_for_what_did_not_simply_pass(store: RollupStore) -> None:
+    store.record([from_scored(scored(failed=("opening",)), ZONE), from_scored(scored(), ZONE)])
+    with store.db.session() as session:
+        stored = session.execute(select(*[ITEM_ROLLUPS.c[c] for c in ("item_id", *ITEM_COLUMNS)])).all()
+    assert [tuple(row) for row in stored] == [("opening", 0, 1, 0, 0, 0, 0, 0)]  # the failure; passes are implied
+    day = scored().started_at.date()
+    tallies = {row["item_id"]: row for row in store.item_tallies(Scope(first=day, last=day))}
+    assert {item: (row["applicable"], row["failed"]) for item, row in tallies.items()} == {
+        item_id: (2, int(item_id == "opening")) for item_id, _, _ in ITEMS
+    }
+
+
+@pytest.mark.parametrize("lacking_first", [True, False])
+def test_an_evaluation_lacking_an_item_of_its_version_counts_right_whichever_comes_first(
+    store: RollupStore, lacking_first: bool
+) -> None:
+    full = scored(failed=("closing",))
+    lacking = scored(recording_id="call-2", failed=("opening",))
+    lacking.items = [item for item in lacking.items if item.item_id != "empathy"]
+    events = [lacking, full] if lacking_first else [full, lacking]
+    for event in events:  # one batch each: the second version's item arrives after a cell exists
+        store.record([from_scored(event, ZONE)])
+    assert store.dump() == brute_force(events)
+    day = full.started_at.date()
+    tallies = {row["item_id"]: row["applicable"] for row in store.item_tallies(Scope(first=day, last=day))}
+    assert tallies["empathy"] == 1 and tallies["opening"] == 2
+    replacement = lacking.model_copy(update={"transcript_version": "whisper-base@9", "evaluation_id": "newer"})
+    replacement.items = full.items  # a newer evaluation of the call, with every item
+    store.record([from_scored(replacement, ZONE)])
+    assert store.dump() == brute_force([*events, replacement])
+
+
+def test_the_migration_to_implied_passes_keeps_every_figure_and_goes_back(database_url: str) -> None:
+    """Cells written before revision 0004 (one per item of every evaluation) read the same after it."""
+    db = Database(database_url)
+    db.migrate(MIGRATIONS_DIR, "0003")
+    key = dict(zip(KEY_COLUMNS, (date(2026, 11, 2), "agent-1", "billing", "q1", "default-zh", 1, "auto"), strict=True))
+    evaluation_cell = key | dict(zip(TALLY_COLUMNS, (3, 2, 0, 25000, 0, 1, 0), strict=True))
+    # three evaluations: closing passed in each, verify_identity failed once, opening not applicable once,
+    # empathy only in one of them
+    old_items = {
+        ("closing", "service_language", "C"): (3, 0, 0),
+        ("verify_identity", "product_knowledge", "B"): (3, 1, 0),
+        ("opening", "service_language", "C"): (2, 0, 1),
+        ("empathy", "attitude", ""): (1, 0, 0),
+    }
+    item_cells = [
+        key
+        | dict(zip(ITEM_KEY_COLUMNS[7:], spec, strict=True))
+        | dict(zip(ITEM_COLUMNS, (*counts, 0, 0, 0, 0), strict=True))
+        for spec, counts in old_items.items()
+    ]
+    with db.engine.begin() as connection:
+        connection.execute(insert(EVALUATION_ROLLUPS), [evaluation_cell])
+        connection.execute(insert(ITEM_ROLLUPS), item_cells)
+    before = sorted(tuple(cell[c] for c in (*ITEM_KEY_COLUMNS, *ITEM_COLUMNS)) for cell in item_cells)
+    db.migrate(MIGRATIONS_DIR)
+    store = RollupStore(db)
+    assert store.dump()["items"] == before
+    with db.session() as session:
+        assert session.execute(select(func.count()).select_from(ITEM_ROLLUPS)).scalar_one() == 3  # closing went
+    day = key["day"]
+    tallies = {row["item_id"]: row for row in store.item_tallies(Scope(first=day, last=day))}
+    assert {item: (row["applicable"], row["failed"], row["not_applicable"]) for item, row in tallies.items()} == {
+        spec[0]: counts for spec, counts in old_items.items()
+    }
+    command.downgrade(alembic_config(db.url, MIGRATIONS_DIR), "0003")
+    with db.session() as session:
+        columns = [ITEM_ROLLUPS.c[c] for c in (*ITEM_KEY_COLUMNS, *ITEM_COLUMNS)]
+        assert sorted(tuple(row) for row in session.execute(select(*columns))) == before
+    db.dispose()

@@ -10,6 +10,9 @@ Batch mode (`batch_handler`): what one poll returned (at most `max_records`) is 
 consecutive events of one type, and the offsets are committed once every run's handler returned. When a
 run's handler raises, the run is handled again one message at a time with `handler`, so only the message
 at fault is retried and parked (a batch handler should be atomic, or at least idempotent).
+
+Parsing: a record becomes the full event (`parse_event`), or, for a topic in `parsers`, what its parser makes of
+it (a consumer's view of the event, `callqa.events.view_parser`); a record its parser rejects goes to the DLQ.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,15 +31,17 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from prometheus_client import Counter, Gauge, Histogram
 
-from callqa.events import Envelope, Event, EventError, dlq_topic, parse_event
+from callqa.events import Envelope, Event, EventError, EventView, dlq_topic, parse_event
 from callqa.observability import correlation_id
 from callqa.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, bytes]]
-Handler = Callable[[Event], Awaitable[None]]
-BatchHandler = Callable[[list[Event]], Awaitable[None]]  # events of one type, in offset order per partition
+Message = Event | EventView[Any]  # what a record's value is parsed into (`Consumer.parsers`)
+Parser = Callable[[bytes], Message]
+Handler = Callable[[Message], Awaitable[None]]
+BatchHandler = Callable[[list[Message]], Awaitable[None]]  # messages of one type, in offset order per partition
 
 MESSAGES_FAILED = Counter("callqa_messages_failed_total", "Handler attempts that raised", ["group", "topic"])
 MESSAGES_DLQ = Counter("callqa_messages_dlq_total", "Messages sent to a dead-letter topic", ["group", "topic"])
@@ -169,8 +174,10 @@ class Consumer:
         dead_letters: Bus,
         options: ConsumerOptions | None = None,
         batch_handler: BatchHandler | None = None,
+        parsers: Mapping[str, Parser] | None = None,
     ) -> None:
         self.settings = settings
+        self.parsers = dict(parsers or {})  # topic -> how its records are parsed (default: the full event)
         self.group_id = group_id
         self.topics = list(topics)
         self.handler = handler
@@ -281,20 +288,20 @@ class Consumer:
         handler: BatchHandler,
     ) -> None:
         """Batch mode: hand one poll over in runs of one event type, then commit every partition once."""
-        runs: list[tuple[str, list[tuple[ConsumerRecord[bytes, bytes], Event]]]] = []
+        runs: list[tuple[type, list[tuple[ConsumerRecord[bytes, bytes], Message]]]] = []
         self._current = asyncio.current_task()
         try:
             for records in batch.values():
                 for record in records:
                     try:
-                        event = parse_event(record.value or b"")
+                        event = self.parsers.get(record.topic, parse_event)(record.value or b"")
                     except EventError as exc:
                         await self._dead_letter(record, exc, attempts=0)
                         continue
-                    if runs and runs[-1][0] == event.event_type:
+                    if runs and runs[-1][0] is type(event):
                         runs[-1][1].append((record, event))
                     else:
-                        runs.append((event.event_type, [(record, event)]))
+                        runs.append((type(event), [(record, event)]))
             for _, run in runs:
                 await self._process_run(handler, run)
         except asyncio.CancelledError:
@@ -311,7 +318,9 @@ class Consumer:
         except CommitFailedError:
             log.warning("commit failed after rebalance", extra={"partitions": len(batch)})
 
-    async def _process_run(self, handler: BatchHandler, run: list[tuple[ConsumerRecord[bytes, bytes], Event]]) -> None:
+    async def _process_run(
+        self, handler: BatchHandler, run: list[tuple[ConsumerRecord[bytes, bytes], Message]]
+    ) -> None:
         started = time.perf_counter()
         try:
             await handler([event for _, event in run])
@@ -337,12 +346,12 @@ class Consumer:
             self._topic_metrics[topic] = metrics
         return metrics
 
-    async def _process(self, record: ConsumerRecord[bytes, bytes], event: Event | None = None) -> None:
+    async def _process(self, record: ConsumerRecord[bytes, bytes], event: Message | None = None) -> None:
         metrics = self._metrics(record.topic)
         started = time.perf_counter()
         if event is None:
             try:
-                event = parse_event(record.value or b"")
+                event = self.parsers.get(record.topic, parse_event)(record.value or b"")
             except EventError as exc:
                 await self._dead_letter(record, exc, attempts=0)
                 return

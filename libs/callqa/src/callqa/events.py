@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -488,6 +488,57 @@ def parse_event(data: bytes | str | JsonDict) -> Event:
         raise
     except ValueError as exc:  # pydantic.ValidationError is a ValueError
         raise EventError(str(exc)) from exc
+
+
+# --- views: what one consumer reads of an event -------------------------------------------
+
+PayloadView = TypeVar("PayloadView", bound=BaseModel)
+
+
+class EventView(BaseModel, Generic[PayloadView]):
+    """An event as one consumer reads it: the envelope's routing fields and, as `payload`, a model of only the
+    payload fields that consumer uses (fields it does not name are skipped, not validated)."""
+
+    event_type: str
+    schema_version: int = 1
+    correlation_id: str
+    payload: PayloadView
+
+
+def view_of(payload: type[PayloadView]) -> type[EventView[PayloadView]]:
+    """The envelope model of a view: `EventView[payload]` (pydantic makes it once per payload model)."""
+    return EventView[payload]  # type: ignore[valid-type]
+
+
+def view_parser(
+    event_class: type[Envelope], payload: type[PayloadView]
+) -> Callable[[bytes | str], EventView[PayloadView]]:
+    """A parser of `event_class` messages straight into `EventView[payload]`: one validation pass over the message's
+    JSON, no full event built and nothing converted afterwards (for a consumer of many events, where the full model
+    and a conversion to its own cost more than its work). A message of an older schema version goes through the
+    upcasters and the full model first; one that is no valid event of `event_class` raises EventError (poison)."""
+    view = view_of(payload)
+    event_type: str = event_class.model_fields["event_type"].default
+
+    def parse(data: bytes | str) -> EventView[PayloadView]:
+        try:
+            found: EventView[PayloadView] = view.model_validate_json(data)
+        except ValueError:
+            pass  # not this event's shape: the full parse explains
+        else:
+            if found.event_type == event_type and found.schema_version == CURRENT_SCHEMA_VERSION[event_type]:
+                return found
+        event = parse_event(data)
+        if not isinstance(event, event_class):
+            raise EventError(f"expected {event_type}, got {event.event_type}")
+        try:
+            return view.model_validate(
+                event.model_dump(include={"event_type", "schema_version", "correlation_id", "payload"})
+            )
+        except ValueError as exc:
+            raise EventError(str(exc)) from exc
+
+    return parse
 
 
 # --- JSON Schema export -------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """What reporting does with the events it consumes (run in a worker thread by callqa's EventWorker).
 
-Evaluations come in batches (the consumer's batch mode: what one poll returned, one event type at a time)
+Evaluations come in batches (the consumer's batch mode: what one poll returned, one event type at a time; the
+automatic ones parsed straight into reporting's view of them, `ScoredView`)
 so that a batch is one transaction of set-based statements (`RollupStore.record`); a batch that fails is
 handed over again one event at a time, so only a poison event reaches the DLQ.
 """
@@ -10,14 +11,14 @@ from __future__ import annotations
 import logging
 from zoneinfo import ZoneInfo
 
-from callqa.events import EvaluationReviewed, EvaluationScored, RecordingPurged
-from reporting.rollups import from_reviewed, from_scored
+from callqa.events import EvaluationReviewed, RecordingPurged
+from reporting.rollups import ScoredView, from_reviewed, from_scored
 from reporting.store import RollupStore
 
 log = logging.getLogger(__name__)
 
 
-def on_evaluations_scored(batch: list[EvaluationScored], store: RollupStore, zone: ZoneInfo) -> None:
+def on_evaluations_scored(batch: list[ScoredView], store: RollupStore, zone: ZoneInfo) -> None:
     """Count automatic evaluations in the rollups (a duplicate or an older re-delivery changes nothing)."""
     store.record([from_scored(scored, zone) for scored in batch])
 

@@ -21,6 +21,7 @@ from callqa.service import EventWorker, build_app
 from reporting import handlers
 from reporting.api import audit, monitoring, runs, schedules
 from reporting.config import Settings
+from reporting.rollups import ScoredView
 from reporting.runs import ReportRuns, RunNotFound, ScheduleNotFound, Schedules, WrongTimeZone
 from reporting.store import RollupStore
 
@@ -39,6 +40,7 @@ def build_worker(settings: Settings, db: Database, store: RollupStore) -> EventW
         },
         group=settings.consumer_group,
         options=ConsumerOptions(max_records=settings.batch_size),
+        views={EvaluationScoredEvent: ScoredView},
     )
 
 

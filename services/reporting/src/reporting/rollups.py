@@ -14,18 +14,25 @@ are separate rollup cells (`source`), never summed into one another.
 
 A human evaluation also records, per item, the automatic result it was compared with: the item rollups of
 source `human` count how often the two agreed (the calibration and auto-scorer agreement report).
+
+Item cells are kept as the difference from what the evaluation cell already implies: every item of the scorecard
+version (`scorecard_items`, learned from the evaluations) passed in each of the cell's evaluations. A pass is ~94 %
+of item results; so only failed, not-applicable, human-compared and missing items give an item cell, and an item's
+figures are the evaluation cell's count (applicable) plus its item cell (`expand`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
-from callqa.events import EvaluationReviewed, EvaluationScored, ItemResult, ScoreSource
+from pydantic import BaseModel, Field
+
+from callqa.events import EvaluationReviewed, EvaluationScored, Evidence, ItemResult, ScoreSource
 from reporting.periods import local_day
 
 NO_VALUE = ""  # rollup keys hold "" for a call without group or queue (NULL never equals NULL in a key)
@@ -39,8 +46,40 @@ class Source(StrEnum):
     calibration = "calibration"  # evaluation.reviewed from a calibration session: kept apart from both
 
 
-@dataclass(frozen=True)
-class ItemOutcome:
+class EvidenceText(BaseModel):
+    text: str | None = None
+
+
+class ScoredItemView(BaseModel):
+    item_id: str
+    section: str
+    result: ItemResult
+    severity: Literal["A", "B", "C"] | None = None
+    evidence: list[EvidenceText] = Field(default_factory=list)
+
+
+class ScoredView(BaseModel):
+    """What reporting reads of an `evaluation.scored` payload: the worker parses the messages straight into it
+    (`callqa.events.view_parser`), skipping points, evidence positions and the rest of the ~2 KB it never uses."""
+
+    evaluation_id: str
+    recording_id: str
+    agent_id: str
+    group: str | None = None
+    queue: str | None = None
+    started_at: datetime
+    scorecard_id: str
+    scorecard_version: int
+    transcript_version: str
+    percentage: float
+    passed: bool
+    auto_failed: bool
+    items: list[ScoredItemView]
+
+
+class ItemOutcome(NamedTuple):
+    """One item's result (a named tuple: ten per evaluation are built on the hot path, a frozen dataclass cost 3×)."""
+
     item_id: str
     section: str
     result: ItemResult
@@ -89,20 +128,15 @@ class Evaluation:
         return (self.revision, self.transcript_version, self.evaluation_id)
 
     def without_quotes(self) -> Evaluation:
-        return replace(self, items=tuple(replace(item, quote=None) for item in self.items))
+        return replace(self, items=tuple(item._replace(quote=None) for item in self.items))
 
 
-def from_scored(scored: EvaluationScored, zone: ZoneInfo) -> Evaluation:
+def from_scored(scored: ScoredView | EvaluationScored, zone: ZoneInfo) -> Evaluation:
+    failed = ItemResult.failed
     items = tuple(
-        ItemOutcome(
-            item_id=item.item_id,
-            section=item.section,
-            result=item.result,
-            severity=item.severity,
-            quote=next((e.text[:QUOTE_LIMIT] for e in item.evidence if e.text), None)
-            if item.result is ItemResult.failed
-            else None,
-        )
+        ItemOutcome(item.item_id, item.section, item.result, item.severity, _quote(item.evidence))
+        if item.result is failed
+        else ItemOutcome(item.item_id, item.section, item.result, item.severity)
         for item in scored.items
     )
     return Evaluation(
@@ -123,6 +157,10 @@ def from_scored(scored: EvaluationScored, zone: ZoneInfo) -> Evaluation:
         auto_failed=scored.auto_failed,
         items=items,
     )
+
+
+def _quote(evidence: Sequence[Evidence | EvidenceText]) -> str | None:
+    return next((e.text[:QUOTE_LIMIT] for e in evidence if e.text), None)
 
 
 REVIEW_SOURCES = {ScoreSource.human: Source.human, ScoreSource.calibration: Source.calibration}
@@ -174,6 +212,8 @@ TALLY_COLUMNS = ("evaluations", "passed", "auto_failed", "score_centi", "failed_
 ITEM_COLUMNS = ("applicable", "failed", "not_applicable", "compared", "agreed", "auto_stricter", "auto_lenient")
 EvaluationKey = tuple[date, str, str, str, str, int, str]
 ItemKey = tuple[date, str, str, str, str, int, str, str, str, str]
+ItemSpec = tuple[str, str, str]  # item_id, section, severity: an item of a scorecard version
+VersionKey = tuple[str, int]  # scorecard_id, scorecard_version
 _SEVERITY_COLUMN = {"A": 4, "B": 5, "C": 6}  # failed_a, failed_b, failed_c in TALLY_COLUMNS
 
 
@@ -193,31 +233,52 @@ def evaluation_key(evaluation: Evaluation) -> EvaluationKey:
     )
 
 
-def contribution(evaluation: Evaluation) -> tuple[EvaluationKey, list[int], dict[ItemKey, list[int]]]:
-    """The cells one evaluation adds to, and what it adds (in TALLY_COLUMNS / ITEM_COLUMNS order)."""
+def item_spec(item: ItemOutcome) -> ItemSpec:
+    return (item.item_id, item.section, item.severity or "")
+
+
+def contribution(
+    evaluation: Evaluation, implied: frozenset[ItemSpec]
+) -> tuple[EvaluationKey, list[int], dict[ItemKey, list[int]]]:
+    """The cells one evaluation adds to, and what it adds (in TALLY_COLUMNS / ITEM_COLUMNS order).
+
+    Item cells hold the difference from the default `implied` by the evaluation cell: each of the scorecard
+    version's items (`implied`) passed. A plain pass of an implied item adds nothing; an implied item the
+    evaluation lacks takes its applicable pass back."""
     tally = [1, int(evaluation.passed), int(evaluation.auto_failed), score_centi(evaluation.percentage), 0, 0, 0]
     key = evaluation_key(evaluation)
     items: dict[ItemKey, list[int]] = {}
+    present: set[ItemSpec] = set()
     for item in evaluation.items:
-        cell = items.get(item_key := (*key, item.item_id, item.section, item.severity or ""))
+        spec = (item.item_id, item.section, item.severity or "")
+        present.add(spec)
+        result = item.result
+        auto = item.auto_result
+        if result is ItemResult.passed and auto is None and spec in implied:
+            continue  # what the evaluation cell implies
+        failed = result is ItemResult.failed
+        cell = items.get(item_key := (*key, *spec))
         if cell is None:
             cell = items[item_key] = [0, 0, 0, 0, 0, 0, 0]
-        result = item.result
         if result is ItemResult.not_applicable:
             cell[2] += 1
         else:
             cell[0] += 1
-            if result is ItemResult.failed:
+            if failed:
                 cell[1] += 1
                 column = _SEVERITY_COLUMN.get(item.severity or "")
                 if column is not None:
                     tally[column] += 1
-        auto = item.auto_result
+        if spec in implied:
+            cell[0] -= 1
         if auto is not None:
             cell[3] += 1
             cell[4] += auto is result
             cell[5] += auto is ItemResult.failed and result is ItemResult.passed
-            cell[6] += auto is ItemResult.passed and result is ItemResult.failed
+            cell[6] += auto is ItemResult.passed and failed
+    for spec in implied - present:
+        cell = items.setdefault((*key, *spec), [0, 0, 0, 0, 0, 0, 0])
+        cell[0] -= 1
     return key, tally, items
 
 
@@ -229,8 +290,8 @@ class Deltas:
     items: dict[ItemKey, list[int]] = field(default_factory=dict)
     removals: bool = False  # something was subtracted: cells may have dropped to zero
 
-    def apply(self, evaluation: Evaluation, sign: int = 1) -> None:
-        key, tally, items = contribution(evaluation)
+    def apply(self, evaluation: Evaluation, implied: frozenset[ItemSpec], sign: int = 1) -> None:
+        key, tally, items = contribution(evaluation, implied)
         _add(self.evaluations, key, tally, sign)
         for item_key, item_tally in items.items():
             _add(self.items, item_key, item_tally, sign)
@@ -248,6 +309,28 @@ def _add(cells: dict[Any, list[int]], key: Any, values: list[int], sign: int) ->
     else:
         for index, value in enumerate(values):
             cell[index] += sign * value
+
+
+def expand(
+    evaluation_cells: Iterable[tuple[Any, ...]],
+    item_cells: Iterable[tuple[Any, ...]],
+    versions: dict[VersionKey, frozenset[ItemSpec]],
+) -> list[tuple[Any, ...]]:
+    """Every item cell as a sum over its evaluations (what the rollups held before implied passes): the stored
+    difference plus each evaluation cell's count as applicable passes of its version's items; empty cells left out.
+    `evaluation_cells`: (*EvaluationKey, evaluations, ...); `item_cells`: (*ItemKey, *ITEM_COLUMNS)."""
+    width = len(KEY_COLUMNS)
+    cells: dict[tuple[Any, ...], list[int]] = {}
+    for row in evaluation_cells:
+        key, count = tuple(row[:width]), int(row[width])
+        for spec in versions.get((key[4], key[5]), ()):
+            cells[(*key, *spec)] = [count, 0, 0, 0, 0, 0, 0]
+    for row in item_cells:
+        key, values = tuple(row[: len(ITEM_KEY_COLUMNS)]), row[len(ITEM_KEY_COLUMNS) :]
+        cell = cells.setdefault(key, [0, 0, 0, 0, 0, 0, 0])
+        for index, value in enumerate(values):
+            cell[index] += int(value)
+    return [(*key, *cell) for key, cell in cells.items() if any(cell)]
 
 
 def winners(evaluations: Iterable[Evaluation]) -> dict[EvaluationIdentity, Evaluation]:

@@ -2,17 +2,19 @@
 
 `record` takes a batch of evaluations, keeps the one that counts per call × scorecard version × source
 (`rollups.winners`), and applies the difference to the rollup cells with upserts in the same transaction:
-a duplicate changes nothing, a replacement subtracts the old evaluation and adds the new one.
+a duplicate changes nothing, a replacement subtracts the old evaluation and adds the new one. Item cells hold
+only what differs from "every item of the version passed" (see `rollups`); the readers add the implied passes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Row, Table, case, delete, func, select, tuple_, update
+from sqlalchemy import Connection, Row, Table, case, delete, func, literal, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -27,16 +29,26 @@ from reporting.rollups import (
     Evaluation,
     EvaluationIdentity,
     ItemOutcome,
+    ItemSpec,
     Source,
+    VersionKey,
+    expand,
+    item_spec,
     winners,
 )
-from reporting.tables import ROLLUP_KEY, EvaluationRollup, EvaluationRow, ItemRollup, PurgedRecording
+from reporting.tables import ROLLUP_KEY, EvaluationRollup, EvaluationRow, ItemRollup, PurgedRecording, ScorecardItem
 
 CHUNK = 500  # ids per IN (...): well under SQLite's and PostgreSQL's parameter limits
 ITEM_KEY = ITEM_KEY_COLUMNS
 EVALUATION_ROLLUPS: Table = EvaluationRollup.__table__  # type: ignore[attr-defined]
 ITEM_ROLLUPS: Table = ItemRollup.__table__  # type: ignore[attr-defined]
 EVALUATIONS: Table = EvaluationRow.__table__  # type: ignore[attr-defined]
+SCORECARD_ITEMS: Table = ScorecardItem.__table__  # type: ignore[attr-defined]
+
+
+def _insert_of(connection: Connection) -> Any:
+    """The dialect's INSERT (the one with ON CONFLICT)."""
+    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
 
 
 def _upsert(insert: Any, table: Table, key: Sequence[str], sums: Sequence[str]) -> Any:
@@ -81,41 +93,61 @@ class Scope:
         return conditions
 
 
-def _row_of(evaluation: Evaluation, text_purged: bool) -> dict[str, Any]:
-    # Built by hand: `dataclasses.asdict` deep-copies every item and costs more than the insert itself.
-    return {
-        "evaluation_id": evaluation.evaluation_id,
-        "recording_id": evaluation.recording_id,
-        "source": evaluation.source.value,
-        "reviewer": evaluation.reviewer,
-        "agent_id": evaluation.agent_id,
-        "group": evaluation.group,
-        "queue": evaluation.queue,
-        "started_at": evaluation.started_at,
-        "day": evaluation.day,
-        "scorecard_id": evaluation.scorecard_id,
-        "scorecard_version": evaluation.scorecard_version,
-        "transcript_version": evaluation.transcript_version,
-        "percentage": evaluation.percentage,
-        "passed": evaluation.passed,
-        "auto_failed": evaluation.auto_failed,
-        "items": [_item_of(item) for item in evaluation.items],
-        "text_purged": text_purged,
-        "revision": evaluation.revision,
-        "cause": evaluation.cause,
-    }
+ROW_COLUMNS = (
+    "evaluation_id",
+    "recording_id",
+    "source",
+    "reviewer",
+    "agent_id",
+    "group",
+    "queue",
+    "started_at",
+    "day",
+    "scorecard_id",
+    "scorecard_version",
+    "transcript_version",
+    "percentage",
+    "passed",
+    "auto_failed",
+    "items",
+    "text_purged",
+    "revision",
+    "cause",
+)
+
+
+def _row_of(evaluation: Evaluation, text_purged: bool) -> tuple[Any, ...]:
+    """An evaluation row's values in ROW_COLUMNS order."""
+    return (
+        evaluation.evaluation_id,
+        evaluation.recording_id,
+        evaluation.source.value,
+        evaluation.reviewer,
+        evaluation.agent_id,
+        evaluation.group,
+        evaluation.queue,
+        evaluation.started_at,
+        evaluation.day,
+        evaluation.scorecard_id,
+        evaluation.scorecard_version,
+        evaluation.transcript_version,
+        evaluation.percentage,
+        evaluation.passed,
+        evaluation.auto_failed,
+        [_item_of(item) for item in evaluation.items],
+        text_purged,
+        evaluation.revision,
+        evaluation.cause,
+    )
 
 
 def _item_of(item: ItemOutcome) -> dict[str, Any]:
-    data = {
-        "item_id": item.item_id,
-        "section": item.section,
-        "result": item.result.value,
-        "severity": item.severity,
-        "quote": item.quote,
-    }
+    # Enums as they are (a StrEnum is written as its value); no quote key for the items without one.
+    data = {"item_id": item.item_id, "section": item.section, "result": item.result, "severity": item.severity}
+    if item.quote is not None:
+        data["quote"] = item.quote
     if item.auto_result is not None:
-        data["auto_result"] = item.auto_result.value
+        data["auto_result"] = item.auto_result
     return data
 
 
@@ -156,7 +188,7 @@ def _evaluation_of(row: Any) -> Evaluation:
 class RollupStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._compiled: dict[str, Any] = {}  # upsert statements compiled for this database's dialect
+        self._compiled: dict[tuple[str, str], Any] = {}  # statements compiled for this database's dialect
 
     # --- writing ------------------------------------------------------------------------
 
@@ -173,9 +205,10 @@ class RollupStore:
             recordings = sorted({identity.recording_id for identity in incoming})
             existing = self._existing(session, recordings)
             purged = self._purged(session, recordings)
+            implied = self._implied(session, incoming.values())
             deltas = Deltas()
             replaced: list[int] = []
-            new_rows: list[dict[str, Any]] = []
+            new_rows: list[tuple[Any, ...]] = []
             for identity, evaluation in incoming.items():
                 if identity.recording_id in purged:
                     evaluation = evaluation.without_quotes()
@@ -184,17 +217,78 @@ class RollupStore:
                     row_id, stored = current
                     if evaluation.rank <= stored.rank:
                         continue  # a duplicate, or older than what counts already (across batches)
-                    deltas.apply(stored, sign=-1)
+                    deltas.apply(stored, implied[version_of(stored)], sign=-1)
                     replaced.append(row_id)
-                deltas.apply(evaluation)
+                deltas.apply(evaluation, implied[version_of(evaluation)])
                 new_rows.append(_row_of(evaluation, identity.recording_id in purged))
             for start in range(0, len(replaced), CHUNK):
                 session.execute(delete(EVALUATIONS).where(EVALUATIONS.c.id.in_(replaced[start : start + CHUNK])))
             if new_rows:
-                session.execute(EVALUATIONS.insert(), new_rows)
+                self._executemany(session, "insert", EVALUATIONS.insert, EVALUATIONS, ROW_COLUMNS, new_rows)
             deltas.compact()
             self._apply(session, deltas)
         return len(new_rows)
+
+    def _implied(self, session: Session, evaluations: Iterable[Evaluation]) -> dict[VersionKey, frozenset[ItemSpec]]:
+        """The items of each scorecard version in the batch (what an evaluation cell implies passed).
+
+        An item seen for the first time joins its version's items, and the evaluation cells already counted for the
+        version take its implied pass back: their evaluations were stored without it. Every evaluation of a version
+        carries the same items in practice (a scorecard version never changes), so this happens once per version,
+        before any cell exists. A later one keeps the figures right with one writer at a time; two replicas of the
+        worker could each write, unseen by the other, evaluations of one version with different items."""
+        seen: dict[VersionKey, set[ItemSpec]] = {}
+        for evaluation in evaluations:
+            seen.setdefault(version_of(evaluation), set()).update(map(item_spec, evaluation.items))
+        known = {version: set(specs) for version, specs in self._version_items(session, list(seen)).items()}
+        connection = session.connection()
+        insert = _insert_of(connection)
+        cells = EVALUATION_ROLLUPS
+        for version, specs in seen.items():
+            mine = known.setdefault(version, set())
+            for spec in sorted(specs - mine):
+                values = dict(
+                    zip(
+                        ("scorecard_id", "scorecard_version", "item_id", "section", "severity"),
+                        (*version, *spec),
+                        strict=True,
+                    )
+                )
+                added = connection.execute(insert(SCORECARD_ITEMS).values(values).on_conflict_do_nothing())
+                mine.add(spec)
+                if not added.rowcount:
+                    continue  # another writer added it (and took the passes back) first
+                taken_back = select(
+                    *[cells.c[c] for c in KEY_COLUMNS],
+                    *[literal(v) for v in spec],
+                    -cells.c.evaluations,
+                    *[literal(0) for _ in ITEM_COLUMNS[1:]],
+                ).where(cells.c.scorecard_id == version[0], cells.c.scorecard_version == version[1])
+                statement = insert(ITEM_ROLLUPS).from_select([*ITEM_KEY_COLUMNS, *ITEM_COLUMNS], taken_back)
+                connection.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=list(ITEM_KEY_COLUMNS),
+                        set_={c: ITEM_ROLLUPS.c[c] + statement.excluded[c] for c in ITEM_COLUMNS},
+                    )
+                )
+        return {version: frozenset(specs) for version, specs in known.items()}
+
+    def _version_items(
+        self, session: Session, versions: list[VersionKey] | None = None
+    ) -> dict[VersionKey, frozenset[ItemSpec]]:
+        """The items of the given scorecard versions (all when None)."""
+        table = SCORECARD_ITEMS
+        statement = select(table)
+        if versions is not None:
+            if not versions:
+                return {}
+            statement = statement.where(tuple_(table.c.scorecard_id, table.c.scorecard_version).in_(versions))
+        found: dict[VersionKey, set[ItemSpec]] = {}
+        for row in session.execute(statement):
+            found.setdefault((row.scorecard_id, row.scorecard_version), set()).add(
+                (row.item_id, row.section, row.severity)
+            )
+        return {version: frozenset(specs) for version, specs in found.items()}
 
     def _existing(self, session: Session, recordings: list[str]) -> dict[EvaluationIdentity, tuple[int, Evaluation]]:
         found: dict[EvaluationIdentity, tuple[int, Evaluation]] = {}
@@ -242,27 +336,53 @@ class RollupStore:
         sums: Sequence[str],
         cells: dict[Any, list[int]],
     ) -> None:
-        """One executemany of the dialect's upsert for every cell of the batch.
+        """One executemany of the dialect's upsert (insert … on conflict: add) for every cell of the batch."""
+        rows = [(*k, *v) for k, v in cells.items()]
+        upsert = partial(_upsert, _insert_of(session.connection()), table, key, sums)
+        self._executemany(session, "upsert", upsert, table, (*key, *sums), rows)
 
-        The statement is SQLAlchemy's (dialect insert … on conflict, compiled once per table); the rows go to the
-        driver as they are, because SQLAlchemy's per-row parameter processing cost more than the database's
-        work (about 11 cells per evaluation: one per item). Only dates need converting, for SQLite's text dates.
-        """
+    def _executemany(
+        self,
+        session: Session,
+        name: str,
+        statement: Callable[[], Any],
+        table: Table,
+        names: Sequence[str],
+        rows: list[tuple[Any, ...]],
+    ) -> None:
+        """Run `statement()` (compiled once per `name` and table for this database) for each row of plain values in
+        `names` order. Each value goes through its column type's bind processor, as SQLAlchemy does it, but the rows
+        go to the driver without SQLAlchemy's per-row parameter handling, which cost more than the database's work."""
         connection = session.connection()
-        names = (*key, *sums)
-        compiled = self._compiled.get(table.name)
-        if compiled is None:
-            insert: Any = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-            statement = _upsert(insert, table, key, sums)
-            compiled = self._compiled[table.name] = statement.compile(dialect=connection.dialect, column_keys=names)
-        text_dates = connection.dialect.name == "sqlite"
-        rows = [(k[0].isoformat() if text_dates else k[0], *k[1:], *v) for k, v in cells.items()]
-        if compiled.positiontup is not None:  # qmark / numeric styles: parameters in the statement's order
-            order = [names.index(name) for name in compiled.positiontup]
-            parameters: list[Any] = rows if order == sorted(order) else [tuple(row[i] for i in order) for row in rows]
+        prepared = self._compiled.get((table.name, name))
+        if prepared is None:
+            dialect = connection.dialect
+            compiled = statement().compile(dialect=dialect, column_keys=list(names))
+            processors = [
+                (index, processor)
+                for index, column in enumerate(names)
+                if (processor := table.c[column].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+            ]
+            # qmark / numeric styles: positions in the statement's order; named styles: a dict per row
+            positions = compiled.positiontup
+            order = [names.index(column) for column in positions] if positions is not None else None
+            prepared = self._compiled[(table.name, name)] = (compiled.string, processors, order)
+        sql, processors, order = prepared
+        if processors:
+            converted = []
+            for row in rows:
+                values = list(row)
+                for index, processor in processors:
+                    values[index] = processor(values[index])
+                converted.append(tuple(values))
+            rows = converted
+        if order is None:
+            parameters: list[Any] = [dict(zip(names, row, strict=True)) for row in rows]
+        elif order == sorted(order):
+            parameters = rows
         else:
-            parameters = [dict(zip(names, row, strict=True)) for row in rows]
-        connection.exec_driver_sql(compiled.string, parameters)
+            parameters = [tuple(row[i] for i in order) for row in rows]
+        connection.exec_driver_sql(sql, parameters)
 
     def purge(self, recording_id: str, reason: str, purged_at: datetime) -> None:
         """Counts stay; quoted text goes, now and for any evaluation of the call that arrives later."""
@@ -298,7 +418,10 @@ class RollupStore:
             return int(session.execute(statement).scalar_one())
 
     def item_tallies(self, scope: Scope) -> list[dict[str, Any]]:
-        """Per scorecard item: applicable, failed, and how many agents failed it at least once."""
+        """Per scorecard item: applicable, failed, not applicable, and how many agents failed it at least once.
+
+        Applicable counts the passes the evaluation cells imply (each of their evaluations × their version's items)
+        plus the item cells' differences."""
         table = ItemRollup
         keys = [col(table.scorecard_id), col(table.item_id), col(table.section), col(table.severity)]
         statement = (
@@ -312,8 +435,25 @@ class RollupStore:
             .where(*scope.where(table))
             .group_by(*keys)
         )
+        cells = EvaluationRollup
+        version = (col(cells.scorecard_id), col(cells.scorecard_version))
+        counts = select(*version, func.sum(cells.evaluations)).where(*scope.where(cells)).group_by(*version)
         with self.db.session() as session:
-            return [_plain(row) for row in session.execute(statement).all()]
+            found = {
+                (row.scorecard_id, row.item_id, row.section, row.severity): _plain(row)
+                for row in session.execute(statement).all()
+            }
+            per_version = {(card, int(number)): int(count or 0) for card, number, count in session.execute(counts)}
+            items = self._version_items(session, list(per_version))
+        for (card, number), count in per_version.items():
+            for spec in items.get((card, number), ()):
+                row = found.get((card, *spec))
+                if row is None:
+                    row = found[(card, *spec)] = dict(
+                        zip(("scorecard_id", "item_id", "section", "severity"), (card, *spec), strict=True)
+                    ) | {"applicable": 0, "failed": 0, "not_applicable": 0, "agents_failed": 0}
+                row["applicable"] += count
+        return [row for row in found.values() if row["applicable"] or row["failed"] or row["not_applicable"]]
 
     def versions(self, scope: Scope) -> list[tuple[str, int]]:
         table = EvaluationRollup
@@ -345,9 +485,11 @@ class RollupStore:
             if order == "worst"
             else [col(table.started_at), col(table.id)]
         )
+        # The page's ids from the index alone (it holds the filters and the worst order), then only their rows.
+        page = select(col(table.id)).where(*where).order_by(*ordering).limit(limit).offset(offset)
         with self.db.session() as session:
             total = int(session.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
-            rows = session.execute(select(table).where(*where).order_by(*ordering).limit(limit).offset(offset)).all()
+            rows = session.execute(select(table).where(col(table.id).in_(page)).order_by(*ordering)).all()
             return [_evaluation_of(row[0]) for row in rows], total
 
     def agreement(self, scope: Scope, by: Sequence[str] = ()) -> list[dict[str, Any]]:
@@ -392,16 +534,21 @@ class RollupStore:
         return [(v, autos.get(replace(v.identity, source=Source.auto))) for v in versions]
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Every rollup cell, sorted: what the replay test compares."""
+        """Every rollup cell, sorted, item cells with their implied passes: what the replay test compares."""
         with self.db.session() as session:
             evaluation_cells = session.execute(
                 select(*[getattr(EvaluationRollup, c) for c in (*ROLLUP_KEY, *TALLY_COLUMNS)])
             ).all()
             item_cells = session.execute(select(*[getattr(ItemRollup, c) for c in (*ITEM_KEY, *ITEM_COLUMNS)])).all()
+            versions = self._version_items(session)
         return {
             "evaluations": sorted(tuple(row) for row in evaluation_cells),
-            "items": sorted(tuple(row) for row in item_cells),
+            "items": sorted(expand(evaluation_cells, item_cells, versions)),
         }
+
+
+def version_of(evaluation: Evaluation) -> VersionKey:
+    return (evaluation.scorecard_id, evaluation.scorecard_version)
 
 
 def _plain(row: Row[Any]) -> dict[str, Any]:

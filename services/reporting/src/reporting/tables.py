@@ -20,6 +20,11 @@ class Table(SQLModel, registry=registry()):
 
 
 ROLLUP_KEY = ("day", "agent_id", "group", "queue", "scorecard_id", "scorecard_version", "source")
+# Reports read one source over a span of days, filter on versions, group, queue or agent, and sum the counts: each
+# read-side index holds all of those, so a period is one range of the index and the table itself is never read.
+REPORT_KEY = ("source", "day", "scorecard_id", "scorecard_version", "group", "queue", "agent_id")
+TALLIES = ("evaluations", "passed", "auto_failed", "score_centi", "failed_a", "failed_b", "failed_c")
+ITEM_TALLIES = ("applicable", "failed", "not_applicable", "compared", "agreed", "auto_stricter", "auto_lenient")
 
 
 class EvaluationRow(Table, table=True):
@@ -28,12 +33,24 @@ class EvaluationRow(Table, table=True):
     __tablename__ = "report_evaluations"
     __table_args__ = (
         UniqueConstraint("recording_id", "scorecard_id", "scorecard_version", "source", name="uq_evaluation_identity"),
-        Index("ix_report_evaluations_day_group", "day", "group"),
+        # the month's count and its worst calls (auto-failed first, lowest score) without reading the rows (id last:
+        # PostgreSQL's index-only scan needs every column the query names; SQLite's rowid is there anyway)
+        Index(
+            "ix_report_evaluations_report",
+            "source",
+            "day",
+            "scorecard_id",
+            "scorecard_version",
+            "auto_failed",
+            "percentage",
+            "started_at",
+            "id",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     evaluation_id: str = Field(max_length=64)
-    recording_id: str = Field(index=True, max_length=64)
+    recording_id: str = Field(max_length=64)  # looked up by uq_evaluation_identity, which starts with it
     source: str = Field(max_length=20)
     reviewer: str = Field(max_length=200)
     agent_id: str = Field(index=True, max_length=100)
@@ -57,12 +74,11 @@ class EvaluationRollup(Table, table=True):
     __tablename__ = "evaluation_rollups"
     __table_args__ = (
         UniqueConstraint(*ROLLUP_KEY, name="uq_evaluation_rollup"),
-        # reports read one source over a span of days (auto for the figures, human for the reviews)
-        Index("ix_evaluation_rollups_source_day", "source", "day"),
+        Index("ix_evaluation_rollups_report", *REPORT_KEY, *TALLIES),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    day: date = Field(index=True)
+    day: date  # ranges of days: the unique key starts with it
     agent_id: str = Field(max_length=100)
     group: str = Field(max_length=100)
     queue: str = Field(max_length=100)
@@ -82,11 +98,11 @@ class ItemRollup(Table, table=True):
     __tablename__ = "item_rollups"
     __table_args__ = (
         UniqueConstraint(*ROLLUP_KEY, "item_id", "section", "severity", name="uq_item_rollup"),
-        Index("ix_item_rollups_source_day", "source", "day"),
+        Index("ix_item_rollups_report", *REPORT_KEY, "item_id", "section", "severity", *ITEM_TALLIES),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    day: date = Field(index=True)
+    day: date  # ranges of days: the unique key starts with it
     agent_id: str = Field(max_length=100)
     group: str = Field(max_length=100)
     queue: str = Field(max_length=100)
@@ -103,6 +119,19 @@ class ItemRollup(Table, table=True):
     agreed: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
     auto_stricter: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
     auto_lenient: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
+
+
+class ScorecardItem(Table, table=True):
+    """An item of a scorecard version, as the evaluations of that version carry it: the item cells imply that
+    it passed in each evaluation an evaluation cell counts (see `rollups`)."""
+
+    __tablename__ = "scorecard_items"
+
+    scorecard_id: str = Field(primary_key=True, max_length=100)
+    scorecard_version: int = Field(primary_key=True)
+    item_id: str = Field(primary_key=True, max_length=100)
+    section: str = Field(primary_key=True, max_length=100)
+    severity: str = Field(primary_key=True, max_length=1)
 
 
 class PurgedRecording(Table, table=True):
