@@ -164,19 +164,20 @@ async def score_call(
 
 @router.post("/calibrations/{session_id}/submit")
 async def submit(request: Request, session_id: str, user: Checked, _: Reviewer, upstream: UpstreamDep) -> Response:
-    try:
-        await upstream.send(user, "POST", "coaching", f"/v1/calibrations/{session_id}/submit")
-    except UpstreamError as exc:
-        if exc.status != 409:  # e.g. a call not scored yet: said on the session's page
-            raise
-        return await _session_page(request, session_id, user, upstream, exc)
-    return see_other(f"/calibrations/{session_id}#results")
+    return await _session_action(request, session_id, user, upstream, "submit")
 
 
 @router.post("/calibrations/{session_id}/close")
 async def close(request: Request, session_id: str, user: Checked, _: Reviewer, upstream: UpstreamDep) -> Response:
+    return await _session_action(request, session_id, user, upstream, "close")
+
+
+async def _session_action(
+    request: Request, session_id: str, user: Checked, upstream: UpstreamDep, action: str
+) -> Response:
+    """Submit or close a session; a conflict (e.g. a call not scored yet) is said on the session's page."""
     try:
-        await upstream.send(user, "POST", "coaching", f"/v1/calibrations/{session_id}/close")
+        await upstream.send(user, "POST", "coaching", f"/v1/calibrations/{session_id}/{action}")
     except UpstreamError as exc:
         if exc.status != 409:
             raise
