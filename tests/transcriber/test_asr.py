@@ -19,7 +19,7 @@ import pytest
 import zhconv
 
 from callqa_stack.clips import Clip, sox
-from transcriber import audio, weights
+from transcriber import asr, audio, weights
 from transcriber.accuracy import cer, wer
 from transcriber.asr import Recogniser
 from transcriber.weights import BASE_SHA256, ModelError, model_id, model_version, resolve_model, sha256_file
@@ -123,7 +123,6 @@ def test_stereo_channels_are_kept_apart_and_resampled(tmp_path: Path) -> None:
     samples = audio.decode(path)
     assert samples.dtype == np.float32
     assert samples.shape == (2, 32000)
-    assert audio.channels(path) == 2
     assert audio.duration_s(path) == pytest.approx(2.0)
     left, right = np.sqrt(np.mean(samples**2, axis=1))
     assert left > 0.3
@@ -141,6 +140,19 @@ def test_chunks_cover_the_whole_file_with_exact_offsets(tmp_path: Path) -> None:
     np.testing.assert_array_equal(np.concatenate([c for _, c in chunks], axis=1), whole)
     window = audio.decode(path, start_s=2.0, duration_s=1.0)  # -ss/-t: no resampling here, so sample-exact
     np.testing.assert_array_equal(window, whole[:, 32000:48000])
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_recording_is_decoded_once_without_a_probe(
+    tmp_path: Path, channels: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The channel count comes from the WAV header ffmpeg writes before the samples, not from ffprobe."""
+    path = tmp_path / "call.flac"
+    sox("-n", "-r", "8000", "-c", str(channels), path, "synth", "1.5", "sine", "440")
+    monkeypatch.setattr(audio, "FFPROBE", str(tmp_path / "no-ffprobe"))
+    chunks = list(audio.iter_chunks(path, 60))
+    assert [(offset, c.shape) for offset, c in chunks] == [(0.0, (channels, 24000))]
+    np.testing.assert_array_equal(audio.decode(path), chunks[0][1])
 
 
 def test_chunks_end_at_a_pause_near_their_length(tmp_path: Path) -> None:
@@ -245,3 +257,26 @@ def test_silence_and_empty_audio_give_no_words(tiny_recogniser: Recogniser) -> N
     assert tiny_recogniser.transcribe(np.zeros(0, dtype=np.float32), language=None).language == "und"
     with pytest.raises(ValueError, match="one channel"):
         tiny_recogniser.transcribe(np.zeros((2, 100), dtype=np.float32), language="en")
+
+
+def test_a_short_window_is_encoded_only_as_far_as_its_speech(
+    base_recogniser: Recogniser, librivox_clips: list[Clip], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """faster-whisper pads every window to 30 s of features; the encoder's cost grows faster than its input, so a
+    window of a few seconds of speech is encoded with its own length plus a margin, and still read right."""
+    clip = librivox_clips[0]
+    samples = audio.decode(clip.path)[0]
+    model = base_recogniser._model
+    encoded: list[tuple[int, ...]] = []
+    encode = model.encode
+
+    def recording(features: np.ndarray) -> object:
+        encoded.append(tuple(features.shape))
+        return encode(features)
+
+    monkeypatch.setattr(model, "encode", recording)
+    result = base_recogniser.transcribe(samples, language="en")
+    seconds = samples.size / audio.SAMPLE_RATE
+    assert seconds < 25
+    assert encoded and all(shape[-1] <= (int(seconds) + 2 + asr.ENCODER_MARGIN_S) * 100 for shape in encoded)
+    assert wer(clip.text, result.text) <= MAX_WER

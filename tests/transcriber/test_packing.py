@@ -101,3 +101,32 @@ def test_spans_keep_some_of_their_channel_either_side_and_padded_neighbours_merg
     ]
     edge = pack([channel(1, [(0, 1000)])], [spans([(0, 1000)])])
     assert edge.pieces[0].source_begin == 0 and edge.pieces[0].length == 16000  # clamped to the channel
+
+
+@pytest.mark.usefixtures("unpadded")
+def test_the_speech_is_shared_evenly_among_the_windows_it_needs() -> None:
+    """44 s of turns need two windows: about 22 s each, not 30 s and 14 s (the encoder's cost grows faster
+    than its input, asr.py), and never more windows than filling them to 30 s would take."""
+    turns = [(i * 4_500, i * 4_500 + 4_000) for i in range(11)]  # 11 turns of 4 s
+    packed = pack([channel(50, turns)], [spans(turns)])
+    lengths = [(end - begin) / SAMPLE_RATE for begin, end in packed.windows]
+    assert lengths == [24.0, 20.0]
+    assert packing._window_count([4 * SAMPLE_RATE] * 11, round(WINDOW_S * SAMPLE_RATE)) == 2
+
+
+def word(text: str, begin: int, end: int) -> Word:
+    return Word(text=text, begin_ms=begin, end_ms=end, p=0.9)
+
+
+@pytest.mark.usefixtures("unpadded")
+def test_speech_the_decoder_passed_over_is_found_and_its_second_reading_taken() -> None:
+    turns = [(0, 3000), (4000, 7000), (8000, 8600)]
+    packed = pack([channel(9, turns)], [spans(turns)])
+    first = [word("one", 100, 400), word("two", 500, 900), word("three", 1000, 1400), word("stray", 3100, 3300)]
+    # 3 s with one word: passed over; 0.6 s without any is too short to tell from a cough
+    assert packed.skipped(first) == [1]
+    second = [word("four", 3200, 3500), word("five", 3600, 3900), word("six", 4000, 4400), word("x", 200, 300)]
+    merged = packed.with_retried(first, second, [1])
+    assert [w.text for w in merged] == ["one", "two", "three", "four", "five", "six"]  # only piece 1 replaced
+    assert packed.with_retried(first, [word("y", 3200, 3500)], [1]) == first  # not more words: the first kept
+    assert packed.span_of(1) == Span(begin_ms=3000, end_ms=6000)

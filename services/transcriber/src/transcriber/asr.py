@@ -8,7 +8,9 @@ so silence is never decoded and two channels share windows. Words come back with
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +19,7 @@ import numpy.typing as npt
 import zhconv
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-from callqa.transcripts import ModelInfo, Word
+from callqa.transcripts import ModelInfo, Span, Word
 from transcriber import hotwords, packing, vad
 from transcriber.config import AsrSettings
 from transcriber.weights import model_id, model_version, resolve_model
@@ -32,6 +34,8 @@ ZH_PROMPT = "以下是普通话的句子。"
 MAX_COMPRESSION_RATIO = 2.4
 # Inside an otherwise good segment a loop shows up as one character over and over ("0000000000").
 LOOPED_WORD = re.compile(r"(.)\1{9,}")
+FRAMES_PER_S = 100  # whisper's mel frames
+ENCODER_MARGIN_S = 1.0  # features encoded past a batch's longest window (0 read a few words worse, 4 cost 10 %)
 # Fixed decoding options; they enter the model version so a change re-keys every transcript.
 DECODING: dict[str, Any] = {
     "word_timestamps": True,
@@ -46,12 +50,27 @@ DECODING: dict[str, Any] = {
 class Transcription:
     language: str
     words: list[Word] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)  # whisper's segments, in order: their spacing is whisper's
 
     @property
     def text(self) -> str:
         joiner = "" if self.language == "zh" else " "
-        return joiner.join(self.texts)
+        return joiner.join(word.text for word in self.words)
+
+
+class _TrimmedPipeline(BatchedInferencePipeline):  # type: ignore[misc]  # faster-whisper ships no types
+    """Encodes each batch only as far as its longest window reaches, not whisper's full 30 s.
+
+    faster-whisper pads every window's features to 30 s, and the encoder's cost grows faster than its input
+    (self-attention): measured on one core (base, int8), 20 s cost 0.27 s, 15 s 0.15 s, 30 s 0.62-0.76 s.
+    Packed windows hold speech only and the packer shares a call's speech evenly among its windows, so no
+    window pays for padding. Whisper reads a window encoded this way as well as a padded one (same error
+    rates on the benchmark calls with and without the padding: docs/benchmarks.md, "transcribe").
+    """
+
+    def forward(self, features: Any, tokenizer: Any, chunks_metadata: list[dict[str, Any]], options: Any) -> Any:
+        longest = max(chunk["duration"] for chunk in chunks_metadata)
+        frames = min(features.shape[-1], math.ceil(longest + ENCODER_MARGIN_S) * FRAMES_PER_S)
+        return super().forward(features[..., :frames], tokenizer, chunks_metadata, options)
 
 
 class Recogniser:
@@ -66,13 +85,15 @@ class Recogniser:
             compute_type=settings.compute_type,
             cpu_threads=settings.cpu_threads,
         )
-        self._batched = BatchedInferencePipeline(model=self._model) if settings.batch_size > 0 else None
+        self._batched = _TrimmedPipeline(model=self._model) if settings.batch_size > 0 else None
         self.hotwords = self._hotwords(settings)
         pipeline: dict[str, Any] = {
             **DECODING,
             "zh_prompt": ZH_PROMPT,
             "max_compression": MAX_COMPRESSION_RATIO,
-            "packing": {"window_s": packing.WINDOW_S, "pad_s": packing.PAD_S},
+            "packing": {"window_s": settings.window_s, "pad_s": packing.PAD_S, "balanced": True},
+            "encoder_margin_s": ENCODER_MARGIN_S,
+            "retry_skipped": {"min_s": packing.MIN_SKIPPED_S, "words_per_s": packing.MIN_WORDS_PER_S},
         }
         if self.hotwords:  # only then: the model version of a set-up without hotwords stays what it was
             pipeline["hotwords"] = self.hotwords
@@ -113,16 +134,33 @@ class Recogniser:
         """Transcribe one channel (1-D float32 at 16 kHz); ``language=None`` detects it (slower, less reliable)."""
         if samples.ndim != 1:
             raise ValueError(f"expected one channel (1-D samples), got shape {samples.shape}")
-        packed = packing.pack([samples], [vad.speech_spans(samples)])
+        packed = self.pack([samples], [vad.speech_spans(samples)])
         result = self.recognise(packed, language=language)
         words = packed.unpack(result.words, channels=1, offset_ms=offset_ms)[0]
-        return Transcription(language=result.language, words=words, texts=result.texts)
+        return Transcription(language=result.language, words=words)
+
+    def pack(self, channels: Sequence[npt.NDArray[np.float32]], spans: Sequence[Sequence[Span]]) -> packing.Packing:
+        """The channels' voiced spans laid end to end in this recogniser's windows."""
+        return packing.pack(channels, spans, self.settings.window_s)
 
     def recognise(self, packed: packing.Packing, *, language: str | None) -> Transcription:
         """Decode the packed speech, window by window (batched when batch_size > 0); word times are the
-        packed signal's (`Packing.unpack` maps them back to channels)."""
+        packed signal's (`Packing.unpack` maps them back to channels).
+
+        Whisper's decoder sometimes ends a window early or jumps ahead, and the speech it passed over gets no
+        words. Those pieces are decoded once more on their own, and their words taken where they are more."""
         if not packed.windows:
             return Transcription(language=language or UNDETERMINED)
+        first = self._decode(packed, language)
+        skipped = packed.skipped(first.words)
+        if not skipped:
+            return first
+        retry = self.pack([packed.audio], [[packed.span_of(index) for index in skipped]])
+        second = self._decode(retry, first.language)
+        again = retry.unpack(second.words, channels=1)[0]  # times of `packed` again
+        return Transcription(first.language, packed.with_retried(first.words, again, skipped))
+
+    def _decode(self, packed: packing.Packing, language: str | None) -> Transcription:
         options: dict[str, Any] = {**DECODING, "language": language, "beam_size": self.settings.beam_size}
         if language == "zh":
             options["initial_prompt"] = ZH_PROMPT
@@ -139,11 +177,9 @@ class Recogniser:
 
         simplify = info.language == "zh"
         words: list[Word] = []
-        texts: list[str] = []
         for segment in segments:  # a generator: decoding happens while iterating
             if segment.compression_ratio > MAX_COMPRESSION_RATIO:
                 continue  # a repetition loop, not speech
-            texts.append(_zh(segment.text.strip(), simplify))
             for word in segment.words or []:
                 w = word.word.strip()
                 if not w or "\ufffd" in w or LOOPED_WORD.search(w):
@@ -157,7 +193,7 @@ class Recogniser:
                         p=min(1.0, max(0.0, float(word.probability))),
                     )
                 )
-        return Transcription(language=info.language, words=words, texts=texts)
+        return Transcription(language=info.language, words=words)
 
 
 def _ms(seconds: float) -> int:

@@ -8,6 +8,7 @@ pause near its nominal length, where there is one, so that no word is cut in two
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -48,45 +49,42 @@ def duration_s(path: Path) -> float:
     raise UndecodableAudio(f"{path.name}: ffprobe reports no duration")
 
 
-def channels(path: Path) -> int:
-    return int(_probe(path)["stream"]["channels"])
-
-
 def decode(
     path: Path, *, sample_rate: int = SAMPLE_RATE, start_s: float = 0, duration_s: float | None = None
 ) -> Samples:
     """Samples of shape (channels, n), float32 in [-1, 1], resampled to ``sample_rate``."""
-    n_channels = channels(path)
-    result = _run(_ffmpeg_args(path, n_channels, sample_rate, start_s, duration_s), path)
-    return _to_channels(result.stdout, n_channels)
+    stream = io.BytesIO(_run(_ffmpeg_args(path, sample_rate, start_s, duration_s), path).stdout)
+    n_channels = _wav_channels(stream)
+    if not n_channels:
+        raise UndecodableAudio(f"{path.name}: ffmpeg wrote no audio")
+    return _to_channels(stream.read(), n_channels)
 
 
-def iter_chunks(
-    path: Path, chunk_s: float, *, sample_rate: int = SAMPLE_RATE, n_channels: int | None = None
-) -> Iterator[tuple[float, Samples]]:
+def iter_chunks(path: Path, chunk_s: float, *, sample_rate: int = SAMPLE_RATE) -> Iterator[tuple[float, Samples]]:
     """Yield ``(offset_s, samples)`` with samples of shape (channels, n) that add up to the whole recording.
 
     Each chunk but the last is about ``chunk_s`` seconds: it ends in the quietest 20 ms of its last
     seconds (`CUT_SEARCH_S`, at most a quarter of the chunk) when that is a pause on every channel, and at
     exactly ``chunk_s`` when there is none; the rest begins the next chunk. At most two chunks are held.
-    ``n_channels``: the recording's channel count when the caller has probed it already.
+    The file is decoded once, by one ffmpeg process, with no probe before it: the channel count comes from the
+    WAV header ffmpeg writes ahead of the samples.
     Raises UndecodableAudio (possibly after some chunks were yielded, if the damage is further in).
     """
     if chunk_s <= 0:
         raise ValueError("chunk_s must be positive")
-    n_channels = n_channels or channels(path)
-    frame_bytes = n_channels * _BYTES_PER_SAMPLE
     chunk_frames = max(1, round(chunk_s * sample_rate))
     search = min(round(CUT_SEARCH_S * sample_rate), chunk_frames // 4)
-    args = _ffmpeg_args(path, n_channels, sample_rate, 0, None)
+    args = _ffmpeg_args(path, sample_rate, 0, None)
     # stderr to a file, not a pipe: ffmpeg would block on a full stderr pipe that nobody reads while we stream.
     with tempfile.TemporaryFile() as stderr:
         process = _popen(args, stderr)
         assert process.stdout is not None
-        pending: Samples = np.zeros((n_channels, 0), dtype=np.float32)
-        offset = 0
         try:
-            while block := process.stdout.read(chunk_frames * frame_bytes):
+            n_channels = _wav_channels(process.stdout)
+            frame_bytes = n_channels * _BYTES_PER_SAMPLE
+            pending: Samples = np.zeros((n_channels, 0), dtype=np.float32)
+            offset = 0
+            while n_channels and (block := process.stdout.read(chunk_frames * frame_bytes)):
                 usable = len(block) - len(block) % frame_bytes
                 pending = np.concatenate([pending, _to_channels(block[:usable], n_channels)], axis=1)
                 while pending.shape[1] > chunk_frames:  # more audio follows: end this chunk at a pause
@@ -107,6 +105,22 @@ def iter_chunks(
             yield offset / sample_rate, pending
 
 
+def _wav_channels(stream: IO[bytes]) -> int:
+    """Read a streamed WAV header up to its data chunk; the channel count (0 when there is no header: ffmpeg
+    failed, and its exit status says why)."""
+    if stream.read(12)[8:12] != b"WAVE":
+        return 0
+    n_channels = 0
+    while len(header := stream.read(8)) == 8:
+        kind, size = header[:4], int.from_bytes(header[4:], "little")
+        if kind == b"data":
+            return n_channels
+        body = stream.read(size + size % 2)  # chunks are padded to an even length
+        if kind == b"fmt ":
+            n_channels = int.from_bytes(body[2:4], "little")
+    return 0
+
+
 def _quiet_cut(samples: Samples, target: int, search: int, sample_rate: int) -> int:
     """Where a chunk of nominally `target` samples ends: in the middle of the quietest 20 ms frame of its
     last `search` samples (the latest of equally quiet ones; loudness = the louder channel) if that frame
@@ -124,14 +138,15 @@ def _quiet_cut(samples: Samples, target: int, search: int, sample_rate: int) -> 
     return start + quietest * frame + frame // 2
 
 
-def _ffmpeg_args(path: Path, n_channels: int, sample_rate: int, start_s: float, duration: float | None) -> list[str]:
+def _ffmpeg_args(path: Path, sample_rate: int, start_s: float, duration: float | None) -> list[str]:
+    """ffmpeg writing the first audio stream as float WAV to stdout: the header tells the channel count."""
     args = [FFMPEG, "-nostdin", "-hide_banner", "-v", "error", *_INPUT_OPTIONS]
     if start_s > 0:
         args += ["-ss", f"{start_s:.6f}"]  # before -i: seek in the input rather than decode and discard
     if duration is not None:
         args += ["-t", f"{duration:.6f}"]
-    args += ["-i", _input(path), "-map", "0:a:0", "-vn", "-ac", str(n_channels), "-ar", str(sample_rate)]
-    return [*args, "-f", "f32le", "-acodec", "pcm_f32le", "-"]
+    args += ["-i", _input(path), "-map", "0:a:0", "-vn", "-ar", str(sample_rate)]
+    return [*args, "-f", "wav", "-acodec", "pcm_f32le", "-"]
 
 
 def _to_channels(raw: bytes, n_channels: int) -> Samples:

@@ -15,8 +15,10 @@ VAD's edges (no padding) lost words at their onsets (对 → 所以).
 from __future__ import annotations
 
 import bisect
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +28,8 @@ from callqa.transcripts import Span, Word
 SAMPLE_RATE = 16_000
 WINDOW_S = 30.0  # whisper's input length
 PAD_S = 0.2  # each span keeps this much of its channel either side: whisper mishears a word cut at its onset
+MIN_SKIPPED_S = 1.0  # a piece with this much speech (padding aside) ...
+MIN_WORDS_PER_S = 0.5  # ... and fewer words than this was passed over (speech runs at 2-5 words/s, zh 4-6 chars/s)
 SPLIT_SEARCH_S = 5.0  # a span longer than a window is cut at the quietest 20 ms of its last seconds
 _FRAME = SAMPLE_RATE // 50
 
@@ -60,10 +64,8 @@ class Packing:
         result: list[list[Word]] = [[] for _ in range(channels)]
         if not self.pieces:
             return result
-        begins = [piece.packed_begin for piece in self.pieces]
         for word in words:
-            middle = (word.begin_ms + word.end_ms) * SAMPLE_RATE // 2000
-            piece = self.pieces[max(0, bisect.bisect_right(begins, middle) - 1)]
+            piece = self.pieces[self._piece_of(word)]
             shift = piece.source_begin - piece.packed_begin
 
             def source_ms(ms: int, piece: Piece = piece, shift: int = shift) -> int:
@@ -78,23 +80,65 @@ class Packing:
             channel_words.sort(key=lambda w: (w.begin_ms, w.end_ms))
         return result
 
+    def skipped(self, words: Sequence[Word]) -> list[int]:
+        """Indices of the pieces with at least `MIN_SKIPPED_S` of speech but fewer than `MIN_WORDS_PER_S` words
+        (packed times): speech the decoder passed over."""
+        counts = Counter(self._piece_of(word) for word in words)
+        found = []
+        for index, piece in enumerate(self.pieces):
+            seconds = (piece.length - 2 * round(PAD_S * SAMPLE_RATE)) / SAMPLE_RATE
+            if seconds >= MIN_SKIPPED_S and counts[index] < MIN_WORDS_PER_S * seconds:
+                found.append(index)
+        return found
 
-def pack(channels: Sequence[npt.NDArray[np.float32]], spans: Sequence[Sequence[Span]]) -> Packing:
-    """Pack the voiced `spans` (ms from each channel's start) of `channels` (1-D, 16 kHz) into windows."""
-    window = round(WINDOW_S * SAMPLE_RATE)
+    def span_of(self, index: int) -> Span:
+        """Where a piece lies in the packed signal, in ms."""
+        piece = self.pieces[index]
+        return Span(begin_ms=piece.packed_begin * 1000 // SAMPLE_RATE, end_ms=piece.packed_end * 1000 // SAMPLE_RATE)
+
+    def with_retried(self, words: Sequence[Word], retried: Sequence[Word], indices: Sequence[int]) -> list[Word]:
+        """`words`, except in the pieces at `indices` where `retried` (a second decoding) has more of them."""
+        first: dict[int, list[Word]] = defaultdict(list)
+        second: dict[int, list[Word]] = defaultdict(list)
+        for word in words:
+            first[self._piece_of(word)].append(word)
+        for word in retried:
+            second[self._piece_of(word)].append(word)
+        better = {index for index in indices if len(second[index]) > len(first[index])}
+        kept = [word for index, found in first.items() if index not in better for word in found]
+        taken = [word for index in better for word in second[index]]
+        return sorted(kept + taken, key=lambda w: (w.begin_ms, w.end_ms))
+
+    def _piece_of(self, word: Word) -> int:
+        """The piece a word (packed times) falls in, by its middle."""
+        middle = (word.begin_ms + word.end_ms) * SAMPLE_RATE // 2000
+        return max(0, bisect.bisect_right(self._begins, middle) - 1)
+
+    @cached_property
+    def _begins(self) -> list[int]:
+        return [piece.packed_begin for piece in self.pieces]
+
+
+def pack(
+    channels: Sequence[npt.NDArray[np.float32]], spans: Sequence[Sequence[Span]], window_s: float = WINDOW_S
+) -> Packing:
+    """Pack the voiced `spans` (ms from each channel's start) of `channels` (1-D, 16 kHz) into windows of at most
+    `window_s`."""
+    window = round(window_s * SAMPLE_RATE)
     parts = sorted(
         (begin, channel, end)
         for channel, (samples, channel_spans) in enumerate(zip(channels, spans, strict=True))
         for padded_begin, padded_end in _padded(channel_spans, samples.size)
         for begin, end in _split(samples, padded_begin, padded_end, window)
     )
+    limit = _balanced_limit([end - begin for begin, _, end in parts], window)
     chunks: list[npt.NDArray[np.float32]] = []
     pieces: list[Piece] = []
     windows: list[tuple[int, int]] = []
     cursor = 0
     for begin, channel, end in parts:
         length = end - begin
-        if not windows or cursor + length - windows[-1][0] > window:
+        if not windows or cursor + length - windows[-1][0] > limit:
             windows.append((cursor, cursor))  # a new window starts with this piece
         chunks.append(channels[channel][begin:end])
         pieces.append(Piece(channel, begin, cursor, length))
@@ -102,6 +146,31 @@ def pack(channels: Sequence[npt.NDArray[np.float32]], spans: Sequence[Sequence[S
         windows[-1] = (windows[-1][0], cursor)
     audio = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, dtype=np.float32)
     return Packing(audio, pieces, windows)
+
+
+def _window_count(lengths: Sequence[int], limit: int) -> int:
+    """Windows needed when pieces of these lengths fill windows of at most `limit` samples in order."""
+    count, filled = 0, limit
+    for length in lengths:
+        if filled + length > limit:
+            count, filled = count + 1, 0
+        filled += length
+    return count
+
+
+def _balanced_limit(lengths: Sequence[int], window: int) -> int:
+    """The shortest window that needs no more windows than `window` itself: the speech is shared evenly among
+    them rather than leaving the last one nearly empty (two 22 s windows cost less than 30 s + 14 s, because
+    the encoder's cost grows faster than its input: asr.py)."""
+    needed = _window_count(lengths, window)
+    low, high = max(lengths, default=window), window
+    while low < high:
+        middle = (low + high) // 2
+        if _window_count(lengths, middle) <= needed:
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def _padded(spans: Sequence[Span], size: int) -> list[tuple[int, int]]:

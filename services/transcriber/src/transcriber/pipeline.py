@@ -18,7 +18,7 @@ import numpy as np
 from callqa.bus import Abandoned  # the shutting-down worker leaves the call to another replica
 from callqa.events import ChannelLayout
 from callqa.transcripts import ModelInfo, Role, Span, Speakers, TranscriptDocument, Word
-from transcriber import audio, diarize, packing, vad
+from transcriber import audio, diarize, vad
 from transcriber.asr import Recogniser
 from transcriber.config import Settings
 from transcriber.metrics import conversation_metrics, loudness_dbfs
@@ -83,15 +83,15 @@ class TranscriptionPipeline:
 
     def run(self, path: Path, call: CallInfo, cancelled: threading.Event | None = None) -> TranscriptDocument:
         """`cancelled` is checked between chunks and channels, so SIGTERM is honoured within seconds."""
-        channels = audio.channels(path)  # the one probe: the duration is what decoding yields
-        stereo = channels >= 2 and call.channel_layout is not ChannelLayout.mono
+        stereo = False
         acc = _Accumulated(language=self.language_for(call))
         speakers = Speakers(method="stereo_channels", agent_confidence=1.0, agent_identified_by="channel layout")
         samples = 0
-        for offset_s, chunk in audio.iter_chunks(path, self.settings.asr.chunk_s, n_channels=channels):
+        for offset_s, chunk in audio.iter_chunks(path, self.settings.asr.chunk_s):  # the file's one decoding
             _check(cancelled)
             offset_ms = int(offset_s * 1000)
             samples += chunk.shape[1]
+            stereo = chunk.shape[0] >= 2 and call.channel_layout is not ChannelLayout.mono
             if stereo:
                 self._stereo(acc, roles_of(call.channel_layout), chunk[:2], offset_ms)
             else:
@@ -128,7 +128,7 @@ class TranscriptionPipeline:
         for role, samples, voiced in zip(roles, channels, spans, strict=True):
             acc.speech[role].extend(_shifted(voiced, offset_ms))
             acc.add_loudness(role, samples, voiced)
-        packed = packing.pack(list(channels), spans)
+        packed = self.recogniser.pack(list(channels), spans)
         if not packed.windows:
             return  # dead channels or a silent stretch: nothing to recognise
         result = self.recogniser.recognise(packed, language=acc.language)
@@ -140,7 +140,7 @@ class TranscriptionPipeline:
         spans = vad.speech_spans(samples)
         if not spans:
             return Speakers(method="none", agent_confidence=0, agent_identified_by="no speech")
-        packed = packing.pack([samples], [spans])
+        packed = self.recogniser.pack([samples], [spans])
         result = self.recogniser.recognise(packed, language=acc.language)
         acc.language = acc.language or result.language
         found = diarize.diarize(samples, spans)
