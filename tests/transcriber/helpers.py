@@ -1,11 +1,12 @@
 """The transcriber's test helpers: a short English call script, recording.stored events to feed the worker, the
-messages it wrote."""
+messages it wrote, and a fake whisper for tests of what the recogniser asks of it."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -85,3 +86,29 @@ def messages(
         if len(found) >= expect or time.monotonic() > deadline:
             return found
         time.sleep(0.3)
+
+
+class FakeTokenizer:
+    """One token per character, like Chinese text in whisper's vocabulary, roughly."""
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> SimpleNamespace:
+        return SimpleNamespace(ids=list(text))
+
+
+class FakeWhisper:
+    def __init__(self, path: str, **options: Any) -> None:
+        self.hf_tokenizer = FakeTokenizer()
+        self.model = SimpleNamespace(is_multilingual=True)
+        self.calls: list[dict[str, Any]] = []
+
+    def transcribe(self, audio: Any, **options: Any) -> tuple[list[Any], SimpleNamespace]:
+        self.calls.append(options)
+        return [], SimpleNamespace(language=options.get("language") or "en")
+
+
+class FakeBatched:
+    def __init__(self, model: FakeWhisper) -> None:
+        self.model = model
+
+    def transcribe(self, audio: Any, batch_size: int, **options: Any) -> tuple[list[Any], SimpleNamespace]:
+        return self.model.transcribe(audio, **options)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 import yaml
 
 from callqa.transcripts import Span
+from tests.transcriber.helpers import FakeBatched, FakeWhisper
 from transcriber import asr, hotwords, packing
 from transcriber.asr import ZH_PROMPT, Recogniser
 from transcriber.config import Settings
@@ -48,32 +48,6 @@ sections:
   - id: s
     items: [{id: closing, kind: requirement, condition: {type: phrases, phrases: [goodbye, thanks for calling]}}]
 """
-
-
-class FakeTokenizer:
-    """One token per character, like Chinese text in whisper's vocabulary, roughly."""
-
-    def encode(self, text: str, add_special_tokens: bool = False) -> SimpleNamespace:
-        return SimpleNamespace(ids=list(text))
-
-
-class FakeWhisper:
-    def __init__(self, path: str, **options: Any) -> None:
-        self.hf_tokenizer = FakeTokenizer()
-        self.model = SimpleNamespace(is_multilingual=True)
-        self.calls: list[dict[str, Any]] = []
-
-    def transcribe(self, audio: Any, **options: Any) -> tuple[list[Any], SimpleNamespace]:
-        self.calls.append(options)
-        return [], SimpleNamespace(language=options.get("language") or "en")
-
-
-class FakeBatched:
-    def __init__(self, model: FakeWhisper) -> None:
-        self.model = model
-
-    def transcribe(self, audio: Any, batch_size: int, **options: Any) -> tuple[list[Any], SimpleNamespace]:
-        return self.model.transcribe(audio, **options)
 
 
 @pytest.fixture

@@ -1,11 +1,12 @@
 """Lay the speech of a call's channels end to end, so whisper decodes speech only, and each window once.
 
-Whisper's encoder always sees 30 s windows: a short call transcribed channel by channel costs two windows
-although its speech, both parties together, fits in one. Packing takes the voiced spans of every channel in
-time order (a dialogue reads naturally to the decoder), each with `PAD_S` of its own channel either side, cuts
-the rest out and fills windows of at most `WINDOW_S`. Outside its party's speech a stereo channel is near
-silent, so the padding also separates one speaker from the next. Each recognised word is mapped back to the
-channel and time it came from by the span it falls in.
+A short call transcribed channel by channel costs two whisper windows although its speech, both parties
+together, fits in one. Packing takes the voiced spans of every channel in time order (a dialogue reads naturally
+to the decoder), each with `PAD_S` of its own channel either side, cuts the rest out and fills windows of at
+most the recogniser's window length (`WINDOW_S`, whisper's input, at most), the speech shared evenly among the
+windows it needs. Outside its party's speech a stereo channel is near silent, so the padding also separates
+one speaker from the next. Each recognised word is mapped back to the channel and time it came from by the span
+it falls in; a span that got (almost) no words was passed over by the decoder (`Packing.skipped`).
 
 Measured on 10 of benchmarks/transcribe.py's Kokoro calls: 0.3 s of digital silence between spans as well cost
 6 % more windows and did not lower the error rates (CER 18.8 % vs 18.2 %, WER 7.0 % vs 6.5 %); spans cut at the
