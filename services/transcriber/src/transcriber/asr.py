@@ -42,7 +42,10 @@ DECODING: dict[str, Any] = {
     "vad_filter": False,  # the windows hold speech only (packing.py): Silero has run once, in vad.py
     # Stability over fluency: a window conditioned on a bad previous window repeats its mistakes.
     "condition_on_previous_text": False,
-    "no_repeat_ngram_size": 4,
+    # A loop repeats long stretches; a dialogue repeats short ones ("两年的每台…三年的每台", "考虑考虑", a number read
+    # back). Blocking repeated 4-grams garbled those: 8 read the benchmark calls better (CER zh 14.2 % vs 14.5 %,
+    # WER en 6.0 % vs 6.3 %) and cost 8 % less CPU; 0 read them the same, but nothing would stop a loop.
+    "no_repeat_ngram_size": 8,
 }
 
 
