@@ -26,7 +26,7 @@ class AsrSettings(BaseModel):
     cpu_threads: int = 1  # measured: 1 thread per process is as fast as 2; scale with replicas instead
     beam_size: int = 5
     batch_size: int = Field(8, description="BatchedInferencePipeline batch; 0 = plain sequential transcribe()")
-    # 20 s: 11 % less CPU than 30 s and no worse error rates on the benchmark calls; 15 s cost 11 % less again
+    # 20 s: 9 % less CPU than 30 s and no worse error rates on the benchmark calls; 15 s cost 11 % less again
     # but read Mandarin a point worse (docs/benchmarks.md, "transcribe"). Enters the model version.
     window_s: float = Field(
         20, gt=0, le=30, description="longest stretch of packed speech decoded at once (whisper's limit: 30 s)"
