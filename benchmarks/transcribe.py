@@ -343,15 +343,12 @@ def error_rate(outcome: Outcome, groups: Sequence[str], label: str, *, numerals:
     if not chosen:
         return None
     zh = chosen[0].language == "zh"
-    rate, normalise = (
-        (
-            (accuracy.cer, accuracy.normalise_zh)
-            if numerals
-            else (accuracy.cer_without_numerals, accuracy.normalise_zh_without_numerals)
-        )
-        if zh
-        else (accuracy.wer, accuracy.normalise_en)
-    )
+    if not zh:
+        rate, normalise = accuracy.wer, accuracy.normalise_en
+    elif numerals:
+        rate, normalise = accuracy.cer, accuracy.normalise_zh
+    else:
+        rate, normalise = accuracy.cer_without_numerals, accuracy.normalise_zh_without_numerals
     references = [item.reference for item in chosen]
     rates = tuple(
         rate(references, [texts[item.name] for item in chosen]) for texts in (outcome.texts, *outcome.other_texts)

@@ -16,7 +16,7 @@ VAD's edges (no padding) lost words at their onsets (对 → 所以).
 from __future__ import annotations
 
 import bisect
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -84,13 +84,13 @@ class Packing:
     def skipped(self, words: Sequence[Word]) -> list[int]:
         """Indices of the pieces with at least `MIN_SKIPPED_S` of speech but fewer than `MIN_WORDS_PER_S` words
         (packed times): speech the decoder passed over."""
-        counts = Counter(self._piece_of(word) for word in words)
-        found = []
-        for index, piece in enumerate(self.pieces):
-            seconds = (piece.length - 2 * round(PAD_S * SAMPLE_RATE)) / SAMPLE_RATE
-            if seconds >= MIN_SKIPPED_S and counts[index] < MIN_WORDS_PER_S * seconds:
-                found.append(index)
-        return found
+        found = self._by_piece(words)
+        voiced = [(piece.length - 2 * round(PAD_S * SAMPLE_RATE)) / SAMPLE_RATE for piece in self.pieces]
+        return [
+            index
+            for index, seconds in enumerate(voiced)
+            if seconds >= MIN_SKIPPED_S and len(found[index]) < MIN_WORDS_PER_S * seconds
+        ]
 
     def span_of(self, index: int) -> Span:
         """Where a piece lies in the packed signal, in ms."""
@@ -99,16 +99,17 @@ class Packing:
 
     def with_retried(self, words: Sequence[Word], retried: Sequence[Word], indices: Sequence[int]) -> list[Word]:
         """`words`, except in the pieces at `indices` where `retried` (a second decoding) has more of them."""
-        first: dict[int, list[Word]] = defaultdict(list)
-        second: dict[int, list[Word]] = defaultdict(list)
-        for word in words:
-            first[self._piece_of(word)].append(word)
-        for word in retried:
-            second[self._piece_of(word)].append(word)
+        first, second = self._by_piece(words), self._by_piece(retried)
         better = {index for index in indices if len(second[index]) > len(first[index])}
         kept = [word for index, found in first.items() if index not in better for word in found]
         taken = [word for index in better for word in second[index]]
         return sorted(kept + taken, key=lambda w: (w.begin_ms, w.end_ms))
+
+    def _by_piece(self, words: Sequence[Word]) -> defaultdict[int, list[Word]]:
+        grouped: defaultdict[int, list[Word]] = defaultdict(list)
+        for word in words:
+            grouped[self._piece_of(word)].append(word)
+        return grouped
 
     def _piece_of(self, word: Word) -> int:
         """The piece a word (packed times) falls in, by its middle."""
