@@ -376,6 +376,33 @@ def test_repetition_of_the_same_request() -> None:
     )
 
 
+def test_a_request_repeated_in_other_words() -> None:
+    """With `reworded`, a request asked again in other words counts: later turns insisting on it, or the same
+    kind of question (when) in three turns; the literal operator does not see either."""
+    literal = {"type": "repetition", "role": "customer", "min_repeats": 3, "similarity": 0.5, "min_length": 6}
+    reworded = literal | {"reworded": True}
+    insisting: list[TurnSpec] = [
+        ("customer", "我上午转了五万块钱，证券账户里一直没看到。"),
+        ("agent", "目前显示处理中。"),
+        ("customer", "你们总得给个时间吧，你就告诉我几点能到账。"),
+        ("agent", "一般当天到账。"),
+        ("customer", "我不管什么延迟，我就问这五万块今天能不能进我账户里？"),
+    ]
+    assert not met(literal, *insisting)
+    ok, evidence = check(reworded, build(insisting))
+    assert ok and [e.turn_id for e in evidence] == ["t0", "t2", "t4"]
+    assert not met(reworded, *insisting[:3]), "asked twice is not three times"
+    once: list[TurnSpec] = [("customer", "我就想知道套餐多少钱。"), ("customer", "好的。"), ("customer", "没了。")]
+    assert not met(reworded, *once), "insisting in the first request restates nothing"
+    when = [
+        ("customer", "The technician was due yesterday and never came. When is someone coming?"),
+        ("customer", "Okay, but what date can you actually give me?"),
+        ("customer", "So when will it be fixed, roughly?"),
+    ]
+    assert met(reworded | {"min_length": 4}, *when, language="en")
+    assert not met(literal | {"min_length": 4}, *when, language="en")
+
+
 def test_sentiment_is_a_dictionary_signal() -> None:
     negative = {"type": "sentiment", "role": "customer", "polarity": "negative", "min_hits": 2}
     assert met(negative, ("customer", "我真的很失望，你们让人很生气。"))

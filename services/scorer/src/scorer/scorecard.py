@@ -257,6 +257,12 @@ class RepetitionCondition(_Model):
     measure: Literal["jaccard", "containment"] = Field(
         "jaccard", description="containment: the share of the shorter turn's bigrams the other has"
     )
+    reworded: bool = Field(
+        False,
+        description="also a request asked again in other words: later turns insisting on it (我就想知道…, "
+        "I'm asking you…) or the same kind of question (什么时候 / 哪天 / 几点; when / what date) in "
+        "`min_repeats` turns; built-in lexicons (`scorer.rules.lexicon`)",
+    )
 
 
 class SentimentCondition(_Model):

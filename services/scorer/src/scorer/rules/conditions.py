@@ -7,6 +7,7 @@ found. Metric conditions always carry their measurement, met or not.
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
@@ -532,21 +533,37 @@ class Repetition(Compiled):
     similarity: float
     min_length: int
     measure: Literal["jaccard", "containment"] = "jaccard"
+    insistence: Phrases | None = None  # a later turn with one of these restates an earlier request
+    questions: list[Phrases] = field(default_factory=list)  # kinds of question (when, …) asked again
 
     def evaluate(self, ctx: Context) -> Outcome:
         """Some turn with at least `min_repeats - 1` others whose unit bigrams (characters, or words) have
-        a Jaccard similarity of at least `similarity` with its own (smallest turn first, then in call order)."""
+        a Jaccard similarity of at least `similarity` with its own (smallest turn first, then in call order);
+        else, when reworded repeats count, the role's first turn and `min_repeats - 1` later ones insisting on
+        a request, or `min_repeats` turns asking the same kind of question."""
         members = ctx.role_turns[self.role]
         if len(members) < self.min_repeats:
             return Outcome(False)
         units = {index: _units(ctx.texts[index].match, ctx.cjk) for index in members}
         group = similar_turns(units, self.min_length, self.min_repeats, self.similarity, self.measure)
+        if group is None and self.insistence is not None:
+            insisting = _turns_with(self.insistence, ctx) - {members[0]}
+            if len(insisting) + 1 >= self.min_repeats:
+                group = [members[0], *sorted(insisting)]
+        for kind in self.questions:
+            if group is None and len(asked := _turns_with(kind, ctx)) >= self.min_repeats:
+                group = sorted(asked)
         if group is None:
             return Outcome(False)
         return Outcome(True, [Quote(turn, 0, 0, "turn") for turn in group])
 
     def describe(self) -> str:
         return f"{self.role} repeats the same request {self.min_repeats}×"
+
+
+def _turns_with(words: Phrases, ctx: Context) -> set[int]:
+    """The turns holding one of the words."""
+    return {turn for turn, _, _ in words.tally(ctx, sys.maxsize)[2]}
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +52,9 @@ from scorer.rules.lexicon import (
     IDENTIFIER_QUESTION,
     IDENTIFIER_WITHIN,
     IDENTIFIERS,
+    INSISTENCE,
     REQUESTS,
+    SAME_QUESTION,
     language_of,
     lexicon,
 )
@@ -228,22 +230,38 @@ class _Compiler:
         if isinstance(spec, MetricCondition):
             return Metric(spec.metric, spec.op, spec.value, spec.value2 if spec.value2 is not None else spec.value)
         if isinstance(spec, RepetitionCondition):
-            return Repetition(spec.role, spec.min_repeats, spec.similarity, spec.min_length, spec.measure)
+            repetition = Repetition(spec.role, spec.min_repeats, spec.similarity, spec.min_length, spec.measure)
+            if spec.reworded:
+                language, aligned = language_of(self.cjk), not self.cjk
+                repetition.insistence = self.words(INSISTENCE[language], spec.role, aligned)
+                repetition.questions = [self.words(kind, spec.role, aligned) for kind in SAME_QUESTION[language]]
+            return repetition
         if isinstance(spec, SentimentCondition):
-            words = list(lexicon(self.cjk, spec.polarity))
-            finder = Phrases(
-                groups=[(self.pid(w),) for w in words],
-                labels=words,
-                mode="any",
-                count=1,
-                word_boundary=True,
-                exclude_after=(),
-                negations=(),
-                negation_window=0,
-                scope=self.scope(spec.role, Scope()),
-            )
+            finder = self.words(lexicon(self.cjk, spec.polarity), spec.role, word_boundary=True)
             return Sentiment(finder, spec.polarity, spec.min_hits)
         raise TypeError(f"unknown condition {type(spec).__name__}")
+
+    def words(
+        self,
+        words: Iterable[str],
+        role: str,
+        word_boundary: bool,
+        negations: tuple[str, ...] = (),
+        negation_window: int = 0,
+    ) -> Phrases:
+        """A built-in word list said anywhere by `role`, each word on its own."""
+        labels = list(words)
+        return Phrases(
+            groups=[(self.pid(w),) for w in labels],
+            labels=labels,
+            mode="any",
+            count=1,
+            word_boundary=word_boundary,
+            exclude_after=(),
+            negations=negations,
+            negation_window=negation_window,
+            scope=self.scope(role, Scope()),
+        )
 
     def dissatisfaction(self, spec: DissatisfactionCondition) -> Dissatisfaction:
         language = language_of(self.cjk)
@@ -251,23 +269,18 @@ class _Compiler:
         negations = self.texts(list(DISSATISFACTION_NEGATIONS[language]))
         signals = []
         for signal, weight in DISSATISFACTION_WEIGHTS.items():
-            words = list(dict.fromkeys([*DISSATISFACTION[(language, signal)], *spec.phrases.get(signal, [])]))
-            finder = Phrases(
-                groups=[(self.pid(w),) for w in words],
-                labels=words,
-                mode="any",
-                count=1,
-                word_boundary=aligned,
-                exclude_after=(),
-                negations=negations,
-                negation_window=2 if self.cjk else 3,
-                scope=self.scope(spec.role, Scope()),
-            )
+            words = dict.fromkeys([*DISSATISFACTION[(language, signal)], *spec.phrases.get(signal, [])])
+            finder = self.words(words, spec.role, aligned, negations, negation_window=2 if self.cjk else 3)
             signals.append((weight, finder))
         exclamations = Regex(compile_pattern("(?m)!"), "!", EXCLAMATIONS, self.scope(spec.role, Scope()))
         # The same compiled condition as a card's own repetition item with these settings: evaluated once a call.
         repeated = RepetitionCondition(
-            type="repetition", role=spec.role, similarity=0.45, min_length=6 if self.cjk else 4, measure="containment"
+            type="repetition",
+            role=spec.role,
+            similarity=0.45,
+            min_length=6 if self.cjk else 4,
+            measure="containment",
+            reworded=True,
         )
         repeats = self.condition(repeated)
         return Dissatisfaction(signals, exclamations, repeats, spec.min_score, spec.role)

@@ -274,6 +274,7 @@ REQUESTS: dict[str, tuple[str, ...]] = {
         "验证",
         "登记",
         "留一下",
+        "留个",
         "输入",
         "是多少",
         "多少",
@@ -371,6 +372,12 @@ DISSATISFACTION: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("zh", "demand"): ("退款", "退钱", "把钱退", "赔偿", "补偿", "赔钱", "退货"),
     ("zh", "problem"): (
+        "不热",
+        "打不着火",
+        "转错",
+        "联系不上",
+        "报过",
+        "踢皮球",
         "盗刷",
         "被盗",
         "多扣",
@@ -420,7 +427,8 @@ DISSATISFACTION: dict[tuple[str, str], tuple[str, ...]] = {
         "急用",
         "不要了",
         "延误",
-        "晚点",
+        "晚点了",  # 晚点再弄 is "later", not a delay
+        "航班晚点",
         "超时",
         "漏水",
         "停水",
@@ -495,6 +503,8 @@ DISSATISFACTION: dict[tuple[str, str], tuple[str, ...]] = {
         "个电话了",
     ),
     ("zh", "emotion"): (
+        "太狠了",
+        "看不起人",
         *_except(LEXICONS["zh", "negative"], "投诉"),
         "急死",
         "搞什么",
@@ -655,14 +665,18 @@ DISSATISFACTION: dict[tuple[str, str], tuple[str, ...]] = {
         "nobody called",
         "no one called",
         "you promised",
-        "last time",
+        "like last time",  # "the last time I used it" is no complaint
+        "same as last time",
+        "happened last time",
         "chasing",
         "poor service",
         "not acceptable",
         "overcharged",
         "refused",
         "suspended",
-        "cut off",
+        "been cut off",  # the cut-off time is no failure
+        "was cut off",
+        "got cut off",
         "disconnected",
         "keeps crashing",
         "won't load",
@@ -708,6 +722,9 @@ DISSATISFACTION: dict[tuple[str, str], tuple[str, ...]] = {
         "i've rung",
     ),
     ("en", "emotion"): (
+        "no need to be like that",
+        "no need to be rude",
+        "don't talk to me like",
         *_except(LEXICONS["en", "negative"], "complaint", "complain"),
         "not happy",
         "unhappy",
@@ -762,3 +779,52 @@ DISSATISFACTION_NEGATIONS = {
 
 def language_of(cjk: bool) -> str:
     return "zh" if cjk else "en"
+
+
+# --- repetition in other words: a request restated insistently, or the same question asked again --------------
+
+# A later turn holding one of these restates a request made before (我就想知道…, I'm asking you…).
+INSISTENCE: dict[str, tuple[str, ...]] = {
+    "zh": (
+        "就想知道",
+        "就想问",
+        "我就问",
+        "就问你",
+        "我就要",
+        "就告诉我",
+        "直接告诉我",
+        "就给我",
+        "给个准话",
+        "给我个准话",
+        "你就说",
+        "只想知道",
+        "只是想知道",
+        "我问的是",
+        "我都说了",
+        "说了好几遍",
+        "说了多少遍",
+        "还是那句话",
+        "还是那个问题",
+    ),
+    "en": (
+        "i'm asking",
+        "i am asking",
+        "all i'm asking",
+        "i'm only asking",
+        "i just want to know",
+        "i just need to know",
+        "all i want is",
+        "i asked you",
+        "like i said",
+        "as i said",
+        "can you do that or not",
+        "simple question",
+        "for the second time",
+        "for the third time",
+    ),
+}
+# Kinds of question a customer asks again in other words ("什么时候到" / "哪天能到" / "几点能到账").
+SAME_QUESTION: dict[str, tuple[tuple[str, ...], ...]] = {
+    "zh": (("什么时候", "哪天", "几点", "啥时候", "多久", "多长时间", "几天"),),
+    "en": (("when", "what date", "how long", "what time", "which day"),),
+}
