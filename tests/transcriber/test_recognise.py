@@ -34,13 +34,17 @@ class SkippingWhisper(FakeWhisper):
         return [segment(("four", 0.4, 0.9), ("five", 1.0, 1.6), ("six", 1.8, 2.4), ("seven", 2.5, 3.0))], info
 
 
-@pytest.fixture
-def skipping(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Recogniser:
-    monkeypatch.setattr(asr, "WhisperModel", SkippingWhisper)
+def fake_recogniser(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model: type[FakeWhisper]) -> Recogniser:
+    monkeypatch.setattr(asr, "WhisperModel", model)
     monkeypatch.setattr(asr, "_TrimmedPipeline", FakeBatched)
     monkeypatch.setattr(asr, "resolve_model", lambda model, models_dir: tmp_path)
     monkeypatch.setattr(asr, "model_version", lambda model_dir, **options: "fake")
     return Recogniser(AsrSettings())
+
+
+@pytest.fixture
+def skipping(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Recogniser:
+    return fake_recogniser(monkeypatch, tmp_path, SkippingWhisper)
 
 
 def test_speech_the_decoder_passed_over_is_read_again(skipping: Recogniser) -> None:
@@ -56,3 +60,30 @@ def test_speech_the_decoder_passed_over_is_read_again(skipping: Recogniser) -> N
     second_turn = packed.unpack([w for w in result.words if w.text in {"four", "five", "six", "seven"}], 1)[0]
     assert len(second_turn) == 4
     assert all(5200 <= w.begin_ms <= w.end_ms <= 9800 for w in second_turn)  # the turn and its padding
+
+
+class NumberWhisper(FakeWhisper):
+    """Says a Mandarin phone number as whisper writes it where words are tokens: "139" as "13" + "9"."""
+
+    def transcribe(self, audio: Any, **options: Any) -> tuple[list[Any], SimpleNamespace]:
+        super().transcribe(audio, **options)
+        tokens = ["号码", "是", "13", "9", " 18", "76", " 2", "20", "5", "。", "第", "2", "次"]
+        words = [
+            SimpleNamespace(word=token, start=0.2 + 0.1 * i, end=0.3 + 0.1 * i, probability=0.9 - 0.01 * i)
+            for i, token in enumerate(tokens)
+        ]
+        return [SimpleNamespace(compression_ratio=1.0, words=words, text="".join(tokens))], SimpleNamespace(
+            language="zh"
+        )
+
+
+def test_a_number_split_into_tokens_is_one_word(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Digits that whisper wrote without a space between them stay one number ("139 1876 2205", not
+    "13 9 18 76 2 20 5"), timed from its first token to its last; a digit after a character is a word of its own."""
+    recogniser = fake_recogniser(monkeypatch, tmp_path, NumberWhisper)
+    samples = np.zeros(2 * SAMPLE_RATE, dtype=np.float32)
+    result = recogniser.recognise(recogniser.pack([samples], [[Span(begin_ms=0, end_ms=2000)]]), language="zh")
+    assert [w.text for w in result.words] == ["号码", "是", "139", "1876", "2205", "。", "第", "2", "次"]
+    number = result.words[2]
+    assert (number.begin_ms, number.end_ms) == (400, 600)
+    assert number.probability == pytest.approx(0.87)  # the least sure of its tokens

@@ -188,15 +188,32 @@ class Recogniser:
                 if not w or "\ufffd" in w or LOOPED_WORD.search(w):
                     continue  # empty, a character whose bytes were split across tokens, or a loop
                 begin = _ms(word.start)
-                words.append(
-                    Word(
-                        text=_zh(w, simplify),
-                        begin_ms=begin,
-                        end_ms=max(begin, _ms(word.end)),
-                        p=min(1.0, max(0.0, float(word.probability))),
-                    )
+                recognised = Word(
+                    text=_zh(w, simplify),
+                    begin_ms=begin,
+                    end_ms=max(begin, _ms(word.end)),
+                    p=min(1.0, max(0.0, float(word.probability))),
                 )
+                if words and _continues_number(words[-1].text, word.word):
+                    recognised = _joined(words.pop(), recognised)
+                words.append(recognised)
         return Transcription(language=info.language, words=words)
+
+
+def _continues_number(previous: str, token: str) -> bool:
+    """Whisper splits a number into tokens ("139" as "13", "9"), and where words are tokens (Chinese) each
+    becomes a word: a token that follows digits with no space of its own, starting with a digit, is more of
+    the same number."""
+    return previous[-1:].isdigit() and token[:1].isdigit()
+
+
+def _joined(first: Word, second: Word) -> Word:
+    return Word(
+        text=first.text + second.text,
+        begin_ms=first.begin_ms,
+        end_ms=max(first.end_ms, second.end_ms),
+        p=min(first.probability, second.probability),
+    )
 
 
 def _ms(seconds: float) -> int:
