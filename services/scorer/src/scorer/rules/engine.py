@@ -230,12 +230,14 @@ class _Compiler:
         if isinstance(spec, MetricCondition):
             return Metric(spec.metric, spec.op, spec.value, spec.value2 if spec.value2 is not None else spec.value)
         if isinstance(spec, RepetitionCondition):
-            repetition = Repetition(spec.role, spec.min_repeats, spec.similarity, spec.min_length, spec.measure)
+            insistence, questions = None, []
             if spec.reworded:
                 language, aligned = language_of(self.cjk), not self.cjk
-                repetition.insistence = self.words(INSISTENCE[language], spec.role, aligned)
-                repetition.questions = [self.words(kind, spec.role, aligned) for kind in SAME_QUESTION[language]]
-            return repetition
+                insistence = self.words(INSISTENCE[language], spec.role, aligned)
+                questions = [self.words(kind, spec.role, aligned) for kind in SAME_QUESTION[language]]
+            return Repetition(
+                spec.role, spec.min_repeats, spec.similarity, spec.min_length, spec.measure, insistence, questions
+            )
         if isinstance(spec, SentimentCondition):
             finder = self.words(lexicon(self.cjk, spec.polarity), spec.role, word_boundary=True)
             return Sentiment(finder, spec.polarity, spec.min_hits)
