@@ -20,7 +20,7 @@ CORPUS = Path(__file__).parent / "corpus"
 MIN_DIALOGUES = {("dev", "zh"): 100, ("dev", "en"): 50, ("test", "zh"): 100, ("test", "en"): 50}
 MIN_FAILS_PER_ITEM = 4
 # (precision, recall) of "problem found", overall: reached on 2026-12-06, minus a little
-FLOORS = {"dev": (0.95, 0.94), "test": (0.87, 0.85)}
+FLOORS = {"dev": (0.94, 0.93), "test": (0.87, 0.85)}
 
 
 @pytest.fixture(scope="module")

@@ -805,6 +805,7 @@ INSISTENCE: dict[str, tuple[str, ...]] = {
         "说了多少遍",
         "还是那句话",
         "还是那个问题",
+        "再说一遍",
     ),
     "en": (
         "i'm asking",
@@ -821,10 +822,12 @@ INSISTENCE: dict[str, tuple[str, ...]] = {
         "simple question",
         "for the second time",
         "for the third time",
+        "once more",
+        "say that again",
     ),
 }
 # Kinds of question a customer asks again in other words ("什么时候到" / "哪天能到" / "几点能到账").
 SAME_QUESTION: dict[str, tuple[tuple[str, ...], ...]] = {
-    "zh": (("什么时候", "哪天", "几点", "啥时候", "多久", "多长时间", "几天"),),
-    "en": (("when", "what date", "how long", "what time", "which day"),),
+    "zh": (("什么时候", "哪天", "几点", "啥时候", "多久", "多长时间", "几天"), ("在哪", "哪里", "哪儿")),
+    "en": (("when", "what date", "how long", "what time", "which day"), ("where",)),
 }
