@@ -87,3 +87,25 @@ def test_a_number_split_into_tokens_is_one_word(monkeypatch: pytest.MonkeyPatch,
     number = result.words[2]
     assert (number.begin_ms, number.end_ms) == (400, 600)
     assert number.probability == pytest.approx(0.87)  # the least sure of its tokens
+
+
+class TwoNumbersWhisper(FakeWhisper):
+    """Two segments (two windows, maybe two parties), one ending and the next starting with digits."""
+
+    def transcribe(self, audio: Any, **options: Any) -> tuple[list[Any], SimpleNamespace]:
+        super().transcribe(audio, **options)
+        found = []
+        for first, tokens in ((0.2, ["尾号", "66"]), (1.2, ["12", "对"])):
+            words = [
+                SimpleNamespace(word=t, start=first + 0.2 * i, end=first + 0.2 * i + 0.1, probability=0.9)
+                for i, t in enumerate(tokens)
+            ]
+            found.append(SimpleNamespace(compression_ratio=1.0, words=words, text="".join(tokens)))
+        return found, SimpleNamespace(language="zh")
+
+
+def test_a_number_never_continues_into_the_next_segment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    recogniser = fake_recogniser(monkeypatch, tmp_path, TwoNumbersWhisper)
+    samples = np.zeros(2 * SAMPLE_RATE, dtype=np.float32)
+    result = recogniser.recognise(recogniser.pack([samples], [[Span(begin_ms=0, end_ms=2000)]]), language="zh")
+    assert [w.text for w in result.words] == ["尾号", "66", "12", "对"]

@@ -183,6 +183,7 @@ class Recogniser:
         for segment in segments:  # a generator: decoding happens while iterating
             if segment.compression_ratio > MAX_COMPRESSION_RATIO:
                 continue  # a repetition loop, not speech
+            follows = False  # a word of this segment came before: a number never continues across segments
             for word in segment.words or []:
                 w = word.word.strip()
                 if not w or "\ufffd" in w or LOOPED_WORD.search(w):
@@ -194,9 +195,10 @@ class Recogniser:
                     end_ms=max(begin, _ms(word.end)),
                     p=min(1.0, max(0.0, float(word.probability))),
                 )
-                if words and _continues_number(words[-1].text, word.word):
+                if follows and _continues_number(words[-1].text, word.word):
                     recognised = _joined(words.pop(), recognised)
                 words.append(recognised)
+                follows = True
         return Transcription(language=info.language, words=words)
 
 
