@@ -546,16 +546,23 @@ class Repetition(Compiled):
             return Outcome(False)
         units = {index: _units(ctx.texts[index].match, ctx.cjk) for index in members}
         group = similar_turns(units, self.min_length, self.min_repeats, self.similarity, self.measure)
-        if group is None and self.insistence is not None:
-            insisting = _turns_with(self.insistence, ctx) - {members[0]}
-            if len(insisting) + 1 >= self.min_repeats:
-                group = [members[0], *sorted(insisting)]
-        for kind in self.questions:
-            if group is None and len(asked := _turns_with(kind, ctx)) >= self.min_repeats:
-                group = sorted(asked)
+        if group is None:
+            group = self._reworded(ctx, members[0])
         if group is None:
             return Outcome(False)
         return Outcome(True, [Quote(turn, 0, 0, "turn") for turn in group])
+
+    def _reworded(self, ctx: Context, first: int) -> list[int] | None:
+        """The role's first turn and the later ones insisting on a request, or the turns asking the same kind
+        of question, when there are `min_repeats` of them."""
+        if self.insistence is not None:
+            insisting = _turns_with(self.insistence, ctx) - {first}
+            if len(insisting) + 1 >= self.min_repeats:
+                return [first, *sorted(insisting)]
+        for kind in self.questions:
+            if len(asked := _turns_with(kind, ctx)) >= self.min_repeats:
+                return sorted(asked)
+        return None
 
     def describe(self) -> str:
         return f"{self.role} repeats the same request {self.min_repeats}×"
