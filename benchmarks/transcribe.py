@@ -6,7 +6,7 @@ Side by side in one run, the same weights (whisper base, int8, CPU), one CPU thr
   what a user would try first, and the one to beat;
 - plain: `WhisperModel.transcribe()` on the mono mix (beam 5, no VAD);
 - callqa: `TranscriptionPipeline.run()` with the project's defaults on the stereo file (per-channel VAD, both
-  parties' speech packed into shared 30 s windows, word timestamps, turns, metrics, PII redaction), and
+  parties' speech packed into shared windows of at most 20 s, word timestamps, turns, metrics, PII redaction), and
   callqa mono: the same calls mixed to one channel (diarization decides the speakers).
 
 The audio: 30 labelled dialogues (`tests/scorer/corpus/dev`, 20 zh + 10 en, `BENCHMARK_CALLS`) spoken by
