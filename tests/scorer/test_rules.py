@@ -403,6 +403,32 @@ def test_a_request_repeated_in_other_words() -> None:
     assert not met(literal | {"min_length": 4}, *when, language="en")
 
 
+def test_a_request_repeated_in_shared_words_or_for_a_manager() -> None:
+    """Reworded repeats also count when three turns share a run of words (启动不了 ... 就是启动不了), or ask
+    for someone senior three times; a run naming an amount or thing (二十块) or made of pronouns is no request."""
+    reworded = {"type": "repetition", "role": "customer", "min_repeats": 3, "similarity": 0.5, "min_length": 6}
+    reworded |= {"reworded": True}
+    stuck: list[TurnSpec] = [
+        ("customer", "扫码以后一直启动不了充电。"),
+        ("customer", "拔了重插了，还是启动不了。"),
+        ("customer", "都做了！它就是启动不了！"),
+    ]
+    assert met(reworded, *stuck)
+    assert not met(reworded, *stuck[:2], ("customer", "好的，谢谢。")), "twice is not three times"
+    amount: list[TurnSpec] = [
+        ("customer", "扣了我二十块调度费。"),
+        ("customer", "照片能证明，二十块退给我。"),
+        ("customer", "那二十块到底怎么说？"),
+    ]
+    assert not met(reworded, *amount), "the same amount named three times"
+    senior: list[TurnSpec] = [
+        ("customer", "so could I speak to the practice manager"),
+        ("customer", "Is there someone more senior I could talk to about it though"),
+        ("customer", "so there's just no one in charge I can raise this with"),
+    ]
+    assert met(reworded | {"min_length": 4}, *senior, language="en")
+
+
 def test_sentiment_is_a_dictionary_signal() -> None:
     negative = {"type": "sentiment", "role": "customer", "polarity": "negative", "min_hits": 2}
     assert met(negative, ("customer", "我真的很失望，你们让人很生气。"))
@@ -453,6 +479,38 @@ def test_identifier_request_takes_extra_words_and_the_customer_role() -> None:
     assert met(ASKS | {"identifiers": ["会员卡"]}, ("agent", "方便出示一下会员卡吗？"))
     assert not met(ASKS, ("agent", "方便出示一下会员卡吗？")), "会员卡 is not a built-in identifier"
     assert not met(ASKS, ("customer", "我的手机号是多少来着？"), ("agent", "好的。")), "the agent's turns only"
+
+
+def test_identifier_request_sees_a_detail_exchanged_in_any_wording() -> None:
+    """A question answered at once with a detail-shaped reply (4+ digits, a code, an e-mail) counts however it
+    was asked, and so does a detail read back as a question; a number the customer offers and the agent merely
+    uses does not, nor does the greeting's "how can I help?"."""
+    assert met(
+        ASKS, ("agent", "您好，请问有什么可以帮您？"), ("agent", "好的，是哪一单呢？"), ("customer", "QH0520886。")
+    )
+    assert met(
+        ASKS,
+        ("agent", "Hello, how can I help?"),
+        ("agent", "Which one is it?"),
+        ("customer", "It's SW-7741."),
+        language="en",
+    )
+    assert met(
+        ASKS,
+        ("agent", "您好，请问有什么可以帮您？"),
+        ("customer", "我的订单是20240518号，一直没发货。"),
+        ("agent", "20240518，对吗？"),
+    )
+    assert not met(
+        ASKS,
+        ("agent", "您好，请问有什么可以帮您？"),
+        ("customer", "我的订单是20240518号，一直没发货。"),
+        ("agent", "20240518这单明天发货。"),
+    ), "used, not checked"
+    assert not met(ASKS, ("agent", "Hello, how can I help?"), ("customer", "Order 55120, please."), language="en")
+    assert not met(
+        ASKS | {"exchanged": False}, ("agent", "好的"), ("agent", "是哪一单呢？"), ("customer", "QH0520886。")
+    )
 
 
 UNHAPPY = {"type": "dissatisfaction"}

@@ -212,6 +212,11 @@ class IdentifierRequestCondition(_Model):
     identifiers: list[Phrase] = Field(default_factory=list, description="added to the built-in identifiers")
     requests: list[Phrase] = Field(default_factory=list, description="added to the built-in request forms")
     within: int | None = Field(None, ge=0, description="default: 16 characters (CJK) / 6 words")
+    exchanged: bool = Field(
+        True,
+        description="also a question answered at once with a detail-shaped reply (4+ digits, a code, an e-mail) "
+        "and little else, or a detail the other party gave read back in a question",
+    )
     scope: Scope = Field(default_factory=Scope)
 
 

@@ -7,6 +7,7 @@ found. Metric conditions always carry their measurement, met or not.
 
 from __future__ import annotations
 
+import re
 import sys
 from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
@@ -535,12 +536,15 @@ class Repetition(Compiled):
     measure: Literal["jaccard", "containment"] = "jaccard"
     insistence: Phrases | None = None  # a later turn with one of these restates an earlier request
     questions: list[Phrases] = field(default_factory=list)  # kinds of question (when, …) asked again
+    shared_run: int = 0  # characters (CJK) / words of a run several turns share; 0: not looked for
+    run_skip: str = ""  # characters no shared run holds (pronouns, particles)
 
     def evaluate(self, ctx: Context) -> Outcome:
         """Some turn with at least `min_repeats - 1` others whose unit bigrams (characters, or words) have
         a Jaccard similarity of at least `similarity` with its own (smallest turn first, then in call order);
         else, when reworded repeats count, the role's first turn and `min_repeats - 1` later ones insisting on
-        a request, or `min_repeats` turns asking the same kind of question."""
+        a request, `min_repeats` turns asking the same kind of question, or `min_repeats` turns sharing a run
+        of words."""
         members = ctx.role_turns[self.role]
         if len(members) < self.min_repeats:
             return Outcome(False)
@@ -562,10 +566,80 @@ class Repetition(Compiled):
         for kind in self.questions:
             if len(asked := _turns_with(kind, ctx)) >= self.min_repeats:
                 return sorted(asked)
+        if self.shared_run:
+            holding: dict[str, list[int]] = {}
+            for turn in ctx.role_turns[self.role]:
+                for run in self._runs(ctx, turn):
+                    holding.setdefault(run, []).append(turn)
+            for turns in holding.values():
+                if len(turns) >= self.min_repeats:
+                    return turns
         return None
+
+    def _runs(self, ctx: Context, turn: int) -> set[str]:
+        """The runs of `shared_run` characters (within a clause, CJK) or words a turn holds."""
+        size = self.shared_run
+        if not ctx.cjk:
+            words = ctx.texts[turn].match.split()
+            return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
+        runs = set()
+        for clause in re.split(r"[^\u4e00-\u9fff]+", ctx.call.texts[turn]):
+            for i in range(len(clause) - size + 1):
+                if not any(char in self.run_skip for char in clause[i : i + size]):
+                    runs.add(clause[i : i + size])
+        return runs
 
     def describe(self) -> str:
         return f"{self.role} repeats the same request {self.min_repeats}×"
+
+
+@dataclass(slots=True)
+class DetailExchanged(Compiled):
+    """An identifying detail passed in the scope's turns, whatever the wording: a question the other party
+    answers at once with a detail and little else ("尾号3412", "It's SW7741."), or a detail the other party
+    gave read back in a question ("0520886, right?")."""
+
+    scope: CompiledScope
+    detail: re.Pattern[str]  # what a detail looks like: 4+ digits, a code, an e-mail, a redaction
+    question: re.Pattern[str]  # a turn that asks
+    rest: int  # what else an answer may hold: characters (CJK) or words
+
+    def evaluate(self, ctx: Context) -> Outcome:
+        texts, role_of = ctx.call.texts, ctx.call.role_of
+        chosen = ctx.select(self.scope).indices
+        for turn in chosen[1:]:  # the first is the greeting's "how can I help?"
+            after = turn + 1
+            answered = after < len(texts) and role_of[after] != role_of[turn] and self._answers(texts[after])
+            if answered and self.question.search(texts[turn]):
+                return Outcome(True, [Quote(turn, 0, 0, "turn"), Quote(after, 0, 0, "turn")])
+        given: set[str] = set()  # the other party's details so far
+        for turn, text in enumerate(texts):
+            details = {_digits(d) for d in self.detail.findall(text)}
+            # read back as a question: using the number the customer gave checks nothing
+            if turn in chosen and details & given and self.question.search(text):
+                return Outcome(True, [Quote(turn, 0, 0, "turn")])
+            if role_of[turn] != self.scope.role:
+                given |= details
+        return Outcome(False)
+
+    def _answers(self, text: str) -> bool:
+        if not self.detail.search(text):
+            return False
+        rest = self.detail.sub(" ", text)
+        size = len([c for c in rest if c.isalnum()]) if _is_cjk_text(rest) else len(re.findall(r"\w+", rest))
+        return size <= self.rest
+
+    def describe(self) -> str:
+        return f"{self.scope.role} asks and is given a detail (4+ digits, a code, an e-mail), or reads one back"
+
+
+def _digits(detail: str) -> str:
+    """A detail as compared: "186 5530-2719" and "18655302719" are one number."""
+    return re.sub(r"[\s-]", "", detail).lower()
+
+
+def _is_cjk_text(text: str) -> bool:
+    return any("\u4e00" <= c <= "\u9fff" for c in text)
 
 
 def _turns_with(words: Phrases, ctx: Context) -> set[int]:

@@ -28,6 +28,7 @@ from scorer.rules.conditions import (
     CompiledAnchor,
     CompiledScope,
     Context,
+    DetailExchanged,
     Dissatisfaction,
     EvidenceFields,
     Finding,
@@ -42,6 +43,8 @@ from scorer.rules.conditions import (
     is_absence,
 )
 from scorer.rules.lexicon import (
+    DETAIL_ANSWER_REST,
+    DETAIL_SHAPE,
     DISSATISFACTION,
     DISSATISFACTION_NEGATIONS,
     DISSATISFACTION_WEIGHTS,
@@ -53,8 +56,11 @@ from scorer.rules.lexicon import (
     IDENTIFIER_WITHIN,
     IDENTIFIERS,
     INSISTENCE,
+    QUESTION_SHAPE,
     REQUESTS,
     SAME_QUESTION,
+    SHARED_RUN,
+    SHARED_RUN_SKIP,
     language_of,
     lexicon,
 )
@@ -80,6 +86,9 @@ from scorer.scorecard import (
     Severity,
     compile_pattern,
 )
+
+DETAIL = re.compile(DETAIL_SHAPE, re.IGNORECASE)
+QUESTION = re.compile(QUESTION_SHAPE)
 
 
 class Evaluation(BaseModel):
@@ -224,19 +233,32 @@ class _Compiler:
                 negation_window=IDENTIFIER_INSTRUCTION_WINDOW[language],
                 scope=scope,
             )
-            return AnyOf([near, *asked_alone])
+            exchanged = (
+                [DetailExchanged(scope, DETAIL, QUESTION, DETAIL_ANSWER_REST[language])] if spec.exchanged else []
+            )
+            return AnyOf([near, *asked_alone, *exchanged])
         if isinstance(spec, DissatisfactionCondition):
             return self.dissatisfaction(spec)
         if isinstance(spec, MetricCondition):
             return Metric(spec.metric, spec.op, spec.value, spec.value2 if spec.value2 is not None else spec.value)
         if isinstance(spec, RepetitionCondition):
-            insistence, questions = None, []
+            insistence, questions, shared_run = None, [], 0
+            language = language_of(self.cjk)
             if spec.reworded:
-                language, aligned = language_of(self.cjk), not self.cjk
+                aligned = not self.cjk
                 insistence = self.words(INSISTENCE[language], spec.role, aligned)
                 questions = [self.words(kind, spec.role, aligned) for kind in SAME_QUESTION[language]]
+                shared_run = SHARED_RUN[language]
             return Repetition(
-                spec.role, spec.min_repeats, spec.similarity, spec.min_length, spec.measure, insistence, questions
+                spec.role,
+                spec.min_repeats,
+                spec.similarity,
+                spec.min_length,
+                spec.measure,
+                insistence,
+                questions,
+                shared_run,
+                SHARED_RUN_SKIP,
             )
         if isinstance(spec, SentimentCondition):
             finder = self.words(lexicon(self.cjk, spec.polarity), spec.role, word_boundary=True)

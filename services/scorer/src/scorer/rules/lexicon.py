@@ -340,6 +340,14 @@ IDENTIFIER_INSTRUCTION_WINDOW = {"zh": 8, "en": 2}  # characters / words between
 # An identifier asked for on its own: "订单号？", "手机号是多少？"; "Postcode?", "Tracking number?", "Postcode."
 IDENTIFIER_QUESTION = {"zh": r"(?:{})(?:是|呢|是多少|是什么)?\s*\?", "en": r"(?:{})(?: please)?\s*\?"}
 IDENTIFIER_ALONE = r"^[\pP\s]*(?:and |ok(?:ay)?\W+)?(?:your |the )?(?:{})[\pP\s]*$"
+# What an identifying detail looks like whatever it is called: 4+ digits (尾号3412, 186 5530 2719), a code of
+# letters and digits (MB2304128, SW-7741), an e-mail (written or spoken), a redaction the transcriber left.
+DETAIL_SHAPE = (
+    r"\d(?:[\s-]?\d){3,}|(?<![A-Za-z])[A-Za-z]{1,4}-?\d{3,}|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"|\b\w+(?: dot \w+)* at \w+(?: dot \w+)+|\[(?:PHONE|ID_NUMBER|BANK_CARD|EMAIL)\]"
+)
+QUESTION_SHAPE = r"[?？]|[吗呢][。！!\s]*$"
+DETAIL_ANSWER_REST = {"zh": 14, "en": 8}  # what else an answer may hold: characters / words ("我的手机号是…")
 
 # --- dissatisfaction: signals that a customer is unhappy, and what each weighs ------------------------------
 
@@ -826,8 +834,22 @@ INSISTENCE: dict[str, tuple[str, ...]] = {
         "say that again",
     ),
 }
-# Kinds of question a customer asks again in other words ("什么时候到" / "哪天能到" / "几点能到账").
+# Kinds of question or request a customer makes again in other words ("什么时候到" / "哪天能到" / "几点能到账";
+# "让你们主管来" / "找你们领导").
 SAME_QUESTION: dict[str, tuple[tuple[str, ...], ...]] = {
-    "zh": (("什么时候", "哪天", "几点", "啥时候", "多久", "多长时间", "几天"), ("在哪", "哪里", "哪儿")),
-    "en": (("when", "what date", "how long", "what time", "which day"), ("where",)),
+    "zh": (
+        ("什么时候", "哪天", "几点", "啥时候", "多久", "多长时间", "几天"),
+        ("在哪", "哪里", "哪儿"),
+        ("主管", "领导", "经理", "负责人", "上级"),
+    ),
+    "en": (
+        ("when", "what date", "how long", "what time", "which day"),
+        ("where",),
+        ("manager", "supervisor", "someone senior", "more senior", "anyone senior", "in charge", "your boss"),
+    ),
 }
+# The same words in several of a customer's turns restate a request (启动不了 … 还是启动不了 … 就是启动不了):
+# a run of this many characters (CJK: none of them a pronoun or particle, nor a numeral, which names a thing or
+# an amount - 大一号, 二十块 - not the request) or words.
+SHARED_RUN = {"zh": 3, "en": 3}
+SHARED_RUN_SKIP = "你您我他她它们的了吗呢吧啊呀嘛一二两三四五六七八九十百千万"
