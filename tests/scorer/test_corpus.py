@@ -19,8 +19,9 @@ from callqa_stack.labelled import ITEM_IDS, Dialogue, load_all
 CORPUS = Path(__file__).parent / "corpus"
 MIN_DIALOGUES = {("dev", "zh"): 100, ("dev", "en"): 50, ("test", "zh"): 100, ("test", "en"): 50}
 MIN_FAILS_PER_ITEM = 4
-# (precision, recall) of "problem found", overall: reached on 2026-12-06, minus a little
-FLOORS = {"dev": (0.94, 0.93), "test": (0.87, 0.85)}
+# (precision, recall) of "problem found", overall: reached on 2026-12-06, minus a little (dev has since taken 84
+# dialogues by new authors that the cards were not tuned on before they came: 0.80 / 0.77 as written)
+FLOORS = {"dev": (0.92, 0.92), "test": (0.87, 0.86)}
 
 
 @pytest.fixture(scope="module")
