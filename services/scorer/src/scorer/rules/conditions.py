@@ -614,7 +614,7 @@ class DetailExchanged(Compiled):
                 return Outcome(True, [Quote(turn, 0, 0, "turn"), Quote(after, 0, 0, "turn")])
         given: set[str] = set()  # the other party's details so far
         for turn, text in enumerate(texts):
-            details = {_digits(d) for d in self.detail.findall(text)}
+            details = {_detail_key(d) for d in self.detail.findall(text)}
             # read back as a question: using the number the customer gave checks nothing
             if turn in chosen and details & given and self.question.search(text):
                 return Outcome(True, [Quote(turn, 0, 0, "turn")])
@@ -633,9 +633,14 @@ class DetailExchanged(Compiled):
         return f"{self.scope.role} asks and is given a detail (4+ digits, a code, an e-mail), or reads one back"
 
 
-def _digits(detail: str) -> str:
-    """A detail as compared: "186 5530-2719" and "18655302719" are one number."""
-    return re.sub(r"[\s-]", "", detail).lower()
+def _detail_key(detail: str) -> str:
+    """A detail as compared when read back: a number or code by its last four characters ("QH0520886" and
+    "0520886"; "186 5530-2719" and "尾号2719"), an e-mail by its domain (spelt-out names differ)."""
+    detail = detail.lower()
+    for at in ("@", " at "):
+        if at in detail:
+            return detail.rsplit(at, 1)[1].replace(" ", "")
+    return re.sub(r"[\s-]", "", detail)[-4:]
 
 
 def _is_cjk_text(text: str) -> bool:

@@ -304,8 +304,6 @@ REQUESTS: dict[str, tuple[str, ...]] = {
         "take your",
         "do you have",
         "start with",
-        "and the",
-        "and your",
         "could you give me",
         "can you give me",
         "could you tell me",
