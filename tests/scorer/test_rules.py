@@ -508,6 +508,10 @@ def test_identifier_request_sees_a_detail_exchanged_in_any_wording() -> None:
         ("agent", "20240518这单明天发货。"),
     ), "used, not checked"
     assert not met(ASKS, ("agent", "Hello, how can I help?"), ("customer", "Order 55120, please."), language="en")
+    read_out: list[TurnSpec] = [("agent", "您好，请问有什么可以帮您？"), ("agent", "您留的是尾号0365的这个号码吧？")]
+    assert met(ASKS, *read_out, ("customer", "对对，是这个。")), "read out in a question and confirmed"
+    assert not met(ASKS, *read_out, ("customer", "我想改个时间。")), "not confirmed"
+    assert met(ASKS, ("agent", "好的"), ("agent", "订单号和手机号。")), "a list of identifiers on its own"
     assert not met(
         ASKS | {"exchanged": False}, ("agent", "好的"), ("agent", "是哪一单呢？"), ("customer", "QH0520886。")
     )

@@ -596,12 +596,14 @@ class Repetition(Compiled):
 @dataclass(slots=True)
 class DetailExchanged(Compiled):
     """An identifying detail passed in the scope's turns, whatever the wording: a question the other party
-    answers at once with a detail and little else ("尾号3412", "It's SW7741."), or a detail the other party
-    gave read back in a question ("0520886, right?")."""
+    answers at once with a detail and little else ("尾号3412", "It's SW7741."), a detail read out in a question
+    the other party says yes to ("尾号0365的这个吧？" "对"), or a detail the other party gave read back in a
+    question ("0520886, right?")."""
 
     scope: CompiledScope
     detail: re.Pattern[str]  # what a detail looks like: 4+ digits, a code, an e-mail, a redaction
     question: re.Pattern[str]  # a turn that asks
+    confirmation: re.Pattern[str]  # an answer that says yes
     rest: int  # what else an answer may hold: characters (CJK) or words
 
     def evaluate(self, ctx: Context) -> Outcome:
@@ -609,8 +611,10 @@ class DetailExchanged(Compiled):
         chosen = ctx.select(self.scope).indices
         for turn in chosen[1:]:  # the first is the greeting's "how can I help?"
             after = turn + 1
-            answered = after < len(texts) and role_of[after] != role_of[turn] and self._answers(texts[after])
-            if answered and self.question.search(texts[turn]):
+            if after >= len(texts) or role_of[after] == role_of[turn] or not self.question.search(texts[turn]):
+                continue
+            answer = texts[after]
+            if self._answers(answer) or (self.detail.search(texts[turn]) and self.confirmation.match(answer)):
                 return Outcome(True, [Quote(turn, 0, 0, "turn"), Quote(after, 0, 0, "turn")])
         given: set[str] = set()  # the other party's details so far
         for turn, text in enumerate(texts):

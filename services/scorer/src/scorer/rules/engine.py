@@ -43,6 +43,7 @@ from scorer.rules.conditions import (
     is_absence,
 )
 from scorer.rules.lexicon import (
+    CONFIRMATION_SHAPE,
     DETAIL_ANSWER_REST,
     DETAIL_SHAPE,
     DISSATISFACTION,
@@ -89,6 +90,7 @@ from scorer.scorecard import (
 
 DETAIL = re.compile(DETAIL_SHAPE, re.IGNORECASE)
 QUESTION = re.compile(QUESTION_SHAPE)
+CONFIRMATION = re.compile(CONFIRMATION_SHAPE, re.IGNORECASE)
 
 
 class Evaluation(BaseModel):
@@ -233,10 +235,10 @@ class _Compiler:
                 negation_window=IDENTIFIER_INSTRUCTION_WINDOW[language],
                 scope=scope,
             )
-            exchanged = (
-                [DetailExchanged(scope, DETAIL, QUESTION, DETAIL_ANSWER_REST[language])] if spec.exchanged else []
-            )
-            return AnyOf([near, *asked_alone, *exchanged])
+            conditions: list[Compiled] = [near, *asked_alone]
+            if spec.exchanged:
+                conditions.append(DetailExchanged(scope, DETAIL, QUESTION, CONFIRMATION, DETAIL_ANSWER_REST[language]))
+            return AnyOf(conditions)
         if isinstance(spec, DissatisfactionCondition):
             return self.dissatisfaction(spec)
         if isinstance(spec, MetricCondition):

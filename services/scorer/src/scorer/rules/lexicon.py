@@ -336,15 +336,20 @@ IDENTIFIER_INSTRUCTIONS = {
 IDENTIFIER_INSTRUCTION_WINDOW = {"zh": 8, "en": 2}  # characters / words between the instruction and the request
 # An identifier asked for on its own: "订单号？", "手机号是多少？"; "Postcode?", "Tracking number?", "Postcode."
 IDENTIFIER_QUESTION = {"zh": r"(?:{})(?:是|呢|是多少|是什么)?\s*\?", "en": r"(?:{})(?: please)?\s*\?"}
-IDENTIFIER_ALONE = r"^[\pP\s]*(?:and |ok(?:ay)?\W+)?(?:your |the )?(?:{})[\pP\s]*$"
+IDENTIFIER_ALONE = (  # or a list of them: "学员编号和手机尾号。", "Name and postcode?"
+    r"^[\pP\s]*(?:and |ok(?:ay)?\W+)?(?:your |the )?(?:{0})"
+    r"(?:\s*(?:和|、|跟|and |or |,)\s*(?:your |the )?(?:{0}))*[\pP\s]*$"
+)
 # What an identifying detail looks like whatever it is called: 4+ digits (尾号3412, 186 5530 2719), a code of
 # letters and digits (MB2304128, SW-7741), an e-mail (written or spoken), a redaction the transcriber left.
 DETAIL_SHAPE = (
     r"\d(?:[\s-]?\d){3,}|(?<![A-Za-z])[A-Za-z]{1,4}-?\d{3,}|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
     r"|\b\w+(?: dot \w+)* at \w+(?: dot \w+)+|\[(?:PHONE|ID_NUMBER|BANK_CARD|EMAIL)\]"
 )
-QUESTION_SHAPE = r"[?？]|[吗呢][。！!\s]*$"
+QUESTION_SHAPE = r"[?？]|[吗呢吧][。！!\s]*$"
 DETAIL_ANSWER_REST = {"zh": 14, "en": 8}  # what else an answer may hold: characters / words ("我的手机号是…")
+# A detail read out in a question and confirmed: "手机号是尾号0365的这个吧？" → "对对 是这个".
+CONFIRMATION_SHAPE = r"^[\W_]*(?:对|是的|是|没错|嗯|yes|yeah|yep|that's right|that's me|correct)"
 
 # --- dissatisfaction: signals that a customer is unhappy, and what each weighs ------------------------------
 
