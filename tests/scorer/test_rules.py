@@ -132,6 +132,15 @@ def test_forbidden_phrase_exceptions_and_who_said_it() -> None:
     assert not met(forbidden, ("customer", "你们客服上次说不知道。"), ("agent", "非常抱歉。"))
 
 
+def test_a_turn_that_takes_the_phrase_back() -> None:
+    """`exclude_in_turn`: a hit in a turn that also holds one of these counts for nothing, wherever it stands."""
+    apology = phrases("对不起", exclude_in_turn=["这样行了吧"])
+    assert not met(apology, ("agent", "行行行，对不起对不起，都是我们的错，这样行了吧。"))
+    assert met(apology, ("agent", "这样行了吧。"), ("agent", "对不起，是我们的失误。")), "another turn's shrug"
+    sorry = phrases("sorry", exclude_in_turn=["that's just how it goes"])
+    assert not met(sorry, ("agent", "Sorry, but that's just how it goes sometimes."), language="en")
+
+
 def test_negation_before_a_promise() -> None:
     promise = {
         "type": "proximity",

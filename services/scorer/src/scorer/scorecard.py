@@ -142,8 +142,9 @@ class PhrasesCondition(_Model):
 
     Modes: `any` (one of them), `all` (each phrase or one of its synonyms), `none` (none of them),
     `at_least` (`count` occurrences in total). A hit followed directly by an `exclude_after` phrase
-    (不知道 + 您) or preceded within `negation_window` characters (CJK) / words by a `negations`
-    phrase (不能 + 保证) does not count.
+    (不知道 + 您), preceded within `negation_window` characters (CJK) / words by a `negations`
+    phrase (不能 + 保证), or in a turn that also holds an `exclude_in_turn` phrase (对不起 … 这样行了吧) does not
+    count.
     """
 
     type: Literal["phrases"]
@@ -159,6 +160,7 @@ class PhrasesCondition(_Model):
         "same sound (不知到 for 不知道, 不清除 for 不清楚): toneless pinyin, one character different at most",
     )
     exclude_after: list[Phrase] = Field(default_factory=list)
+    exclude_in_turn: list[Phrase] = Field(default_factory=list, description="a turn holding one counts no hit")
     negations: list[Phrase] = Field(default_factory=list)
     negation_window: int = Field(4, ge=0)
     scope: Scope = Field(default_factory=Scope)

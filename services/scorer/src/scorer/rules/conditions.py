@@ -179,6 +179,14 @@ class Context:
                 return True
         return False
 
+    def holds(self, turn: int, phrases: Sequence[str]) -> bool:
+        """Does the turn hold one of the phrases anywhere (whole words, unless CJK)?"""
+        text = self.texts[turn].match
+        if self.cjk:
+            return any(phrase in text for phrase in phrases)
+        padded = f" {text} "
+        return any(f" {phrase} " in padded for phrase in phrases)
+
     def negated(self, turn: int, start: int, end: int, negations: Sequence[str], window: int) -> bool:
         """Is the hit preceded, within `window` characters (CJK) / words, by a negation in the same clause?
         A negation may overlap the hit (不一定 for 一定, 不能保证 for 保证)."""
@@ -375,9 +383,12 @@ class Phrases(Compiled):
     negations: tuple[str, ...]
     negation_window: int
     scope: CompiledScope
+    exclude_in_turn: tuple[str, ...] = ()
 
     def _excluded(self, ctx: Context, turn: int, start: int, end: int) -> bool:
         if self.exclude_after and ctx.followed_by(turn, end, self.exclude_after):
+            return True
+        if self.exclude_in_turn and ctx.holds(turn, self.exclude_in_turn):
             return True
         return bool(self.negations) and ctx.negated(turn, start, end, self.negations, self.negation_window)
 
@@ -386,7 +397,7 @@ class Phrases(Compiled):
         (感谢 and 感谢您 at one place are one), and the first `limit` of those."""
         mask, required = ctx.select(self.scope).mask, ctx.required(self.word_boundary)
         per_group = [ctx.hits.select(group, mask, required) for group in self.groups]
-        if self.exclude_after or self.negations:
+        if self.exclude_after or self.negations or self.exclude_in_turn:
             per_group = [[hit for hit in hits if not self._excluded(ctx, *hit)] for hits in per_group]
         hits = non_overlapping(per_group)
         return sum(1 for hits in per_group if hits), len(hits), hits[:limit]

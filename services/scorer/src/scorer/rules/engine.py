@@ -197,6 +197,7 @@ class _Compiler:
                 negations=self.texts(spec.negations),
                 negation_window=spec.negation_window,
                 scope=self.scope(spec.role, spec.scope),
+                exclude_in_turn=self.texts(spec.exclude_in_turn),
             )
         if isinstance(spec, RegexCondition):
             pattern = compile_pattern("(?m)" + spec.pattern)
