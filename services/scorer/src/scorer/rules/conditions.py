@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Literal, NamedTuple
 
 from callqa.patterns import match_spans
@@ -23,6 +24,7 @@ from scorer.rules.metrics import Call, Measured, Note, measure
 from scorer.rules.normalise import TurnText
 from scorer.rules.similarity import similar_turns
 
+_NOT_HAN = re.compile(r"[^\u4e00-\u9fff]+")  # what ends a run of Chinese characters
 MAX_EVIDENCE = 5  # findings quoted per condition (all are counted): 40 × 您 prove no more than 5 do
 
 
@@ -588,16 +590,19 @@ class Repetition(Compiled):
         return None
 
     def _runs(self, ctx: Context, turn: int) -> set[str]:
-        """The runs of `shared_run` characters (within a clause, CJK) or words a turn holds."""
-        size = self.shared_run
+        """The runs of `shared_run` words, or of Chinese characters within a clause of the match view (digits
+        and letters end a run), that a turn holds."""
+        size, text = self.shared_run, ctx.texts[turn]
         if not ctx.cjk:
-            words = ctx.texts[turn].match.split()
+            words = text.match.split()
             return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
         runs = set()
-        for clause in re.split(r"[^\u4e00-\u9fff]+", ctx.call.texts[turn]):
-            for i in range(len(clause) - size + 1):
-                if not any(char in self.run_skip for char in clause[i : i + size]):
-                    runs.add(clause[i : i + size])
+        bounds = [0, *text.breaks, len(text.match)]
+        for start, end in pairwise(bounds):
+            for clause in _NOT_HAN.split(text.match[start:end]):
+                for i in range(len(clause) - size + 1):
+                    if not any(char in self.run_skip for char in clause[i : i + size]):
+                        runs.add(clause[i : i + size])
         return runs
 
     def describe(self) -> str:
@@ -619,30 +624,30 @@ class DetailExchanged(Compiled):
 
     def evaluate(self, ctx: Context) -> Outcome:
         texts, role_of = ctx.call.texts, ctx.call.role_of
-        chosen = ctx.select(self.scope).indices
-        for turn in chosen[1:]:  # the first is the greeting's "how can I help?"
+        selection = ctx.select(self.scope)
+        for turn in selection.indices[1:]:  # the first is the greeting's "how can I help?"
             after = turn + 1
             if after >= len(texts) or role_of[after] == role_of[turn] or not self.question.search(texts[turn]):
                 continue
             answer = texts[after]
-            if self._answers(answer) or (self.detail.search(texts[turn]) and self.confirmation.match(answer)):
+            if self._answers(answer, ctx.cjk) or (self.detail.search(texts[turn]) and self.confirmation.match(answer)):
                 return Outcome(True, [Quote(turn, 0, 0, "turn"), Quote(after, 0, 0, "turn")])
         given: set[str] = set()  # the other party's details so far
         for turn, text in enumerate(texts):
             details = {_detail_key(d) for d in self.detail.findall(text)}
             # read back as a question: using the number the customer gave checks nothing
-            if turn in chosen and details & given and self.question.search(text):
+            if selection.mask[turn] and details & given and self.question.search(text):
                 return Outcome(True, [Quote(turn, 0, 0, "turn")])
             if role_of[turn] != self.scope.role:
                 given |= details
         return Outcome(False)
 
-    def _answers(self, text: str) -> bool:
+    def _answers(self, text: str, cjk: bool) -> bool:
+        """A detail and little else: at most `rest` other characters (CJK) or words."""
         if not self.detail.search(text):
             return False
         rest = self.detail.sub(" ", text)
-        size = len([c for c in rest if c.isalnum()]) if _is_cjk_text(rest) else len(re.findall(r"\w+", rest))
-        return size <= self.rest
+        return (sum(c.isalnum() for c in rest) if cjk else len(re.findall(r"\w+", rest))) <= self.rest
 
     def describe(self) -> str:
         return f"{self.scope.role} asks and is given a detail (4+ digits, a code, an e-mail), or reads one back"
@@ -656,10 +661,6 @@ def _detail_key(detail: str) -> str:
         if at in detail:
             return detail.rsplit(at, 1)[1].replace(" ", "")
     return re.sub(r"[\s-]", "", detail)[-4:]
-
-
-def _is_cjk_text(text: str) -> bool:
-    return any("\u4e00" <= c <= "\u9fff" for c in text)
 
 
 def _turns_with(words: Phrases, ctx: Context) -> set[int]:

@@ -246,9 +246,8 @@ class _Compiler:
             return Metric(spec.metric, spec.op, spec.value, spec.value2 if spec.value2 is not None else spec.value)
         if isinstance(spec, RepetitionCondition):
             insistence, questions, shared_run = None, [], 0
-            language = language_of(self.cjk)
             if spec.reworded:
-                aligned = not self.cjk
+                language, aligned = language_of(self.cjk), not self.cjk
                 insistence = self.words(INSISTENCE[language], spec.role, aligned)
                 questions = [self.words(kind, spec.role, aligned) for kind in SAME_QUESTION[language]]
                 shared_run = SHARED_RUN[language]
