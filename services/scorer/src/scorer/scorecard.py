@@ -231,12 +231,23 @@ class DissatisfactionCondition(_Model):
     failure or loss (盗刷, 多扣了, 还没到; fraud, charged twice, never arrived) 1, negative emotion (生气, 失望;
     angry, fed up) 1, exasperation (又, 第三次, 到底; again, third time, still) 1, two or more exclamations 1,
     the same request three times 2. Negated cues (我不是要投诉, not a complaint) do not count. The lexicons are
-    built in (`scorer.rules.lexicon`); `phrases` adds to a signal's."""
+    built in (`scorer.rules.lexicon`); `phrases` adds to a signal's.
+
+    `learned: true` (the customer only) weighs the cues by a judgement learned from labelled calls
+    (`scorer.rules.judgement`): unhappy when the model finds it likely on its own, or when the cues reach
+    `min_score` and the model finds it possible; the lexicon alone where the model's encoder is not installed."""
 
     type: Literal["dissatisfaction"]
     role: RoleSelector = "customer"
     min_score: int = Field(2, ge=1)
     phrases: dict[DissatisfactionSignal, list[Phrase]] = Field(default_factory=dict)
+    learned: bool = False
+
+    @model_validator(mode="after")
+    def _learned_from_customers(self) -> DissatisfactionCondition:
+        if self.learned and self.role != "customer":
+            raise ValueError("learned: the judgement was learned from customers' speech; use role: customer")
+        return self
 
 
 class MetricCondition(_Model):

@@ -18,6 +18,7 @@ from typing import Any, Literal, NamedTuple
 
 from callqa.patterns import match_spans
 from callqa.transcripts import Turn
+from scorer.rules.judgement import Judgement
 from scorer.rules.lexicon import REPEATS_WEIGHT
 from scorer.rules.matching import ALIGNED, WHOLE, Hit, Hits, near, non_overlapping
 from scorer.rules.metrics import Call, Measured, Note, measure
@@ -368,7 +369,7 @@ class Not(Compiled):
         outcome = self.child.evaluate(ctx)
         if outcome.met:
             return Outcome(False, outcome.evidence)
-        return Outcome(True, [absent(self.child.describe())])
+        return Outcome(True, [absent(self.child.describe()), *outcome.evidence])  # and what it measured
 
     def describe(self) -> str:
         return f"not ({self.child.describe()})"
@@ -708,3 +709,29 @@ class Dissatisfaction(Compiled):
         return (
             f"{self.role} dissatisfied (complaint, demand, problem, emotion, exasperation, repeats: {self.min_score}+)"
         )
+
+
+@dataclass(slots=True)
+class JudgedDissatisfaction(Compiled):
+    """The lexicon's cues weighed by a learned judgement of everything the customer said: unhappy when the
+    model finds it likely on its own, or when the lexicon finds cues and the model finds it possible."""
+
+    cues: Dissatisfaction
+    judgement: Judgement
+
+    def evaluate(self, ctx: Context) -> Outcome:
+        cues = ctx.outcome(self.cues)
+        turns = ctx.role_turns.get(self.cues.role, [])
+        if not turns:
+            return cues
+        said = [ctx.call.texts[turn] for turn in turns]
+        p = self.judgement.probability(said)
+        met = p >= self.judgement.likely or (cues.met and p >= self.judgement.possible)
+        evidence: list[Finding] = [Note(f"judged {'' if met else 'not '}dissatisfied: p = {p:.2f}")]
+        strongest = self.judgement.strongest(said) if met else None
+        if strongest is not None:
+            evidence.append(Quote(turns[strongest], 0, 0, "turn"))
+        return Outcome(met, [*evidence, *cues.evidence][:MAX_EVIDENCE])
+
+    def describe(self) -> str:
+        return f"{self.cues.describe()}, judged ({self.judgement.describe()})"

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from callqa.events import ItemResult, ScoredItem
 from callqa.transcripts import TranscriptDocument
+from scorer.rules import judgement
 from scorer.rules.conditions import (
     AllOf,
     AnyOf,
@@ -32,6 +33,7 @@ from scorer.rules.conditions import (
     Dissatisfaction,
     EvidenceFields,
     Finding,
+    JudgedDissatisfaction,
     Metric,
     Not,
     Phrases,
@@ -289,7 +291,7 @@ class _Compiler:
             scope=self.scope(role, Scope()),
         )
 
-    def dissatisfaction(self, spec: DissatisfactionCondition) -> Dissatisfaction:
+    def dissatisfaction(self, spec: DissatisfactionCondition) -> Compiled:
         language = language_of(self.cjk)
         aligned = not self.cjk  # Chinese cues are often inside longer words (投诉电话, 又是)
         negations = self.texts(list(DISSATISFACTION_NEGATIONS[language]))
@@ -309,7 +311,9 @@ class _Compiler:
             reworded=True,
         )
         repeats = self.condition(repeated)
-        return Dissatisfaction(signals, exclamations, repeats, spec.min_score, spec.role)
+        cues = Dissatisfaction(signals, exclamations, repeats, spec.min_score, spec.role)
+        judged = judgement.load("customer_dissatisfied") if spec.learned else None  # None: no encoder here
+        return JudgedDissatisfaction(cues, judged) if judged is not None else cues
 
 
 class CompiledScorecard:

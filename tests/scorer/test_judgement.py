@@ -1,0 +1,116 @@
+"""The learned judgement of customer dissatisfaction: what it decides, how it says why, how it falls back, and
+that the shipped weights were fitted on the corpus as it is (never its test part)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from callqa.events import ItemResult
+from callqa_stack import judgements as fitting
+from callqa_stack.labelled import CORPUS_DIR, load_all
+from scorer.rules import judgement
+from scorer.rules.engine import CompiledScorecard
+from tests.scorer.helpers import TurnSpec, build, one_item_card
+
+LEARNED = {"type": "dissatisfaction", "role": "customer", "learned": True}
+ANGRY_ZH: list[TurnSpec] = [
+    ("agent", "您好，这里是顺达快递客服。"),
+    ("customer", "我的快递已经丢了一个星期了，你们到底管不管？"),
+    ("agent", "您别着急，我查一下。"),
+    ("customer", "这都第三次打电话了，再不给我处理我就投诉！"),
+]
+CALM_EN: list[TurnSpec] = [
+    ("agent", "Good morning, Harbour Gym, how can I help?"),
+    ("customer", "Hi, I'd like to know your opening hours on Saturday."),
+    ("agent", "We're open eight till six."),
+    ("customer", "Great, thanks."),
+]
+
+
+def judged(*turns: TurnSpec, language: str = "zh", condition: dict[str, object] = LEARNED) -> tuple[bool, list[str]]:
+    """Is the customer judged unhappy, and with which evidence?"""
+    card = CompiledScorecard(one_item_card(condition, language))  # compiled afresh: patches apply
+    item = card.evaluate(build(list(turns), language=language))
+    return item.items[0].result == ItemResult.passed, [e.text for e in item.items[0].evidence]
+
+
+def test_an_angry_customer_is_judged_unhappy_with_the_moment_that_shows_it() -> None:
+    met, evidence = judged(*ANGRY_ZH)
+    assert met
+    assert evidence[0].startswith("judged dissatisfied: p = 0.9"), evidence
+    assert "第三次打电话" in evidence[1] or "丢了一个星期" in evidence[1], "the most telling turn, quoted"
+    assert "投诉" in evidence, "and the lexicon's cues"
+
+
+def test_a_calm_enquiry_is_not_and_the_skipped_item_says_what_the_model_measured() -> None:
+    skip = {"type": "not", "condition": LEARNED}
+    card = one_item_card({"type": "phrases", "phrases": ["sorry"]}, "en", not_applicable_when=skip)
+    item = CompiledScorecard(card).evaluate(build(CALM_EN, language="en")).items[0]
+    assert item.result == ItemResult.not_applicable
+    assert item.evidence[0].text.startswith("not applicable: not (customer dissatisfied")
+    assert "judged not dissatisfied: p = 0.0" in item.evidence[0].text, item.evidence
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("I was charged twice and I want my money back", "en", True),  # cues, and the model agrees
+        ("说好的上午上门，等到现在都没人来，一整天都耽误了。", "zh", True),  # cues, and the model finds it possible
+        ("Why has my bill gone up by forty pounds this month?", "en", False),  # cues the model rules out
+        ("我不是要投诉，就是问一下发票怎么开。", "zh", False),  # no cue (negated), and the model is unsure
+        ("I don't want a refund, just checking", "en", False),
+    ],
+)
+def test_the_model_and_the_lexicon_decide_together(text: str, language: str, expected: bool) -> None:
+    hello = "Hello." if language == "en" else "您好。"
+    assert judged(("agent", hello), ("customer", text), language=language)[0] == expected
+
+
+def test_without_the_encoder_the_lexicon_decides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(judgement, "load", lambda name: None)
+    turns: list[TurnSpec] = [("agent", "您好。"), ("customer", "Why has my bill gone up by forty pounds?")]
+    assert judged(*turns, language="en") == judged(*turns, language="en", condition={"type": "dissatisfaction"})
+    assert judged(*turns, language="en")[0], "the lexicon's cues alone"
+
+
+def test_the_judgement_is_learned_from_customers_only() -> None:
+    with pytest.raises(ValidationError, match="role: customer"):
+        one_item_card({"type": "dissatisfaction", "role": "agent", "learned": True})
+
+
+def test_embeddings_are_the_same_alone_or_in_a_batch() -> None:
+    texts = ["退款什么时候到？", "Why was I charged twice?"]
+    batch = judgement.embed(texts)
+    judgement.forget()
+    assert all((judgement.embed([text])[0] == vector).all() for text, vector in zip(texts, batch, strict=True))
+
+
+def test_the_shipped_weights_were_fitted_on_the_corpus_as_it_is() -> None:
+    shipped = json.loads(judgement.path(fitting.NAME).read_text(encoding="utf-8"))
+    training = fitting.training_set()
+    assert shipped["trained_on"]["fingerprint"] == fitting.fingerprint(training), (
+        "the labelled corpus changed since the judgement was fitted: run ./run fit"
+    )
+    assert len(shipped["weights"]) == 2 * 384 and (shipped["likely"], shipped["possible"]) == (
+        fitting.LIKELY,
+        fitting.POSSIBLE,
+    )
+    test_part = {fitting.group_of(d) for d in load_all(CORPUS_DIR / "test")}
+    assert test_part.isdisjoint(e.group for e in training), "the test part is never trained on"
+
+
+def test_fitting_reports_how_it_did_on_files_it_was_not_fitted_on() -> None:
+    examples = [
+        fitting.Example(group=f"f{i % 10}", said=[text], unhappy=bad)
+        for i, (text, bad) in enumerate(
+            [("我要投诉你们，太过分了！", True), ("请问营业时间是几点？", False)] * 5
+            + [("You charged me twice, I'm furious.", True), ("What time do you open?", False)] * 5
+        )
+    ]
+    fitted = fitting.fit(examples)
+    assert len(fitted["weights"]) == 2 * 384  # type: ignore[arg-type]
+    assert fitted["trained_on"]["dialogues"] == 20  # type: ignore[index]
+    assert fitted["cross_validated_by_file"]["accuracy_at_0.5"] == 1.0  # type: ignore[index]
