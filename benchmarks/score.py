@@ -542,8 +542,9 @@ def _compare(value: float, condition: MetricCondition) -> bool:
 
 def _to_python_re(pattern: str) -> str:
     """The scorecards' RE2 classes in Python `re` terms: `[\\pP\\pS\\s]` -> `[\\W_]`, `[\\pP\\pS]` -> `[^\\w\\s]`,
-    `[^\\pP\\s]` -> `\\w`."""
+    `[^\\pP\\s]` -> `\\w`, `\\pP\\s` in any other class -> `\\W`."""
     translated = pattern.replace(r"\pP\pS\s", r"\W_").replace(r"[\pP\pS]", r"[^\w\s]").replace(r"[^\pP\s]", r"\w")
+    translated = translated.replace(r"\pP\s", r"\W")  # inside any other class: [^我\pP\s], [\pP\s]
     if r"\p" in translated:
         raise NotImplementedError(f"the baseline cannot translate {pattern!r}")
     return translated
