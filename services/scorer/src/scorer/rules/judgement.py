@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import numpy as np
@@ -106,7 +107,7 @@ def _sigmoid(x: float) -> float:
     return float(1.0 / (1.0 + np.exp(-x)))
 
 
-def path(name: str) -> Any:
+def path(name: str) -> Traversable:
     return resources.files("scorer") / "judgements" / f"{name}.json"
 
 
