@@ -308,6 +308,23 @@ def test_regex_evidence_can_be_narrowed_with_a_group() -> None:
     assert ok and [e.text for e in evidence] == ["喂"]
 
 
+def test_a_negated_regex_match_does_not_count() -> None:
+    """`negations` as for phrases: before the match, in the same clause, within the window; a negation may
+    overlap the match (不会不 + 不归)."""
+    owning = {"type": "regex", "pattern": "不归我们[^\\pP\\s]{0,2}管", "negations": ["不会说", "不会不"], "negation_window": 2}
+    assert met(owning, ("agent", "这个不归我们管。"))
+    assert not met(owning, ("agent", "这个不会说不归我们管的。"))
+    assert not met(owning, ("agent", "放心，不会不归我们管。"))
+    assert met(owning, ("agent", "不会说的。不归我们管。")), "a clause break ends a negation's reach"
+    assert met(owning, ("agent", "不会说，这个问题真的不归我们管"))
+    assert met(owning, ("agent", "不会不归我们管，那个不归我们管")), "the second match stands"
+    english = {"type": "regex", "pattern": r"not my (?:job|problem)", "negations": ["never said"], "negation_window": 1}
+    assert met(english, ("agent", "Sorry, that's not my job."), language="en")
+    assert not met(english, ("agent", "Well,  I never   said it's not my problem."), language="en")
+    ok, evidence = check(owning, build([("agent", "不会不归我们管，那个不归我们来管")]))
+    assert ok and [e.text for e in evidence] == ["不归我们来管"], "evidence quotes the match that counts"
+
+
 def test_a_pathological_regex_is_linear() -> None:
     doc = build([("agent", "a" * 100_000 + "b"), ("agent", "a" * 50_000 + "!")], language="en")
     card = compile_scorecard(one_item_card({"type": "regex", "pattern": "(a+)+$", "role": "any"}, "en"))

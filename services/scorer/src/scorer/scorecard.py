@@ -169,13 +169,16 @@ class PhrasesCondition(_Model):
 class RegexCondition(_Model):
     """An RE2 pattern over each scoped turn's normalised text (lower case, simplified, digits, punctuation
     kept as NFKC leaves it: ， -> `,`); `^` and `$` are the turn's start and end. Met when it matches at
-    least `count` times in total. Evidence quotes the first capturing group when there is one (RE2 has
-    no lookaround), else the whole match."""
+    least `count` times in total. A match preceded within `negation_window` characters (CJK) / words by a
+    `negations` phrase (不会 + 不归我们管) does not count, as for `phrases`. Evidence quotes the first capturing
+    group when there is one (RE2 has no lookaround), else the whole match."""
 
     type: Literal["regex"]
     role: RoleSelector = "agent"
     pattern: str = Field(min_length=1)
     count: int = Field(1, ge=1)
+    negations: list[Phrase] = Field(default_factory=list)
+    negation_window: int = Field(4, ge=0)
     scope: Scope = Field(default_factory=Scope)
 
     @field_validator("pattern")

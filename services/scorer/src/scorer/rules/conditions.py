@@ -430,6 +430,8 @@ class Regex(Compiled):
     source: str
     count: int
     scope: CompiledScope
+    negations: tuple[str, ...] = ()
+    negation_window: int = 0
     anchored: bool = field(init=False)  # at the text's edges: only a turn's own search can tell
 
     def __post_init__(self) -> None:
@@ -461,17 +463,24 @@ class Regex(Compiled):
             indices = [index for index in indices if index in touched]
         found = []
         for index in indices:
-            spans = self._spans(ctx.texts[index].full)
+            spans = self._spans(ctx, index)
             if spans:
                 found.append((index, spans))
         return found
 
-    def _spans(self, text: str) -> list[tuple[int, int]]:
-        """Each match in a turn's full view, as the span to quote: the first group if it took part (RE2 has
-        no lookaround, so a group marks the part worth quoting), else the whole match."""
-        return [
-            spans[1] if len(spans) > 1 and spans[1][0] >= 0 else spans[0] for spans in match_spans(self.pattern, text)
-        ]
+    def _spans(self, ctx: Context, index: int) -> list[tuple[int, int]]:
+        """Each match in a turn's full view that no negation precedes, as the span to quote: the first group if
+        it took part (RE2 has no lookaround, so a group marks the part worth quoting), else the whole match."""
+        view = ctx.texts[index]
+        found = []
+        for spans in match_spans(self.pattern, view.full):
+            start, end = spans[0]
+            if self.negations and ctx.negated(
+                index, view.match_offset(start), view.match_offset(end), self.negations, self.negation_window
+            ):
+                continue
+            found.append(spans[1] if len(spans) > 1 and spans[1][0] >= 0 else spans[0])
+        return found
 
     def describe(self) -> str:
         return f"{self.scope.describe()}: /{self.source}/"

@@ -203,7 +203,14 @@ class _Compiler:
             )
         if isinstance(spec, RegexCondition):
             pattern = compile_pattern("(?m)" + spec.pattern)
-            return Regex(pattern, spec.pattern, spec.count, self.scope(spec.role, spec.scope))
+            return Regex(
+                pattern,
+                spec.pattern,
+                spec.count,
+                self.scope(spec.role, spec.scope),
+                negations=self.texts(spec.negations),
+                negation_window=spec.negation_window,
+            )
         if isinstance(spec, ProximityCondition):
             return Proximity(
                 first=tuple(dict.fromkeys(self.pid(p, spec.homophones) for p in spec.first)),

@@ -147,6 +147,18 @@ class TurnText:
         last = bisect_right(starts, end - 1) - 1
         return self.quote_full(starts_full[first] + start - starts[first], starts_full[last] + end - starts[last])
 
+    def match_offset(self, position: int) -> int:
+        """The match-view offset of a full-view position; one inside a separator maps to the end of the run
+        before it."""
+        if self._pieces is None:
+            self._pieces = _pieces(self.full, self.cjk)
+        starts, starts_full = self._pieces
+        run = bisect_right(starts_full, position) - 1
+        if run < 0:
+            return 0
+        run_end = starts[run + 1] - (0 if self.cjk else 1) if run + 1 < len(starts) else len(self.match)
+        return min(starts[run] + position - starts_full[run], run_end)
+
     def quote_full(self, start: int, end: int) -> str:
         """The original text behind the full-view span [start, end) ("" when it is empty)."""
         if end <= start:
