@@ -7,10 +7,10 @@ Side by side on the same ~5-minute transcripts and the same scorecard (default-z
   worker scoring a stream of calls does. The card keeps jieba's cut of the clauses it has seen (a bounded
   memo of a pure function: agents say the same scripted clauses call after call).
 - callqa, cold: the same, with that memo emptied before every call (the worst case: every clause new).
-- These three score the card's rules: its learned judgement (`dissatisfaction` with `learned: true`, sentence
-  embeddings of the customer's turns) is switched off on every side, and timed on its own per call with its
-  embeddings' cache emptied (every call new; a rescored call embeds nothing again), then added to the
-  whole-call budget.
+- These three score the card's rules: its learned judgements (`dissatisfaction` with `learned: true` and
+  `judgement` conditions: sentence embeddings of the customer's turns) are switched off on every side (their
+  rule cues decide), and timed on their own per call with the embeddings' cache emptied (every call new; a
+  rescored call embeds nothing again), then added to the whole-call budget.
 - baseline: the obvious implementation of the very same scorecard document. For each item, for each
   phrase or regex of its rule, a Python `re` scan (patterns compiled once, up front) over the raw text
   of every turn in scope; word boundaries from jieba's dictionary cut (`lcut(text, HMM=False)`) for CJK or
@@ -72,6 +72,7 @@ SCRIPT = Path(__file__).resolve()
 
 from callqa.events import Evidence, ItemResult, ScoredItem  # noqa: E402
 from callqa.transcripts import TranscriptDocument, Turn  # noqa: E402
+from callqa_stack.agreement import rules_only  # noqa: E402
 from callqa_stack.labelled import Dialogue, build_document, load_all  # noqa: E402
 from scorer.rules import judgement  # noqa: E402
 from scorer.rules.engine import CompiledScorecard, compile_scorecard  # noqa: E402
@@ -600,27 +601,37 @@ def measure(
     return ratios
 
 
-def rules_only(card: Scorecard) -> Scorecard:
-    """The card with its learned judgements switched off (the lexicon decides)."""
+def judgements_of(card: Scorecard) -> list[str]:
+    """The learned judgements the card uses."""
+    found: dict[str, None] = {}
 
-    def unlearn(node: Any) -> Any:
+    def visit(node: Any) -> None:
         if isinstance(node, dict):
-            return {k: False if k == "learned" else unlearn(v) for k, v in node.items()}
-        return [unlearn(v) for v in node] if isinstance(node, list) else node
+            if node.get("type") == "judgement":
+                found[node["name"]] = None
+            elif node.get("type") == "dissatisfaction" and node.get("learned"):
+                found["customer_dissatisfied"] = None
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
 
-    return Scorecard.model_validate(unlearn(card.model_dump(mode="json")))
+    visit(card.model_dump(mode="json"))
+    return list(found)
 
 
-def judgement_seconds(docs: Sequence[TranscriptDocument]) -> list[float]:
-    """What the learned customer judgement costs per call, its embeddings' cache emptied before each."""
-    judged = judgement.load("customer_dissatisfied")
-    if judged is None:
+def judgement_seconds(card: Scorecard, docs: Sequence[TranscriptDocument]) -> list[float]:
+    """What the card's learned judgements cost per call, the embeddings' cache emptied before each call."""
+    judged = [learned for name in judgements_of(card) if (learned := judgement.load(name)) is not None]
+    if not judged:
         return []
     seconds = []
     for doc in docs:
         judgement.forget()
         start = time.perf_counter()
-        judged.probability([turn.text for turn in doc.turns if turn.role == "customer"])
+        for learned in judged:
+            learned.probability([turn.text for turn in doc.turns if turn.role == learned.party])
         seconds.append(time.perf_counter() - start)
     return seconds
 
@@ -769,7 +780,7 @@ def main() -> None:
     ratios = measure(sides, docs, args.seconds)
     warm_ratio, cold_ratio = (statistics.median(r) for r in ratios)
 
-    judged = judgement_seconds(docs)
+    judged = judgement_seconds(default_scorecard(args.language), docs)
     same, total, differing = agreement(card, docs, naive)
     right, labelled = labelled_accuracy(card, naive, dialogues)
     print()
@@ -786,7 +797,7 @@ def main() -> None:
     print(f"floor >= {FLOOR_EVALS_PER_S:.0f} evals/s on one core, warm and cold: {'met' if floor_met else 'NOT met'}")
     if judged:
         print(
-            f"learned judgement (customer turns embedded), per call: median {statistics.median(judged) * 1000:.0f} ms,"
+            f"learned judgements (turns embedded), per call: median {statistics.median(judged) * 1000:.0f} ms,"
             f" max {max(judged) * 1000:.0f} ms ({len(judged)} calls, cache emptied before each)"
         )
     print(
@@ -811,7 +822,7 @@ def main() -> None:
         print(f"  transcription {transcribing:8.1f} CPU-s   ({per_audio_s:.3f} CPU-s per audio s)")
         share = scoring / (transcribing + scoring)
         print(f"  scoring       {scoring:8.4f} CPU-s   ({share:.4%} of the call's CPU)", end="")
-        print(f", of which the learned judgement {judging:.3f}")
+        print(f", of which the learned judgements {judging:.3f}")
         print(f"scoring under {BUDGET_SHARE:.0%} of a call's CPU: {'met' if share < BUDGET_SHARE else 'NOT met'}")
 
     if args.json:

@@ -1,5 +1,5 @@
-"""The learned judgement of customer dissatisfaction: what it decides, how it says why, how it falls back, and
-that the shipped weights were fitted on the corpus as it is (never its test part)."""
+"""The learned judgements (is the customer unhappy? is the issue complex?): what they decide, how they say why,
+how they fall back, and that the shipped weights were fitted on the corpus as it is (never its test part)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from callqa_stack import judgements as fitting
 from callqa_stack.labelled import CORPUS_DIR, load_all
 from scorer.rules import judgement
 from scorer.rules.engine import CompiledScorecard
+from scorer.scorecard import default_scorecard
 from tests.scorer.helpers import TurnSpec, build, one_item_card
 
 LEARNED = {"type": "dissatisfaction", "role": "customer", "learned": True}
@@ -50,7 +51,7 @@ def test_a_calm_enquiry_is_not_and_the_skipped_item_says_what_the_model_measured
     card = one_item_card({"type": "phrases", "phrases": ["sorry"]}, "en", not_applicable_when=skip)
     item = CompiledScorecard(card).evaluate(build(CALM_EN, language="en")).items[0]
     assert item.result == ItemResult.not_applicable
-    assert item.evidence[0].text.startswith("not applicable: not (customer dissatisfied")
+    assert item.evidence[0].text.startswith("not applicable: not (judged dissatisfied (learned from")
     assert "judged not dissatisfied: p = 0.0" in item.evidence[0].text, item.evidence
 
 
@@ -88,29 +89,75 @@ def test_embeddings_are_the_same_alone_or_in_a_batch() -> None:
     assert all((judgement.embed([text])[0] == vector).all() for text, vector in zip(texts, batch, strict=True))
 
 
-def test_the_shipped_weights_were_fitted_on_the_corpus_as_it_is() -> None:
-    shipped = json.loads(judgement.path(fitting.NAME).read_text(encoding="utf-8"))
-    training = fitting.training_set()
+FAULT_CUE = {"type": "phrases", "role": "customer", "phrases": ["故障"]}
+COMPLEX = {"type": "judgement", "name": "complex_issue", "cues": FAULT_CUE}
+FAULT_ZH: list[TurnSpec] = [
+    ("agent", "您好，这里是光速宽带客服，请问有什么可以帮您？"),
+    ("customer", "我家网从上周开始每天晚上断好几次，师傅来修过两回了还是老样子。"),
+    ("agent", "您先把光猫重启一下试试。"),
+    ("customer", "重启过无数次了，没用，你们能不能派个懂行的人来彻底查一下？"),
+]
+HOURS_ZH: list[TurnSpec] = [
+    ("agent", "您好，这里是光速宽带客服，请问有什么可以帮您？"),
+    ("customer", "你们营业厅周末开门吗？"),
+    ("agent", "周六周日都开，早九点到晚六点。"),
+    ("customer", "好的，谢谢。"),
+]
+
+
+def test_a_repeated_fault_is_judged_complex_and_a_simple_question_is_not() -> None:
+    met, evidence = judged(*FAULT_ZH, condition=COMPLEX)
+    assert met, evidence
+    assert evidence[0].startswith("judged complex: p = "), evidence
+    assert "断好几次" in evidence[1] or "懂行的人" in evidence[1], "the most telling turn"
+    met, evidence = judged(*HOURS_ZH, condition=COMPLEX)
+    assert not met and evidence[0].startswith("judged not complex: p = 0.0"), evidence
+
+
+def test_a_judgement_condition_without_its_encoder_is_its_cues(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(judgement, "load", lambda name: None)
+    assert judged(*FAULT_ZH, condition=COMPLEX) == judged(*FAULT_ZH, condition=FAULT_CUE)
+    assert not judged(*FAULT_ZH, condition=COMPLEX)[0], "no cue, and no model to weigh the call"
+    assert judged(("agent", "您好。"), ("customer", "路由器故障了"), condition=COMPLEX)[0], "the cue alone decides"
+
+
+def test_a_judgement_condition_names_a_shipped_judgement() -> None:
+    with pytest.raises(ValidationError, match="complex_issue"):
+        one_item_card({"type": "judgement", "name": "customer_happy", "cues": FAULT_CUE})
+
+
+def test_the_default_cards_skip_the_transfer_item_only_when_the_issue_is_judged_simple() -> None:
+    card = CompiledScorecard(default_scorecard("zh"))
+    items = {i.item_id: i for i in card.evaluate(build(FAULT_ZH)).items}
+    assert items["transfer_offered"].result == ItemResult.failed, "complex, and nothing offered"
+    items = {i.item_id: i for i in card.evaluate(build(HOURS_ZH)).items}
+    assert items["transfer_offered"].result == ItemResult.not_applicable
+    assert "judged not complex" in items["transfer_offered"].evidence[0].text
+
+
+@pytest.mark.parametrize("name", sorted(fitting.SPECS))
+def test_the_shipped_weights_were_fitted_on_the_corpus_as_it_is(name: str) -> None:
+    spec = fitting.SPECS[name]
+    shipped = json.loads(judgement.path(name).read_text(encoding="utf-8"))
+    training = fitting.training_set(spec)
     assert shipped["trained_on"]["fingerprint"] == fitting.fingerprint(training), (
         "the labelled corpus changed since the judgement was fitted: run ./run fit"
     )
-    assert len(shipped["weights"]) == 2 * 384 and (shipped["likely"], shipped["possible"]) == (
-        fitting.LIKELY,
-        fitting.POSSIBLE,
-    )
+    assert len(shipped["weights"]) == 2 * 384
+    assert (shipped["likely"], shipped["possible"], shipped["party"]) == (spec.likely, spec.possible, spec.party)
     test_part = {fitting.group_of(d) for d in load_all(CORPUS_DIR / "test")}
     assert test_part.isdisjoint(e.group for e in training), "the test part is never trained on"
 
 
 def test_fitting_reports_how_it_did_on_files_it_was_not_fitted_on() -> None:
     examples = [
-        fitting.Example(group=f"f{i % 10}", said=[text], unhappy=bad)
+        fitting.Example(group=f"f{i % 10}", said=[text], yes=bad)
         for i, (text, bad) in enumerate(
             [("我要投诉你们，太过分了！", True), ("请问营业时间是几点？", False)] * 5
             + [("You charged me twice, I'm furious.", True), ("What time do you open?", False)] * 5
         )
     ]
-    fitted = fitting.fit(examples)
+    fitted = fitting.fit(fitting.SPECS["customer_dissatisfied"], examples)
     assert len(fitted["weights"]) == 2 * 384  # type: ignore[arg-type]
     assert fitted["trained_on"]["dialogues"] == 20  # type: ignore[index]
     assert fitted["cross_validated_by_file"]["accuracy_at_0.5"] == 1.0  # type: ignore[index]

@@ -311,7 +311,7 @@ def test_regex_evidence_can_be_narrowed_with_a_group() -> None:
 def test_a_negated_regex_match_does_not_count() -> None:
     """`negations` as for phrases: before the match, in the same clause, within the window; a negation may
     overlap the match (不会不 + 不归)."""
-    owning = {"type": "regex", "pattern": "不归我们[^\\pP\\s]{0,2}管", "negations": ["不会说", "不会不"], "negation_window": 2}
+    owning = {"type": "regex", "pattern": "不归我们[^\\pP\\s]{0,2}管", "negations": ["不会说", "不会不"]}
     assert met(owning, ("agent", "这个不归我们管。"))
     assert not met(owning, ("agent", "这个不会说不归我们管的。"))
     assert not met(owning, ("agent", "放心，不会不归我们管。"))

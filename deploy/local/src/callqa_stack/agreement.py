@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from callqa.transcripts import TranscriptDocument
 from callqa_stack.labelled import ITEM_IDS, ITEM_KINDS, METRIC_ITEMS, Dialogue
 from scorer.rules.engine import CompiledScorecard, compile_scorecard
-from scorer.scorecard import default_scorecard
+from scorer.scorecard import Scorecard, default_scorecard
 
 
 @dataclass
@@ -67,6 +68,19 @@ class Tally:
 
     def mismatches(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.expected != o.got]
+
+
+def rules_only(card: Scorecard) -> Scorecard:
+    """The card with its learned judgements switched off (their rule cues decide)."""
+
+    def unlearn(node: Any) -> Any:
+        if isinstance(node, dict):
+            if node.get("type") == "judgement":
+                return unlearn(node["cues"])
+            return {k: False if k == "learned" else unlearn(v) for k, v in node.items()}
+        return [unlearn(v) for v in node] if isinstance(node, list) else node
+
+    return Scorecard.model_validate(unlearn(card.model_dump(mode="json")))
 
 
 def score(

