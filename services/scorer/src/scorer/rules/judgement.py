@@ -75,10 +75,12 @@ def forget() -> None:
 
 
 def features(texts: Sequence[str]) -> Vector:
-    """What the model reads of a party's turns: the mean and the maximum of their embeddings (the tone of the
-    call, its sharpest moments)."""
-    turns = np.stack(embed([text for text in texts if text.strip()] or [""]))
-    return np.concatenate([turns.mean(axis=0), turns.max(axis=0)])
+    """What the model reads of a party's turns: the mean of their embeddings weighted by their length (the tone
+    of the call: a bare "嗯" or "okay" says little) and their maximum (its sharpest moments)."""
+    said = [text for text in texts if text.strip()] or [""]
+    turns = np.stack(embed(said))
+    mean = np.average(turns, axis=0, weights=[len(text.strip()) or 1 for text in said])
+    return np.concatenate([mean, turns.max(axis=0)]).astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -350,7 +350,7 @@ IDENTIFIER_ALONE = (  # or a list of them: "学员编号和手机尾号。", "Na
 # What an identifying detail looks like whatever it is called: 4+ digits (尾号3412, 186 5530 2719), a code of
 # letters and digits (MB2304128, SW-7741), an e-mail (written or spoken), a redaction the transcriber left.
 DETAIL_SHAPE = (
-    r"\d(?:[\s-]?\d){3,}|(?<![A-Za-z])[A-Za-z]{1,4}-?\d{3,}|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"\d(?:[\s-]?\d){3,}|(?<![A-Za-z])[A-Za-z]{1,4}(?:-| dash )?\d{3,}|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
     r"|\b\w+(?: dot \w+)* at \w+(?: dot \w+)+|\[(?:PHONE|ID_NUMBER|BANK_CARD|EMAIL)\]"
 )
 QUESTION_SHAPE = r"[?？]|[吗呢吧][。！!\s]*$"
