@@ -89,7 +89,7 @@ class Judgement:
 
     name: str
     party: str  # whose turns it reads
-    verdict: str  # what "yes" is called in evidence: judged dissatisfied / judged not complex
+    verdict: str  # what "yes" is called in evidence: "judged complex", "judged not complex"
     weights: Vector
     bias: float
     likely: float  # at or above: judged yes on the model's word alone
