@@ -1,4 +1,5 @@
-"""The learned judgements (is the customer unhappy? is the issue complex?): what they decide, how they say why,
+"""The learned judgements (is the customer unhappy? is the issue complex? does the call need the customer
+identified?): what they decide, how they say why,
 how they fall back, and that the shipped weights were fitted on the corpus as it is (never its test part)."""
 
 from __future__ import annotations
@@ -112,6 +113,32 @@ def test_a_repeated_fault_is_judged_complex_and_a_simple_question_is_not() -> No
     assert "断好几次" in evidence[1] or "懂行的人" in evidence[1], "the most telling turn"
     met, evidence = judged(*HOURS_ZH, condition=COMPLEX)
     assert not met and evidence[0].startswith("judged not complex: p = 0.0"), evidence
+
+
+NEEDS_IDENTIFYING = {
+    "type": "judgement",
+    "name": "needs_identifying",
+    "cues": {"type": "phrases", "role": "customer", "phrases": ["积分"]},
+}
+POINTS_ZH: list[TurnSpec] = [
+    ("agent", "您好，萌芽优选会员中心，请问有什么可以帮您？"),
+    ("customer", "你好，我想问一下你们会员积分能不能直接抵现金用？"),
+    ("agent", "可以的，一百积分抵一块钱，结算时勾选使用积分就行。"),
+    ("customer", "好的，知道了，谢谢。"),
+]
+MISSING_POINTS_ZH: list[TurnSpec] = [
+    ("agent", "您好，萌芽优选会员中心，请问有什么可以帮您？"),
+    ("customer", "我上周买了三罐奶粉，积分到现在都没到账，订单也显示已完成，你帮我看一下我的账户。"),
+    ("agent", "好的，我看一下。"),
+    ("customer", "麻烦快点，我等着用积分下单。"),
+]
+
+
+def test_a_general_question_that_names_the_customers_points_needs_no_identifying() -> None:
+    met, evidence = judged(*POINTS_ZH, condition=NEEDS_IDENTIFYING)
+    assert not met and evidence[0].startswith("judged not needing identification: p = "), evidence
+    met, evidence = judged(*MISSING_POINTS_ZH, condition=NEEDS_IDENTIFYING)
+    assert met and evidence[0].startswith("judged needing identification: p = "), evidence
 
 
 def test_a_judgement_condition_without_its_encoder_is_its_cues(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,12 +4,16 @@ them (`services/scorer/src/scorer/judgements/<name>.json`, read by `scorer.rules
 Each judgement is what an item's precondition says of a labelled call, learned from the customer's speech:
 - `customer_dissatisfied`: the customer is unhappy where the `apology` item applies (the customer's turns);
 - `complex_issue`: the issue is complex where the `transfer_offered` item applies (the customer's turns: the
-  agent's would teach it that an issue with no hand-over offered is simple, the very failure the item finds).
-Calls without agent speech are left out. Trained on the tuned set and the corpus's dev part — never its test
-part — with scikit-learn's logistic regression (balanced classes) on the embeddings the scorer computes
-(`scorer.rules.judgement.features`). Reported with each: how well it judges calls of files it was not fitted
-on (cross-validation by file: each file is one author's calls in other industries, the nearest thing to calls
-nobody tuned for), and the corpus's fingerprint, which a test compares with the corpus as it is now.
+  agent's would teach it that an issue with no hand-over offered is simple, the very failure the item finds);
+- `needs_identifying`: the call needs the customer identified where `verify_details` fails (nobody asked) or
+  passes because the agent asked for or confirmed a detail (the rules, judgements off, say which); a call that
+  passes without a question needed none.
+Calls without agent speech are left out, and calls whose item is not applicable. Trained on the tuned set and the
+corpus's dev part — never its test part — with scikit-learn's logistic regression (balanced classes) on the
+embeddings the scorer computes (`scorer.rules.judgement.features`). Reported with each: how well it judges calls of
+files it was not fitted on (cross-validation by file: each file is one author's calls in other industries, the
+nearest thing to calls nobody tuned for), and the corpus's fingerprint, which a test compares with the corpus as it
+is now.
 """
 
 from __future__ import annotations
@@ -17,21 +21,45 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, cross_val_predict
 from tqdm import tqdm
 
+from callqa_stack.agreement import rules_only
 from callqa_stack.labelled import CORPUS_DIR, DATA_DIR, Dialogue, load_all
 from callqa_stack.servers import REPO_ROOT
 from scorer.rules import judgement
+from scorer.rules.engine import CompiledScorecard, compile_scorecard
+from scorer.scorecard import default_scorecard
 
 C = 10.0  # inverse regularisation: the best of 1 / 3 / 10 by cross-validation on files
 FOLDS = 10
+
+
+def applies(item: str) -> Callable[[Dialogue], bool | None]:
+    """ "yes" where the item applies."""
+    return lambda dialogue: dialogue.expected[item] != "not_applicable"
+
+
+@cache
+def _rules(language: str) -> CompiledScorecard:
+    return compile_scorecard(rules_only(default_scorecard(language)))
+
+
+def needs_identifying(dialogue: Dialogue) -> bool | None:
+    """ "yes" where verification fails, or passes with the agent asking (the rules quote a turn: the call passes
+    through the item's "nothing to verify" branch with notes only); None where it does not apply."""
+    label = dialogue.expected["verify_details"]
+    if label != "pass":
+        return None if label == "not_applicable" else True
+    scored = next(i for i in _rules(dialogue.language).evaluate(dialogue.doc).items if i.item_id == "verify_details")
+    return any(finding.turn_id for finding in scored.evidence)
 
 
 @dataclass(frozen=True)
@@ -41,7 +69,8 @@ class Spec:
     cross-validation on files (the item's problem-found precision and recall)."""
 
     name: str
-    item: str  # "yes" where this item applies
+    label: str  # what "yes" is, for the shipped file
+    yes: Callable[[Dialogue], bool | None]  # a labelled call's answer; None: left out
     party: str  # whose turns it reads
     verdict: str
     likely: float
@@ -51,8 +80,33 @@ class Spec:
 SPECS = {
     spec.name: spec
     for spec in (
-        Spec("customer_dissatisfied", "apology", "customer", "dissatisfied", likely=0.7, possible=0.3),
-        Spec("complex_issue", "transfer_offered", "customer", "complex", likely=0.7, possible=0.5),
+        Spec(
+            "customer_dissatisfied",
+            "the apology item applies",
+            applies("apology"),
+            "customer",
+            "dissatisfied",
+            likely=0.7,
+            possible=0.3,
+        ),
+        Spec(
+            "complex_issue",
+            "the transfer_offered item applies",
+            applies("transfer_offered"),
+            "customer",
+            "complex",
+            likely=0.7,
+            possible=0.5,
+        ),
+        Spec(
+            "needs_identifying",
+            "verify_details fails, or passes with the agent asking for a detail",
+            needs_identifying,
+            "customer",
+            "needing identification",
+            likely=0.6,
+            possible=0.5,
+        ),
     )
 }
 
@@ -70,16 +124,12 @@ def group_of(dialogue: Dialogue) -> str:
 
 
 def examples(spec: Spec, dialogues: Sequence[Dialogue]) -> list[Example]:
-    """The calls with agent speech, labelled by whether the spec's item applies."""
-    return [
-        Example(
-            group=group_of(d),
-            said=[turn.text for turn in d.doc.turns if turn.role == spec.party],
-            yes=d.expected[spec.item] != "not_applicable",
-        )
-        for d in dialogues
-        if any(turn.role == "agent" for turn in d.doc.turns)
-    ]
+    """The calls with agent speech that the spec labels."""
+    found = []
+    for d in dialogues:
+        if any(turn.role == "agent" for turn in d.doc.turns) and (yes := spec.yes(d)) is not None:
+            found.append(Example(group_of(d), [turn.text for turn in d.doc.turns if turn.role == spec.party], yes))
+    return found
 
 
 def training_set(spec: Spec) -> list[Example]:
@@ -110,7 +160,7 @@ def fit(spec: Spec, training: Sequence[Example]) -> dict[str, object]:
         "party": spec.party,
         "verdict": spec.verdict,
         "features": f"mean and max of the embeddings of the {spec.party}'s turns",
-        "label": f"the {spec.item} item applies",
+        "label": spec.label,
         "model": f"logistic regression, C={C}, balanced classes (scikit-learn)",
         "likely": spec.likely,
         "possible": spec.possible,

@@ -253,15 +253,16 @@ class DissatisfactionCondition(_Model):
         return self
 
 
-JudgementName = Literal["customer_dissatisfied", "complex_issue"]
+JudgementName = Literal["customer_dissatisfied", "complex_issue", "needs_identifying"]
 
 
 class JudgementCondition(_Model):
     """A judgement learned from labelled calls (`scorer.rules.judgement`) weighed with rule `cues`: met when the
     model finds it likely from what the customer said, or when `cues` is met and the model finds it possible;
-    `cues` alone where the model's encoder is not installed. Both read the customer's turns:
-    `customer_dissatisfied` (is the customer unhappy?) and `complex_issue` (is the issue complex: a fault, a
-    repeated failure, a dispute, something beyond the line, a manager asked for?)."""
+    `cues` alone where the model's encoder is not installed. All read the customer's turns:
+    `customer_dissatisfied` (is the customer unhappy?), `complex_issue` (is the issue complex: a fault, a
+    repeated failure, a dispute, something beyond the line, a manager asked for?) and `needs_identifying` (does
+    the call need the customer identified: a record of theirs looked up or changed, not a general question?)."""
 
     type: Literal["judgement"]
     name: JudgementName

