@@ -43,7 +43,7 @@ FOLDS = 10
 
 
 def applies(item: str) -> Callable[[Dialogue], bool | None]:
-    """ "yes" where the item applies."""
+    """Yes where the item applies."""
     return lambda dialogue: dialogue.expected[item] != "not_applicable"
 
 
@@ -53,8 +53,8 @@ def _rules(language: str) -> CompiledScorecard:
 
 
 def needs_identifying(dialogue: Dialogue) -> bool | None:
-    """ "yes" where verification fails, or passes with the agent asking (the rules quote a turn: the call passes
-    through the item's "nothing to verify" branch with notes only); None where it does not apply."""
+    """Yes where verification fails, or passes with the agent asking (the rules quote a turn; a call passing
+    through the item's "nothing to verify" branch has notes only); None where it does not apply."""
     label = dialogue.expected["verify_details"]
     if label != "pass":
         return None if label == "not_applicable" else True
@@ -64,9 +64,10 @@ def needs_identifying(dialogue: Dialogue) -> bool | None:
 
 @dataclass(frozen=True)
 class Spec:
-    """A judgement to fit: the item whose precondition labels it, whose turns it reads, and its thresholds: p at
-    or above `likely` is "yes" on the model's word, at or above `possible` when the rules' cues agree. Chosen by
-    cross-validation on files (the item's problem-found precision and recall)."""
+    """A judgement to fit: how a labelled call answers it, whose turns it reads, and its thresholds: p at or above
+    `likely` is "yes" on the model's word, at or above `possible` when the rules' cues agree. Chosen by the item's
+    problem-found precision and recall on files the model was not fitted on (cross-validation; for
+    `needs_identifying`, two batches written after)."""
 
     name: str
     label: str  # what "yes" is, for the shipped file
