@@ -141,6 +141,21 @@ def test_a_turn_that_takes_the_phrase_back() -> None:
     assert not met(sorry, ("agent", "Sorry, but that's just how it goes sometimes."), language="en")
 
 
+def test_a_sorry_that_asks_to_hear_it_again() -> None:
+    """`exclude_next_clause`: "Sorry?" followed by a request to repeat is a pardon, not an apology; an apology
+    in its own clause before such a request still counts."""
+    pardon = ["没听清", "刚才说哪", "信号"]
+    apology = phrases("不好意思", "抱歉", exclude_next_clause=pardon)
+    assert not met(apology, ("agent", "不好意思，您刚才说哪个航班？"))
+    assert not met(apology, ("agent", "抱歉？您那边信号不太好。"))
+    assert met(apology, ("agent", "非常抱歉给您添麻烦了，刚才没听清，您再说一遍？")), "not the end of its clause"
+    assert met(apology, ("agent", "不好意思，让您久等了。"))
+    sorry = phrases("sorry", exclude_next_clause=["didn't catch", "say that again"])
+    assert not met(sorry, ("agent", "Sorry? I didn't catch that last bit."), language="en")
+    assert met(sorry, ("agent", "I'm so sorry. Could you confirm the postcode?"), language="en")
+    assert met(sorry, ("agent", "Sorry about that, I didn't catch it."), language="en"), "sorry about that ends nothing"
+
+
 def test_negation_before_a_promise() -> None:
     promise = {
         "type": "proximity",
@@ -479,6 +494,8 @@ ASKS = {"type": "identifier_request"}
         ("您的问题已经记录了。", False),
         ("您可以在APP里输入订单号自己查询物流。", False),  # an instruction, not a question to this customer
         ("请问您是李女士本人吗？", True),
+        ("新的收货地址是哪里？", False),  # a new detail taken down checks nobody
+        ("请把预订确认码告诉我。", True),
     ],
 )
 def test_identifier_request_zh(text: str, asked: bool) -> None:
@@ -495,6 +512,9 @@ def test_identifier_request_zh(text: str, asked: bool) -> None:
         ("You can check the status online with your order number.", False),  # an instruction
         # "you could" across a sentence end is no instruction
         ("Let me look into that for you. Could you confirm your date of birth?", True),
+        ("What's the new address please?", False),  # a new detail taken down checks nobody
+        ("Thanks for calling, you're speaking with Dev, what's brought you to us?", False),  # an introduction
+        ("May I ask who I'm speaking with today?", True),
     ],
 )
 def test_identifier_request_en(text: str, asked: bool) -> None:

@@ -143,8 +143,8 @@ class PhrasesCondition(_Model):
     Modes: `any` (one of them), `all` (each phrase or one of its synonyms), `none` (none of them),
     `at_least` (`count` occurrences in total). A hit followed directly by an `exclude_after` phrase
     (不知道 + 您), preceded within `negation_window` characters (CJK) / words by a `negations`
-    phrase (不能 + 保证), or in a turn that also holds an `exclude_in_turn` phrase (对不起 … 这样行了吧) does not
-    count.
+    phrase (不能 + 保证), in a turn that also holds an `exclude_in_turn` phrase (对不起 … 这样行了吧), or ending its
+    clause when the next clause holds an `exclude_next_clause` phrase (不好意思，您刚才说哪个航班) does not count.
     """
 
     type: Literal["phrases"]
@@ -161,6 +161,9 @@ class PhrasesCondition(_Model):
     )
     exclude_after: list[Phrase] = Field(default_factory=list)
     exclude_in_turn: list[Phrase] = Field(default_factory=list, description="a turn holding one counts no hit")
+    exclude_next_clause: list[Phrase] = Field(
+        default_factory=list, description="a hit ending its clause counts nothing when the next clause holds one"
+    )
     negations: list[Phrase] = Field(default_factory=list)
     negation_window: int = Field(4, ge=0)
     scope: Scope = Field(default_factory=Scope)

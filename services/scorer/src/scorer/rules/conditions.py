@@ -182,9 +182,19 @@ class Context:
                 return True
         return False
 
-    def holds(self, turn: int, phrases: Sequence[str]) -> bool:
-        """Does the turn hold one of the phrases anywhere (whole words, unless CJK)?"""
-        text = self.texts[turn].match
+    def next_clause_holds(self, turn: int, end: int, phrases: Sequence[str]) -> bool:
+        """Does the hit end its clause, and the next clause hold one of the phrases ("Sorry? I didn't catch
+        that": a request to repeat, not an apology)?"""
+        view = self.texts[turn]
+        if not _at(view.breaks, end):
+            return False
+        k = bisect_right(view.breaks, end)
+        stop = view.breaks[k] if k < len(view.breaks) else len(view.match)
+        return self.holds(turn, phrases, view.match[end:stop].strip())
+
+    def holds(self, turn: int, phrases: Sequence[str], text: str | None = None) -> bool:
+        """Does the turn (or `text`, a part of it) hold one of the phrases anywhere (whole words, unless CJK)?"""
+        text = self.texts[turn].match if text is None else text
         if self.cjk:
             return any(phrase in text for phrase in phrases)
         padded = f" {text} "
@@ -387,11 +397,14 @@ class Phrases(Compiled):
     negation_window: int
     scope: CompiledScope
     exclude_in_turn: tuple[str, ...] = ()
+    exclude_next_clause: tuple[str, ...] = ()
 
     def _excluded(self, ctx: Context, turn: int, start: int, end: int) -> bool:
         if self.exclude_after and ctx.followed_by(turn, end, self.exclude_after):
             return True
         if self.exclude_in_turn and ctx.holds(turn, self.exclude_in_turn):
+            return True
+        if self.exclude_next_clause and ctx.next_clause_holds(turn, end, self.exclude_next_clause):
             return True
         return bool(self.negations) and ctx.negated(turn, start, end, self.negations, self.negation_window)
 
@@ -400,7 +413,7 @@ class Phrases(Compiled):
         (感谢 and 感谢您 at one place are one), and the first `limit` of those."""
         mask, required = ctx.select(self.scope).mask, ctx.required(self.word_boundary)
         per_group = [ctx.hits.select(group, mask, required) for group in self.groups]
-        if self.exclude_after or self.negations or self.exclude_in_turn:
+        if self.exclude_after or self.negations or self.exclude_in_turn or self.exclude_next_clause:
             per_group = [[hit for hit in hits if not self._excluded(ctx, *hit)] for hits in per_group]
         hits = non_overlapping(per_group)
         return sum(1 for hits in per_group if hits), len(hits), hits[:limit]
@@ -497,6 +510,8 @@ class Proximity(Compiled):
     negations: tuple[str, ...]
     negation_window: int
     scope: CompiledScope
+    second_negations: tuple[str, ...] = ()  # before a second term: "new" + address
+    second_negation_window: int = 0
 
     def evaluate(self, ctx: Context) -> Outcome:
         required = ctx.required(self.word_boundary)
@@ -508,6 +523,9 @@ class Proximity(Compiled):
         if not firsts:
             return Outcome(False)
         seconds = ctx.hits.select(self.second, mask, required)
+        if self.second_negations:
+            window = self.second_negation_window
+            seconds = [hit for hit in seconds if not ctx.negated(*hit, self.second_negations, window)]
         found = near(firsts, seconds, self.within, self.ordered, words, MAX_EVIDENCE)
         return Outcome(bool(found), found)
 

@@ -52,6 +52,8 @@ from scorer.rules.lexicon import (
     DISSATISFACTION_NEGATIONS,
     DISSATISFACTION_WEIGHTS,
     EXCLAMATIONS,
+    FRESH_DETAIL,
+    FRESH_DETAIL_WINDOW,
     IDENTIFIER_ALONE,
     IDENTIFIER_INSTRUCTION_WINDOW,
     IDENTIFIER_INSTRUCTIONS,
@@ -201,6 +203,7 @@ class _Compiler:
                 negation_window=spec.negation_window,
                 scope=self.scope(spec.role, spec.scope),
                 exclude_in_turn=self.texts(spec.exclude_in_turn),
+                exclude_next_clause=self.texts(spec.exclude_next_clause),
             )
         if isinstance(spec, RegexCondition):
             pattern = compile_pattern("(?m)" + spec.pattern)
@@ -231,8 +234,11 @@ class _Compiler:
             aligned = not self.cjk  # Chinese identifiers hide inside longer words (手机号 in 手机号码)
             scope = self.scope(spec.role, spec.scope)
             named = "|".join(re.escape(normalise(i, self.cjk).full) for i in sorted(identifiers, key=len, reverse=True))
+            fresh, fresh_window = self.texts(list(FRESH_DETAIL[language])), FRESH_DETAIL_WINDOW[language]
             asked_alone = [
-                Regex(compile_pattern("(?m)" + pattern.format(named)), pattern.format("…"), 1, scope)
+                Regex(
+                    compile_pattern("(?m)" + pattern.format(named)), pattern.format("…"), 1, scope, fresh, fresh_window
+                )
                 for pattern in (IDENTIFIER_QUESTION[language], IDENTIFIER_ALONE)
             ]
             near = Proximity(
@@ -245,6 +251,8 @@ class _Compiler:
                 negations=self.texts(list(IDENTIFIER_INSTRUCTIONS[language])),
                 negation_window=IDENTIFIER_INSTRUCTION_WINDOW[language],
                 scope=scope,
+                second_negations=fresh,
+                second_negation_window=fresh_window,
             )
             conditions: list[Compiled] = [near, *asked_alone]
             if spec.exchanged:

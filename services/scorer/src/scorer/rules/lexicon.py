@@ -192,6 +192,10 @@ IDENTIFIERS: dict[str, tuple[str, ...]] = {
         "取件码",
         "取货码",
         "短信码",
+        "确认码",
+        "预订码",
+        "预约码",
+        "id",
     ),
     "en": (
         "name",
@@ -258,8 +262,12 @@ IDENTIFIERS: dict[str, tuple[str, ...]] = {
         "order reference",
         "meter number",
         "serial number",
-        "speaking with",
-        "speaking to",
+        "who am i speaking with",
+        "who am i speaking to",
+        "who i'm speaking with",
+        "who i'm speaking to",
+        "who i am speaking with",
+        "who i am speaking to",
         "pickup code",
         "collection code",
     ),
@@ -308,6 +316,7 @@ REQUESTS: dict[str, tuple[str, ...]] = {
         "can i get",
         "could i get",
         "can i grab",
+        "could i grab",
         "can i take",
         "may i take",
         "could i take",
@@ -345,6 +354,10 @@ REQUESTS: dict[str, tuple[str, ...]] = {
         "could i ask your",
     ),
 }
+# A new detail taken down checks nobody: "What's the new address?", "新的收货地址是？" (a change of address with no
+# other question fails).
+FRESH_DETAIL = {"zh": ("新",), "en": ("new", "different")}
+FRESH_DETAIL_WINDOW = {"zh": 1, "en": 1}
 IDENTIFIER_WITHIN = {"zh": 16, "en": 6}  # characters / words between the request and the identifier
 # A request form right after these is an instruction, not a question to this customer: "您可以在APP里输入订单号",
 # "you can check the status online with your order number".
@@ -399,7 +412,7 @@ DISSATISFACTION: dict[tuple[str, str], tuple[str, ...]] = {
         "找你们主管",
         "差评",
     ),
-    ("zh", "demand"): ("退款", "退钱", "把钱退", "赔偿", "补偿", "赔钱", "退货"),
+    ("zh", "demand"): ("退款", "退钱", "把钱退", "退给我", "赔偿", "补偿", "赔钱", "退货"),
     ("zh", "problem"): (
         "不热",
         "打不着火",
@@ -530,6 +543,8 @@ DISSATISFACTION: dict[tuple[str, str], tuple[str, ...]] = {
         "一团糟",
         "翻新机",
         "个电话了",
+        "弄丢",
+        "找不到了",
     ),
     ("zh", "emotion"): (
         "太狠了",
@@ -568,6 +583,9 @@ DISSATISFACTION: dict[tuple[str, str], tuple[str, ...]] = {
         "白跑",
         "白等",
         "给个说法",
+        "一肚子气",
+        "怎么可能",
+        "明明",
         "要个说法",
         "讨个说法",
     ),
@@ -757,6 +775,8 @@ DISSATISFACTION: dict[tuple[str, str], tuple[str, ...]] = {
     ("en", "emotion"): (
         "no need to be like that",
         "no need to be rude",
+        "short with me",
+        "ruining",
         "don't talk to me like",
         "snippy",
         "patronising",
@@ -806,10 +826,14 @@ DISSATISFACTION: dict[tuple[str, str], tuple[str, ...]] = {
         "already told",
         "keep telling",
         "for the last time",
+        "like i said",
+        "as i said",
+        "i said it's",
     ),
 }
 DISSATISFACTION_NEGATIONS = {
-    "zh": ("不是要", "不是想", "没有", "不想", "不用", "不需要", "不要", "怕"),  # 怕突然停电: not (yet) a failure
+    # 怕突然停电, 会不会升坏了, 万一失败: not (yet) a failure
+    "zh": ("不是要", "不是想", "没有", "不想", "不用", "不需要", "不要", "怕", "会不会", "万一"),
     "en": ("not", "no", "don't"),
 }
 
