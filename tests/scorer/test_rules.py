@@ -355,6 +355,29 @@ def metric(name: str, op: str, value: float, value2: float | None = None) -> dic
     return {"type": "metric", "metric": name, "op": op, "value": value, "value2": value2}
 
 
+def test_each_silence_needs_its_own_announcement() -> None:
+    """`silence`: a hold announced in the agent's turn before the silence excuses it; one announced earlier in the
+    call does not excuse a later one, nor does anything excuse a silence before the agent's first word."""
+    dead_air = {"type": "silence", "min_ms": 15000, "announced_by": ["请稍等"]}
+    turns = [
+        ("agent", "您好，请讲。", 0.0, 2.0),
+        ("customer", "我查一下订单。", 3.0, 5.0),
+        ("agent", "好的，请稍等，我查一下。", 6.0, 9.0),
+        ("agent", "查到了，已经发货。", 30.0, 33.0),
+        ("customer", "那什么时候到？", 34.0, 36.0),
+        ("agent", "明天到。", 60.0, 61.0),
+    ]
+    announced = check(dead_air, build(turns[:4], non_talk=[(9.0, 30.0)]))
+    assert not announced[0], announced
+    ok, evidence = check(dead_air, build(turns, non_talk=[(9.0, 30.0), (36.0, 60.0)]))
+    assert ok, "the first hold's announcement does not cover the second silence"
+    assert "non-talk 24.0 s at 00:36" in evidence[0].text and "(t4)" not in evidence[0].text
+    assert "(t3) announced no hold" in evidence[0].text
+    before_any_word = build([("customer", "喂？", 0.0, 1.0), ("agent", "您好。", 20.0, 21.0)], non_talk=[(1.0, 20.0)])
+    assert check(dead_air, before_any_word)[0]
+    assert not check(dead_air, build(turns[:2]))[0], "no long silence"
+
+
 def test_metric_conditions_and_their_evidence() -> None:
     doc = build(
         [("agent", "您好。"), ("customer", "你好。"), ("agent", "请讲。")],

@@ -283,6 +283,16 @@ class MetricCondition(_Model):
     value2: float | None = None
 
 
+class SilenceCondition(_Model):
+    """A silence (non-talk) of at least `min_ms` the agent did not announce: the agent's last turn before it holds
+    none of `announced_by` (请稍等, please hold …). Each silence is judged on its own: a hold announced once does
+    not excuse a later silence, and a silence before the agent has spoken is never announced."""
+
+    type: Literal["silence"]
+    min_ms: int = Field(15000, ge=1)
+    announced_by: PhraseList
+
+
 class RepetitionCondition(_Model):
     """`min_repeats` turns of `role` saying nearly the same thing: turns of at least `min_length`
     characters (CJK) / words whose character- (word-) bigram similarity with one of them is at least
@@ -322,6 +332,7 @@ Condition = Annotated[
     | RegexCondition
     | ProximityCondition
     | MetricCondition
+    | SilenceCondition
     | RepetitionCondition
     | SentimentCondition
     | IdentifierRequestCondition

@@ -21,7 +21,7 @@ from callqa.transcripts import Turn
 from scorer.rules.judgement import Judgement
 from scorer.rules.lexicon import REPEATS_WEIGHT
 from scorer.rules.matching import ALIGNED, WHOLE, Hit, Hits, near, non_overlapping
-from scorer.rules.metrics import Call, Measured, Note, measure
+from scorer.rules.metrics import Call, Measured, Note, clock, measure
 from scorer.rules.normalise import TurnText
 from scorer.rules.similarity import similar_turns
 
@@ -532,6 +532,30 @@ class Proximity(Compiled):
     def describe(self) -> str:
         joiner = "then" if self.ordered else "near"
         return f"{self.scope.describe()}: ({_listing(self.labels[0])}) {joiner} ({_listing(self.labels[1])})"
+
+
+@dataclass(slots=True)
+class Silence(Compiled):
+    min_ms: int
+    announcement: Phrases  # said by the agent
+
+    def evaluate(self, ctx: Context) -> Outcome:
+        long = [span for span in ctx.call.metrics.non_talk if span.duration_ms >= self.min_ms]
+        if not long:
+            return Outcome(False, [Note(text=f"no non-talk of {self.min_ms / 1000:.0f} s or more")])
+        announcing = {turn for turn, _, _ in self.announcement.tally(ctx, len(ctx.turns) * 8)[2]}
+        agent, begins = ctx.role_turns.get("agent", []), ctx.call.begins
+        for span in long:
+            before = [turn for turn in agent if begins[turn] < span.begin_ms]
+            if not before or before[-1] not in announcing:
+                said = f"the agent's turn before it ({ctx.call.ids[before[-1]]})" if before else "the agent before it"
+                where = f"non-talk {span.duration_ms / 1000:.1f} s at {clock(span.begin_ms)}"
+                note = Note(text=f"{where}: {said} announced no hold", begin_ms=span.begin_ms, end_ms=span.end_ms)
+                return Outcome(True, [note])
+        return Outcome(False, [Note(text=f"every non-talk of {self.min_ms / 1000:.0f} s or more announced")])
+
+    def describe(self) -> str:
+        return f"non-talk of {self.min_ms / 1000:.0f} s or more not announced by ({self.announcement.describe()})"
 
 
 _OPS = {

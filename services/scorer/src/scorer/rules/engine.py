@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, Field
 
@@ -41,6 +41,7 @@ from scorer.rules.conditions import (
     Regex,
     Repetition,
     Sentiment,
+    Silence,
     absent,
     is_absence,
 )
@@ -90,6 +91,7 @@ from scorer.scorecard import (
     Scorecard,
     SentimentCondition,
     Severity,
+    SilenceCondition,
     compile_pattern,
 )
 
@@ -262,6 +264,9 @@ class _Compiler:
             return self.dissatisfaction(spec)
         if isinstance(spec, JudgementCondition):
             return self.judged(spec.name, self.condition(spec.cues))
+        if isinstance(spec, SilenceCondition):
+            announcement = PhrasesCondition(type="phrases", role="agent", phrases=spec.announced_by)
+            return Silence(spec.min_ms, cast(Phrases, self.condition(announcement)))
         if isinstance(spec, MetricCondition):
             return Metric(spec.metric, spec.op, spec.value, spec.value2 if spec.value2 is not None else spec.value)
         if isinstance(spec, RepetitionCondition):
