@@ -106,6 +106,13 @@ HOURS_ZH: list[TurnSpec] = [
 ]
 
 
+def test_a_very_long_turn_is_read_as_far_as_the_model_reads() -> None:
+    """The encoder's time grows with the text: a turn is embedded from its first `TURN_CHARS` characters."""
+    head = "我的宽带又断了，" * (judgement.TURN_CHARS // 8)
+    long, cut = judgement.embed([head + "后面还有很多很多话。" * 400, head[: judgement.TURN_CHARS]])
+    assert (long == cut).all()
+
+
 def test_a_repeated_fault_is_judged_complex_and_a_simple_question_is_not() -> None:
     met, evidence = judged(*FAULT_ZH, condition=COMPLEX)
     assert met, evidence
