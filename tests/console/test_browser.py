@@ -21,6 +21,8 @@ pytestmark = pytest.mark.slow
 ME, OTHER = "agent-en-104", "agent-en-112"
 WAIT = 30_000
 
+FILL_MS = 90_000  # a whole default card typed into the editor: slow on a busy 2-core machine
+
 
 def sign_in(page: Page, seeded: Any, user: str) -> None:
     page.goto("/login")
@@ -285,7 +287,7 @@ def test_scorecard_editor_shows_errors_at_their_path(seeded: Any, new_page: Any,
     editor = page.get_by_label("Scorecard document (JSON)")
     document = json.loads(editor.input_value())
     document["sections"][0]["items"][0]["points"] = -5
-    editor.fill(json.dumps(document))
+    editor.fill(json.dumps(document), timeout=FILL_MS)
     page.get_by_role("button", name="Check").click()
     expect(page.get_by_test_id("errors")).to_contain_text(re.compile(r"sections\W0\W+items\W0\W+points"))
     expect(editor).to_have_value(re.compile('"points": -5'))  # the edit stays in the editor, to be fixed
@@ -298,7 +300,7 @@ def test_scorecard_editor_shows_errors_at_their_path(seeded: Any, new_page: Any,
     assert '"points": -5' in selected, selected
     shot(page, "error-at-path")
     # The draft (points fixed, not saved) dry-run on a chosen call's transcript.
-    editor.fill(editor.input_value().replace('"points": -5', '"points": 1'))
+    editor.fill(editor.input_value().replace('"points": -5', '"points": 1'), timeout=FILL_MS)
     page.get_by_label("Call to dry-run on").select_option(recording_id(seeded, ME))
     page.get_by_role("button", name="Dry-run on a transcript").press("Enter")
     expect(page.get_by_test_id("dry-run")).to_contain_text("%")
