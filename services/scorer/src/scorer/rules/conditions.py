@@ -21,7 +21,7 @@ from callqa.transcripts import Turn
 from scorer.rules.judgement import Judgement
 from scorer.rules.lexicon import REPEATS_WEIGHT
 from scorer.rules.matching import ALIGNED, WHOLE, Hit, Hits, near, non_overlapping
-from scorer.rules.metrics import Call, Measured, Note, clock, measure
+from scorer.rules.metrics import Call, Measured, Note, measure, non_talk_note
 from scorer.rules.normalise import TurnText
 from scorer.rules.similarity import similar_turns
 
@@ -408,13 +408,18 @@ class Phrases(Compiled):
             return True
         return bool(self.negations) and ctx.negated(turn, start, end, self.negations, self.negation_window)
 
-    def tally(self, ctx: Context, limit: int) -> tuple[int, int, list[Hit]]:
-        """How many phrases (with their synonyms) were found, how many findings there are leftmost-longest
-        (感谢 and 感谢您 at one place are one), and the first `limit` of those."""
+    def found(self, ctx: Context) -> list[list[Hit]]:
+        """Each phrase's hits (with its synonyms') in the scoped turns, those discounted left out."""
         mask, required = ctx.select(self.scope).mask, ctx.required(self.word_boundary)
         per_group = [ctx.hits.select(group, mask, required) for group in self.groups]
         if self.exclude_after or self.negations or self.exclude_in_turn or self.exclude_next_clause:
             per_group = [[hit for hit in hits if not self._excluded(ctx, *hit)] for hits in per_group]
+        return per_group
+
+    def tally(self, ctx: Context, limit: int) -> tuple[int, int, list[Hit]]:
+        """How many phrases (with their synonyms) were found, how many findings there are leftmost-longest
+        (感谢 and 感谢您 at one place are one), and the first `limit` of those."""
+        per_group = self.found(ctx)
         hits = non_overlapping(per_group)
         return sum(1 for hits in per_group if hits), len(hits), hits[:limit]
 
@@ -543,15 +548,16 @@ class Silence(Compiled):
         long = [span for span in ctx.call.metrics.non_talk if span.duration_ms >= self.min_ms]
         if not long:
             return Outcome(False, [Note(text=f"no non-talk of {self.min_ms / 1000:.0f} s or more")])
-        announcing = {turn for turn, _, _ in self.announcement.tally(ctx, len(ctx.turns) * 8)[2]}
+        announcing = {turn for hits in self.announcement.found(ctx) for turn, _, _ in hits}
         agent, begins = ctx.role_turns.get("agent", []), ctx.call.begins
         for span in long:
-            before = [turn for turn in agent if begins[turn] < span.begin_ms]
-            if not before or before[-1] not in announcing:
-                said = f"the agent's turn before it ({ctx.call.ids[before[-1]]})" if before else "the agent before it"
-                where = f"non-talk {span.duration_ms / 1000:.1f} s at {clock(span.begin_ms)}"
-                note = Note(text=f"{where}: {said} announced no hold", begin_ms=span.begin_ms, end_ms=span.end_ms)
-                return Outcome(True, [note])
+            before = next((turn for turn in reversed(agent) if begins[turn] < span.begin_ms), None)
+            if before is None or before not in announcing:
+                said = (
+                    "the agent before it" if before is None else f"the agent's turn before it ({ctx.call.ids[before]})"
+                )
+                note = non_talk_note(span)
+                return Outcome(True, [note._replace(text=f"{note.text}: {said} announced no hold")])
         return Outcome(False, [Note(text=f"every non-talk of {self.min_ms / 1000:.0f} s or more announced")])
 
     def describe(self) -> str:

@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -265,8 +265,7 @@ class _Compiler:
         if isinstance(spec, JudgementCondition):
             return self.judged(spec.name, self.condition(spec.cues))
         if isinstance(spec, SilenceCondition):
-            announcement = PhrasesCondition(type="phrases", role="agent", phrases=spec.announced_by)
-            return Silence(spec.min_ms, cast(Phrases, self.condition(announcement)))
+            return Silence(spec.min_ms, self.words(spec.announced_by, "agent", word_boundary=True))
         if isinstance(spec, MetricCondition):
             return Metric(spec.metric, spec.op, spec.value, spec.value2 if spec.value2 is not None else spec.value)
         if isinstance(spec, RepetitionCondition):

@@ -128,7 +128,7 @@ def _turn_starting(call: Call, role: str, at_ms: int) -> str | None:
     return None
 
 
-def _non_talk_evidence(span: Span) -> Note:
+def non_talk_note(span: Span) -> Note:
     text = f"non-talk {span.duration_ms / 1000:.1f} s at {clock(span.begin_ms)}"
     return Note(begin_ms=span.begin_ms, end_ms=span.end_ms, text=text)
 
@@ -138,12 +138,12 @@ def _max_non_talk(call: Call) -> Measured:
     if not spans:
         return Measured(0, [Note(text="no non-talk instance")])
     longest = max(spans, key=lambda s: s.duration_ms)
-    return Measured(longest.duration_ms, [_non_talk_evidence(longest)])
+    return Measured(longest.duration_ms, [non_talk_note(longest)])
 
 
 def _non_talk_count(call: Call) -> Measured:
     spans = call.metrics.non_talk
-    return Measured(len(spans), [_non_talk_evidence(s) for s in spans] or [Note(text="no non-talk instance")])
+    return Measured(len(spans), [non_talk_note(s) for s in spans] or [Note(text="no non-talk instance")])
 
 
 def _non_talk_ms(call: Call) -> Measured:
