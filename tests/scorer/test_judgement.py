@@ -63,12 +63,32 @@ def test_a_calm_enquiry_is_not_and_the_skipped_item_says_what_the_model_measured
         ("说好的上午上门，等到现在都没人来，一整天都耽误了。", "zh", True),  # cues, and the model finds it possible
         ("Why has my bill gone up by forty pounds this month?", "en", False),  # cues the model rules out
         ("我不是要退款，就是问一下发票怎么开。", "zh", False),  # no cue (negated), and the model rules it out
+        ("我没有要投诉的意思，就问下发票怎么开。", "zh", False),  # the model does not read the denied complaint
         ("I don't want a refund, just checking", "en", False),
     ],
 )
 def test_the_model_and_the_lexicon_decide_together(text: str, language: str, expected: bool) -> None:
     hello = "Hello." if language == "en" else "您好。"
     assert judged(("agent", hello), ("customer", text), language=language)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("said", "read"),
+    [
+        ("我没有要投诉的意思，就问下发票怎么开。", "的意思，就问下发票怎么开。"),
+        ("我也不是故意找茬，但是这已经第三次了", "，但是这已经第三次了"),
+        ("I'm not trying to complain, I just want to know when it ships.", ", I just want to know when it ships."),
+        ("I don't blame you, but this is the third time.", " you, but this is the third time."),
+        # not denials: a threat to complain, a negated good, a complaint
+        ("再不解决我就投诉你们", "再不解决我就投诉你们"),
+        ("If this isn't fixed I will complain.", "If this isn't fixed I will complain."),
+        ("I'm not happy about this at all.", "I'm not happy about this at all."),
+        ("我对你们很不满，要投诉", "我对你们很不满，要投诉"),
+    ],
+)
+def test_the_model_does_not_read_a_denied_complaint(said: str, read: str) -> None:
+    """An embedding has no negation: a clause denying dissatisfaction is left out up to its cue."""
+    assert judgement.guarded(said) == read
 
 
 def test_without_the_encoder_the_lexicon_decides(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -160,7 +160,7 @@ def fit(spec: Spec, training: Sequence[Example]) -> dict[str, object]:
         "encoder": judgement.ENCODER,
         "party": spec.party,
         "verdict": spec.verdict,
-        "features": f"mean and max of the embeddings of the {spec.party}'s turns",
+        "features": f"mean and max of the embeddings of the {spec.party}'s turns, denied complaints left out",
         "label": spec.label,
         "model": f"logistic regression, C={C}, balanced classes (scikit-learn)",
         "likely": spec.likely,

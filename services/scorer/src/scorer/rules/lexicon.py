@@ -837,6 +837,51 @@ DISSATISFACTION_NEGATIONS = {
     "en": ("not", "no", "don't"),
 }
 
+# A customer denying dissatisfaction ("我没有要投诉的意思", "I'm not complaining"): what the learned dissatisfaction
+# judgement must not read as a complaint. A denial is a negation, an optional word of intent, then the cue.
+DENIALS = {
+    "zh": ("不是", "并不是", "没有", "并没有", "没", "不", "无意"),
+    "en": ("not", "never", "no"),  # and a contraction's n't
+}
+DENIAL_INTENTS = {
+    "zh": ("要", "想", "来", "在", "打算", "故意", "是要", "是想", "是来", "是在", "有要", "有想", "想要", "存心"),
+    "en": (
+        "trying to",
+        "want to",
+        "wanting to",
+        "mean to",
+        "meaning to",
+        "here to",
+        "calling to",
+        "going to",
+        "be",
+        "being",
+    ),
+}
+DENIED_CUES = {
+    "zh": ("投诉", "生气", "发火", "发脾气", "抱怨", "找茬", "找麻烦", "吵架", "闹事", "怪你", "怪您", "责怪", "追究"),
+    "en": (
+        "complain",
+        "complaining",
+        "complaint",
+        "complaints",
+        "angry",
+        "upset",
+        "annoyed",
+        "cross",
+        "mad",
+        "having a go",
+        "have a go",
+        "blaming",
+        "blame",
+        "difficult",
+        "rude",
+        "kick up a fuss",
+        "make a fuss",
+        "making a fuss",
+    ),
+}
+
 
 def language_of(cjk: bool) -> str:
     return "zh" if cjk else "en"
