@@ -519,6 +519,8 @@ ASKS = {"type": "identifier_request"}
         ("请问您是李女士本人吗？", True),
         ("新的收货地址是哪里？", False),  # a new detail taken down checks nobody
         ("请把预订确认码告诉我。", True),
+        ("建档时候留的是哪个手机号，我帮您调一下档案。", True),
+        ("缴费短信里报名流水号后面那串数字念给我听一下。", True),
     ],
 )
 def test_identifier_request_zh(text: str, asked: bool) -> None:
@@ -583,6 +585,11 @@ def test_identifier_request_sees_a_detail_exchanged_in_any_wording() -> None:
     assert met(ASKS, ("agent", "好的"), ("agent", "订单号和手机号。")), "a list of identifiers on its own"
     assert not met(
         ASKS | {"exchanged": False}, ("agent", "好的"), ("agent", "是哪一单呢？"), ("customer", "QH0520886。")
+    )
+    new_number = ("customer", "新的是199 3071 5526。")
+    assert not met(ASKS, ("agent", "好的"), ("agent", "请问您的新号码是多少？"), new_number), "a new detail taken down"
+    assert not met(
+        ASKS, ("agent", "Sure."), ("agent", "And the new number?"), ("customer", "07700 900123."), language="en"
     )
 
 

@@ -679,6 +679,7 @@ class DetailExchanged(Compiled):
     question: re.Pattern[str]  # a turn that asks
     confirmation: re.Pattern[str]  # an answer that says yes
     rest: int  # what else an answer may hold: characters (CJK) or words
+    fresh: re.Pattern[str]  # a question for a new detail ("新号码", "new address"): taken down, checking nobody
 
     def evaluate(self, ctx: Context) -> Outcome:
         texts, role_of = ctx.call.texts, ctx.call.role_of
@@ -686,6 +687,8 @@ class DetailExchanged(Compiled):
         for turn in selection.indices[1:]:  # the first is the greeting's "how can I help?"
             after = turn + 1
             if after >= len(texts) or role_of[after] == role_of[turn] or not self.question.search(texts[turn]):
+                continue
+            if self.fresh.search(texts[turn].lower()):
                 continue
             answer = texts[after]
             if self._answers(answer, ctx.cjk) or (self.detail.search(texts[turn]) and self.confirmation.match(answer)):

@@ -258,7 +258,13 @@ class _Compiler:
             )
             conditions: list[Compiled] = [near, *asked_alone]
             if spec.exchanged:
-                conditions.append(DetailExchanged(scope, DETAIL, QUESTION, CONFIRMATION, DETAIL_ANSWER_REST[language]))
+                # "新号码是多少？" answered with a number takes a new detail down: it identifies nobody
+                joiner = "的?" if self.cjk else r"\s+"
+                fresh_asked = re.compile(f"(?:{'|'.join(map(re.escape, FRESH_DETAIL[language]))}){joiner}(?:{named})")
+                exchanged = DetailExchanged(
+                    scope, DETAIL, QUESTION, CONFIRMATION, DETAIL_ANSWER_REST[language], fresh_asked
+                )
+                conditions.append(exchanged)
             return AnyOf(conditions)
         if isinstance(spec, DissatisfactionCondition):
             return self.dissatisfaction(spec)
