@@ -847,8 +847,8 @@ DISSATISFACTION_NEGATIONS = {
     "en": ("not", "no", "don't"),
 }
 
-# A customer denying dissatisfaction ("我没有要投诉的意思", "I'm not complaining"): what the learned dissatisfaction
-# judgement must not read as a complaint. A denial is a negation, an optional word of intent, then the cue.
+# A customer denying dissatisfaction ("我没有要投诉的意思", "I'm not complaining"): what the learned judgements must
+# not read as a complaint (`judgement.guarded`). A denial is a negation, up to two words of intent, then the cue.
 DENIALS = {
     "zh": ("不是", "并不是", "没有", "并没有", "没", "不", "无意"),
     "en": ("not", "never", "no"),  # and a contraction's n't
