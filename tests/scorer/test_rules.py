@@ -142,8 +142,8 @@ def test_a_turn_that_takes_the_phrase_back() -> None:
 
 
 def test_a_sorry_that_asks_to_hear_it_again() -> None:
-    """`exclude_next_clause`: "Sorry?" followed by a request to repeat is a pardon, not an apology; an apology
-    in its own clause before such a request still counts."""
+    """`exclude_next_clause`: "Sorry?" followed by a request to repeat is a pardon, not an apology, and so is a
+    sorry asked as a clause of its own; an apology in its own clause before such a request still counts."""
     pardon = ["没听清", "刚才说哪", "信号"]
     apology = phrases("不好意思", "抱歉", exclude_next_clause=pardon)
     assert not met(apology, ("agent", "不好意思，您刚才说哪个航班？"))
@@ -154,6 +154,10 @@ def test_a_sorry_that_asks_to_hear_it_again() -> None:
     assert not met(sorry, ("agent", "Sorry? I didn't catch that last bit."), language="en")
     assert met(sorry, ("agent", "I'm so sorry. Could you confirm the postcode?"), language="en")
     assert met(sorry, ("agent", "Sorry about that, I didn't catch it."), language="en"), "sorry about that ends nothing"
+    assert not met(sorry, ("agent", "Okay, sorry? Which one?"), language="en"), "asked alone"
+    assert not met(apology, ("agent", "不好意思？您说发货前什么？")), "asked alone, whatever follows"
+    assert met(apology, ("agent", "不好意思，让您久等了？")), "a question, but not the sorry alone"
+    assert met(sorry, ("agent", "I'm so sorry?"), language="en"), "not a clause of its own"
 
 
 def test_negation_before_a_promise() -> None:

@@ -182,6 +182,15 @@ class Context:
                 return True
         return False
 
+    def asked_alone(self, turn: int, start: int, end: int) -> bool:
+        """Is the hit a clause of its own, asked as a question ("Sorry?", "不好意思？": a request to repeat)?"""
+        view = self.texts[turn]
+        k = bisect_right(view.breaks, start)
+        clause_start = view.breaks[k - 1] + (0 if self.cjk else 1) if k else 0  # words: a break is a space
+        if start != clause_start or not (end == len(view.match) or _at(view.breaks, end)):
+            return False
+        return view.full[view.full_offset(end - 1) + 1 :].lstrip()[:1] in ("?", "？")
+
     def next_clause_holds(self, turn: int, end: int, phrases: Sequence[str]) -> bool:
         """Does the hit end its clause, and the next clause hold one of the phrases ("Sorry? I didn't catch
         that": a request to repeat, not an apology)?"""
@@ -404,7 +413,9 @@ class Phrases(Compiled):
             return True
         if self.exclude_in_turn and ctx.holds(turn, self.exclude_in_turn):
             return True
-        if self.exclude_next_clause and ctx.next_clause_holds(turn, end, self.exclude_next_clause):
+        if self.exclude_next_clause and (
+            ctx.asked_alone(turn, start, end) or ctx.next_clause_holds(turn, end, self.exclude_next_clause)
+        ):
             return True
         return bool(self.negations) and ctx.negated(turn, start, end, self.negations, self.negation_window)
 

@@ -140,12 +140,15 @@ class TurnText:
     def quote_match(self, start: int, end: int) -> str:
         """The original text behind the (non-empty) match-view span [start, end): a digit of 1017 stands
         for all of 一零一七."""
+        return self.quote_full(self.full_offset(start), self.full_offset(end - 1) + 1)
+
+    def full_offset(self, position: int) -> int:
+        """The full-view offset of the match-view character at `position`."""
         if self._pieces is None:
             self._pieces = _pieces(self.full, self.cjk)
         starts, starts_full = self._pieces
-        first = bisect_right(starts, start) - 1
-        last = bisect_right(starts, end - 1) - 1
-        return self.quote_full(starts_full[first] + start - starts[first], starts_full[last] + end - starts[last])
+        run = bisect_right(starts, position) - 1
+        return starts_full[run] + position - starts[run]
 
     def match_offset(self, position: int) -> int:
         """The match-view offset of a full-view position; one inside a separator maps to the end of the run
