@@ -160,6 +160,19 @@ def test_a_sorry_that_asks_to_hear_it_again() -> None:
     assert met(sorry, ("agent", "I'm so sorry?"), language="en"), "not a clause of its own"
 
 
+def test_a_phrase_the_agent_quotes_is_not_theirs() -> None:
+    """`exclude_quoted`: a hit inside quotation marks is someone else's words; contractions are no quotes."""
+    dont_know = phrases("不知道", exclude_quoted=True)
+    assert not met(dont_know, ("agent", "之前同事回您一句“这个我不知道”，确实很不妥。"))
+    assert met(dont_know, ("agent", "这个我不知道。"))
+    assert met(phrases("不知道"), ("agent", "之前同事回您一句“这个我不知道”。")), "off unless asked for"
+    not_ours = phrases("not our job", "not our problem", exclude_quoted=True)
+    assert not met(not_ours, ("agent", "I'm sorry, 'not our job to sort it' is not the wording we use."), language="en")
+    assert not met(not_ours, ("agent", 'The note says "not our problem if missing".'), language="en")
+    assert met(not_ours, ("agent", "Honestly that's not our problem, it's the courier's."), language="en")
+    assert met(not_ours, ("agent", "I don't think it's not our job, sorry."), language="en"), "apostrophes"
+
+
 def test_negation_before_a_promise() -> None:
     promise = {
         "type": "proximity",

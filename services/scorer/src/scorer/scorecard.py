@@ -144,7 +144,8 @@ class PhrasesCondition(_Model):
     `at_least` (`count` occurrences in total). A hit followed directly by an `exclude_after` phrase
     (不知道 + 您), preceded within `negation_window` characters (CJK) / words by a `negations`
     phrase (不能 + 保证), in a turn that also holds an `exclude_in_turn` phrase (对不起 … 这样行了吧), or ending its
-    clause when the next clause holds an `exclude_next_clause` phrase (不好意思，您刚才说哪个航班) does not count.
+    clause when the next clause holds an `exclude_next_clause` phrase (不好意思，您刚才说哪个航班) does not count;
+    with `exclude_quoted`, nor does one inside quotation marks (同事回您一句“这个我不知道”: someone else's words).
     """
 
     type: Literal["phrases"]
@@ -164,6 +165,7 @@ class PhrasesCondition(_Model):
     exclude_next_clause: list[Phrase] = Field(
         default_factory=list, description="a hit ending its clause counts nothing when the next clause holds one"
     )
+    exclude_quoted: bool = Field(False, description="a hit inside quotation marks (someone quoted) counts nothing")
     negations: list[Phrase] = Field(default_factory=list)
     negation_window: int = Field(4, ge=0)
     scope: Scope = Field(default_factory=Scope)

@@ -26,6 +26,8 @@ from scorer.rules.normalise import TurnText
 from scorer.rules.similarity import similar_turns
 
 _NOT_HAN = re.compile(r"[^\u4e00-\u9fff]+")  # what ends a run of Chinese characters
+# A quotation in a turn's full view: “…”, 「…」, ‘…’, "…", or '…' opening and closing outside a word (not "don't")
+QUOTED = re.compile(r"“[^”]*”|「[^」]*」|‘[^’]*’|\"[^\"]*\"|(?<![\w'])'[^']+'(?![\w'])")
 MAX_EVIDENCE = 5  # findings quoted per condition (all are counted): 40 × 您 prove no more than 5 do
 
 
@@ -181,6 +183,12 @@ class Context:
             ):
                 return True
         return False
+
+    def quoted(self, turn: int, start: int) -> bool:
+        """Does the hit start inside quotation marks (the speaker quoting someone: 回您一句“这个我不知道”)?"""
+        view = self.texts[turn]
+        at = view.full_offset(start)
+        return any(span.start() < at < span.end() for span in QUOTED.finditer(view.full))
 
     def asked_alone(self, turn: int, start: int, end: int) -> bool:
         """Is the hit a clause of its own, asked as a question ("Sorry?", "不好意思？": a request to repeat)?"""
@@ -407,8 +415,11 @@ class Phrases(Compiled):
     scope: CompiledScope
     exclude_in_turn: tuple[str, ...] = ()
     exclude_next_clause: tuple[str, ...] = ()
+    exclude_quoted: bool = False
 
     def _excluded(self, ctx: Context, turn: int, start: int, end: int) -> bool:
+        if self.exclude_quoted and ctx.quoted(turn, start):
+            return True
         if self.exclude_after and ctx.followed_by(turn, end, self.exclude_after):
             return True
         if self.exclude_in_turn and ctx.holds(turn, self.exclude_in_turn):
@@ -423,7 +434,13 @@ class Phrases(Compiled):
         """Each phrase's hits (with its synonyms') in the scoped turns, those discounted left out."""
         mask, required = ctx.select(self.scope).mask, ctx.required(self.word_boundary)
         per_group = [ctx.hits.select(group, mask, required) for group in self.groups]
-        if self.exclude_after or self.negations or self.exclude_in_turn or self.exclude_next_clause:
+        if (
+            self.exclude_after
+            or self.negations
+            or self.exclude_in_turn
+            or self.exclude_next_clause
+            or self.exclude_quoted
+        ):
             per_group = [[hit for hit in hits if not self._excluded(ctx, *hit)] for hits in per_group]
         return per_group
 

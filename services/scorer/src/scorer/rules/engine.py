@@ -206,6 +206,7 @@ class _Compiler:
                 scope=self.scope(spec.role, spec.scope),
                 exclude_in_turn=self.texts(spec.exclude_in_turn),
                 exclude_next_clause=self.texts(spec.exclude_next_clause),
+                exclude_quoted=spec.exclude_quoted,
             )
         if isinstance(spec, RegexCondition):
             pattern = compile_pattern("(?m)" + spec.pattern)
