@@ -71,22 +71,27 @@ def _either(words: Sequence[str]) -> str:
 
 
 def _denials() -> re.Pattern[str]:
-    """A clause up to a denied cue (我没有要投诉, "I'm not trying to complain"): a negation, up to two words of
-    intent, the cue; Mandarin and English alike (the judgements read either)."""
+    """A denied cue (我没有要投诉, "I'm not trying to complain"): a negation, up to two words of intent, the cue;
+    Mandarin and English alike (the judgements read either)."""
     zh = _either(DENIALS["zh"]) + _either(DENIAL_INTENTS["zh"]) + "{0,2}" + _either(DENIED_CUES["zh"])
     negation = rf"(?:\b{_either(DENIALS['en'])}|n't)"  # "don't", "isn't": the contraction too
     en = negation + rf"(?:\s+{_either(DENIAL_INTENTS['en'])}){{0,2}}\s+{_either(DENIED_CUES['en'])}\b"
-    return re.compile(f"[^，,。.！!？?；;]*(?:{zh}|{en})", re.IGNORECASE)
+    return re.compile(f"{zh}|{en}", re.IGNORECASE)
 
 
 DENIED = _denials()
+CLAUSES = re.compile(r"(?<=[，,。.！!？?；;])")  # a split after each clause's punctuation
 
 
 def guarded(text: str) -> str:
-    """What the learned judgements read of a turn: the turn without its clauses, up to their cue, in which the
-    speaker denies being dissatisfied (我没有要投诉的意思，就问下… reads 的意思，就问下…): an embedding has no
-    negation, and 投诉 weighs the same denied or not."""
-    return DENIED.sub("", text)
+    """What the learned judgements read of a turn: the turn without its clauses, up to their last denied cue, in
+    which the speaker denies being dissatisfied (我没有要投诉的意思，就问下… reads 的意思，就问下…): an embedding has
+    no negation, and 投诉 weighs the same denied or not. Clause by clause: linear in the turn's length."""
+    kept = []
+    for clause in CLAUSES.split(text):
+        denials = list(DENIED.finditer(clause))
+        kept.append(clause[denials[-1].end() :] if denials else clause)
+    return "".join(kept)
 
 
 def embed(texts: Sequence[str]) -> list[Vector]:
