@@ -434,13 +434,8 @@ class Phrases(Compiled):
         """Each phrase's hits (with its synonyms') in the scoped turns, those discounted left out."""
         mask, required = ctx.select(self.scope).mask, ctx.required(self.word_boundary)
         per_group = [ctx.hits.select(group, mask, required) for group in self.groups]
-        if (
-            self.exclude_after
-            or self.negations
-            or self.exclude_in_turn
-            or self.exclude_next_clause
-            or self.exclude_quoted
-        ):
+        discounts = (self.exclude_after, self.negations, self.exclude_in_turn, self.exclude_next_clause)
+        if self.exclude_quoted or any(discounts):
             per_group = [[hit for hit in hits if not self._excluded(ctx, *hit)] for hits in per_group]
         return per_group
 
