@@ -218,7 +218,7 @@ def test_non_overlapping_is_leftmost_longest() -> None:
 
 
 def near_by_definition(
-    firsts: list[Hit], seconds: list[Hit], within: int, ordered: bool, words: list[str] | None
+    firsts: list[Hit], seconds: list[Hit], within: int, ordered: bool, words: list[str] | None, distinct: bool
 ) -> list[Hit]:
     def gap(turn: int, left_end: int, right_start: int) -> int:
         if right_start <= left_end or words is None:
@@ -231,6 +231,8 @@ def near_by_definition(
         for s1, e1 in sorted({(s, e) for t, s, e in firsts if t == turn}):
             for s2, e2 in rights:
                 if ordered and s2 < e1:
+                    continue
+                if distinct and s2 <= s1 and e1 <= e2:  # the first inside the second: one word read twice
                     continue
                 if (gap(turn, e1, s2) if s2 >= s1 else gap(turn, e2, s1)) <= within:
                     found.append((turn, min(s1, s2), max(e1, e2)))
@@ -254,8 +256,10 @@ def test_near_pairs_hits_as_defined() -> None:
 
         firsts, seconds = spans(), spans()
         within, ordered, words = rng.randint(-2, 8), rng.random() < 0.5, rng.choice([None, [text] * 3])
-        expected = near_by_definition(firsts, seconds, within, ordered, words)
-        assert near(firsts, seconds, within, ordered, words, 3) == expected, (firsts, seconds, within, ordered)
+        distinct = rng.random() < 0.5
+        expected = near_by_definition(firsts, seconds, within, ordered, words, distinct)
+        got = near(firsts, seconds, within, ordered, words, 3, distinct)
+        assert got == expected, (firsts, seconds, within, ordered, distinct)
 
 
 # --- similar_turns: pairwise Jaccard of unit bigrams ---------------------------------------------------------

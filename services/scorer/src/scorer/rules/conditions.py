@@ -540,6 +540,7 @@ class Proximity(Compiled):
     scope: CompiledScope
     second_negations: tuple[str, ...] = ()  # before a second term: "new" + address
     second_negation_window: int = 0
+    distinct: bool = False  # a first term inside a second is no pair (see `near`)
 
     def evaluate(self, ctx: Context) -> Outcome:
         required = ctx.required(self.word_boundary)
@@ -554,7 +555,7 @@ class Proximity(Compiled):
         if self.second_negations:
             window = self.second_negation_window
             seconds = [hit for hit in seconds if not ctx.negated(*hit, self.second_negations, window)]
-        found = near(firsts, seconds, self.within, self.ordered, words, MAX_EVIDENCE)
+        found = near(firsts, seconds, self.within, self.ordered, words, MAX_EVIDENCE, self.distinct)
         return Outcome(bool(found), found)
 
     def describe(self) -> str:
@@ -817,4 +818,5 @@ class Judged(Compiled):
         return Outcome(met, [*evidence, *cues.evidence][:MAX_EVIDENCE])
 
     def describe(self) -> str:
-        return f"judged {self.judgement.verdict} ({self.judgement.describe()}; cues: {self.cues.describe()})"
+        # Not the cues' whole tree (a page for transfer_offered): what they found follows in the evidence
+        return f"judged {self.judgement.verdict} ({self.judgement.describe()})"

@@ -322,13 +322,20 @@ def non_overlapping(groups: Iterable[list[Hit]]) -> list[Hit]:
 
 
 def near(
-    firsts: Sequence[Hit], seconds: Sequence[Hit], within: int, ordered: bool, words: Sequence[str] | None, limit: int
+    firsts: Sequence[Hit],
+    seconds: Sequence[Hit],
+    within: int,
+    ordered: bool,
+    words: Sequence[str] | None,
+    limit: int,
+    distinct: bool = False,
 ) -> list[Hit]:
     """In each turn that has both, each distinct first hit (in text order) paired with the first distinct second
     hit that is at most `within` apart: characters, or words when `words` (the turns' match views, words
     separated by single spaces) are given; overlapping hits are 0 or less apart. With `ordered`, the second
-    must start at or after the first's end. Each pair gives the span from the earlier start to the later end.
-    Turns in order, stopping once `limit` spans are found (a turn is finished first)."""
+    must start at or after the first's end; with `distinct`, a first inside the second is none (验证 in 验证码: one
+    word read twice). Each pair gives the span from the earlier start to the later end. Turns in order, stopping
+    once `limit` spans are found (a turn is finished first)."""
     by_turn: dict[int, list[Hit]] = {}
     for hit in sorted(set(seconds)):
         by_turn.setdefault(hit[0], []).append(hit)
@@ -340,7 +347,7 @@ def near(
                 break
             current = turn
         for _, other_start, other_end in by_turn.get(turn, ()):
-            if ordered and other_start < end:
+            if ordered and other_start < end or distinct and other_start <= start and end <= other_end:
                 continue
             left_end, right_start = (end, other_start) if other_start >= start else (other_end, start)
             if _gap(words, turn, left_end, right_start) <= within:
