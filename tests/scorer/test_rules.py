@@ -538,6 +538,7 @@ ASKS = {"type": "identifier_request"}
         ("请把预订确认码告诉我。", True),
         ("建档时候留的是哪个手机号，我帮您调一下档案。", True),
         ("缴费短信里报名流水号后面那串数字念给我听一下。", True),
+        ("您现在用新号接收验证码就能登录。", False),  # 验证 inside 验证码 asks for nothing
     ],
 )
 def test_identifier_request_zh(text: str, asked: bool) -> None:
@@ -557,6 +558,7 @@ def test_identifier_request_zh(text: str, asked: bool) -> None:
         ("What's the new address please?", False),  # a new detail taken down checks nobody
         ("Thanks for calling, you're speaking with Dev, what's brought you to us?", False),  # an introduction
         ("May I ask who I'm speaking with today?", True),
+        ("let's have a look may I grab the mobile number on the app please", True),
     ],
 )
 def test_identifier_request_en(text: str, asked: bool) -> None:
