@@ -347,7 +347,7 @@ def near(
                 break
             current = turn
         for _, other_start, other_end in by_turn.get(turn, ()):
-            if ordered and other_start < end or distinct and other_start <= start and end <= other_end:
+            if (ordered and other_start < end) or (distinct and other_start <= start and end <= other_end):
                 continue
             left_end, right_start = (end, other_start) if other_start >= start else (other_end, start)
             if _gap(words, turn, left_end, right_start) <= within:
