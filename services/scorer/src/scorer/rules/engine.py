@@ -256,7 +256,7 @@ class _Compiler:
                 scope=scope,
                 second_negations=fresh,
                 second_negation_window=fresh_window,
-                distinct=True,  # 验证 in 验证码, 确认 in 确认单 ask for nothing
+                distinct=True,  # 验证 inside 验证码 asks for nothing
             )
             conditions: list[Compiled] = [near, *asked_alone]
             if spec.exchanged:
