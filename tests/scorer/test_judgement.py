@@ -62,7 +62,9 @@ def test_a_calm_enquiry_is_not_and_the_skipped_item_says_what_the_model_measured
     [
         ("I was charged twice and I want my money back", "en", True),  # cues, and the model agrees
         ("说好的上午上门，等到现在都没人来，一整天都耽误了。", "zh", True),  # cues, and the model finds it possible
-        ("Why has my bill gone up by forty pounds this month?", "en", False),  # cues the model rules out
+        # a cue ("gone up") the model rules out; "Why has my bill gone up by forty pounds?" sits on the line
+        # (p 0.29-0.31 by fit): the corpus's readers hear a complaint in it about as often as not
+        ("Hi, my bill has gone up a bit this month, what is that for?", "en", False),
         ("我不是要退款，就是问一下发票怎么开。", "zh", False),  # no cue (negated), and the model rules it out
         ("我没有要投诉的意思，就问下发票怎么开。", "zh", False),  # the model does not read the denied complaint
         ("I don't want a refund, just checking", "en", False),

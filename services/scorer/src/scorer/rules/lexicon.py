@@ -197,6 +197,9 @@ IDENTIFIERS: dict[str, tuple[str, ...]] = {
         "预约码",
         "流水号",
         "报名号",
+        "预约人",  # 预约人叫什么？
+        "下单人",
+        "联系人",
         "id",
     ),
     "en": (
@@ -384,9 +387,11 @@ IDENTIFIER_ALONE = (  # or a list of them: "学员编号和手机尾号。", "Na
     r"(?:\s*(?:和|、|跟|and |or |,)\s*(?:your |the )?(?:{0}))*[\pP\s]*$"
 )
 # What an identifying detail looks like whatever it is called: 4+ digits (尾号3412, 186 5530 2719), a code of
-# letters and digits (MB2304128, SW-7741), an e-mail (written or spoken), a redaction the transcriber left.
+# letters and digits (MB2304128, SW-7741), a UK postcode (BS7 8LN), an e-mail (written or spoken), a redaction the
+# transcriber left.
 DETAIL_SHAPE = (
-    r"\d(?:[\s-]?\d){3,}|(?<![A-Za-z])[A-Za-z]{1,4}(?:-| dash )?\d{3,}|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"\d(?:[\s-]?\d){3,}|(?<![A-Za-z])[A-Za-z]{1,4}(?:-| dash )?\d{3,}|\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b"
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
     r"|\b\w+(?: dot \w+)* at \w+(?: dot \w+)+|\[(?:PHONE|ID_NUMBER|BANK_CARD|EMAIL)\]"
 )
 QUESTION_SHAPE = r"[?？]|[吗呢吧][。！!\s]*$"
