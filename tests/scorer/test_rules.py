@@ -393,6 +393,8 @@ def test_each_silence_needs_its_own_announcement() -> None:
     before_any_word = build([("customer", "喂？", 0.0, 1.0), ("agent", "您好。", 20.0, 21.0)], non_talk=[(1.0, 20.0)])
     assert check(dead_air, before_any_word)[0]
     assert not check(dead_air, build(turns[:2]))[0], "no long silence"
+    misheard = [*turns[:2], ("agent", "好的，请稍登，我查一下。", 6.0, 9.0), turns[3]]
+    assert not check(dead_air, build(misheard, non_talk=[(9.0, 30.0)]))[0], "ASR's 请稍登 still announces the hold"
 
 
 def test_metric_conditions_and_their_evidence() -> None:

@@ -292,7 +292,7 @@ class SilenceCondition(_Model):
 
     type: Literal["silence"]
     min_ms: int = Field(15000, ge=1)
-    announced_by: PhraseList
+    announced_by: PhraseList  # homophone-tolerant in Chinese (请稍登 for 请稍等)
 
 
 class RepetitionCondition(_Model):

@@ -273,7 +273,8 @@ class _Compiler:
         if isinstance(spec, JudgementCondition):
             return self.judged(spec.name, self.condition(spec.cues))
         if isinstance(spec, SilenceCondition):
-            return Silence(spec.min_ms, self.words(spec.announced_by, "agent", word_boundary=True))
+            # homophones: ASR writes 请稍登 for 请稍等, and the hold was still announced
+            return Silence(spec.min_ms, self.words(spec.announced_by, "agent", word_boundary=True, homophones=True))
         if isinstance(spec, MetricCondition):
             return Metric(spec.metric, spec.op, spec.value, spec.value2 if spec.value2 is not None else spec.value)
         if isinstance(spec, RepetitionCondition):
@@ -306,11 +307,12 @@ class _Compiler:
         word_boundary: bool,
         negations: tuple[str, ...] = (),
         negation_window: int = 0,
+        homophones: bool = False,
     ) -> Phrases:
         """A built-in word list said anywhere by `role`, each word on its own."""
         labels = list(words)
         return Phrases(
-            groups=[(self.pid(w),) for w in labels],
+            groups=[(self.pid(w, homophones),) for w in labels],
             labels=labels,
             mode="any",
             count=1,

@@ -155,6 +155,8 @@ IDENTIFIERS: dict[str, tuple[str, ...]] = {
         "邮箱",
         "验证码",
         "会员号",
+        "券号",
+        "券码",
         "用户名",
         "户号",
         "票号",
@@ -387,10 +389,12 @@ IDENTIFIER_ALONE = (  # or a list of them: "学员编号和手机尾号。", "Na
     r"(?:\s*(?:和|、|跟|and |or |,)\s*(?:your |the )?(?:{0}))*[\pP\s]*$"
 )
 # What an identifying detail looks like whatever it is called: 4+ digits (尾号3412, 186 5530 2719), a code of
-# letters and digits (MB2304128, SW-7741), a UK postcode (BS7 8LN), an e-mail (written or spoken), a redaction the
-# transcriber left.
+# letters and digits (MB2304128, SW-7741), a UK postcode (BS7 8LN), a street address (6 Alder Close), an e-mail
+# (written or spoken), a redaction the transcriber left.
 DETAIL_SHAPE = (
     r"\d(?:[\s-]?\d){3,}|(?<![A-Za-z])[A-Za-z]{1,4}(?:-| dash )?\d{3,}|\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b"
+    r"|(?-i:\b\d{1,4}[A-Za-z]? (?:[A-Z][a-z]+ ){1,2}(?:Road|Street|Close|Avenue|Lane|Drive|Way|Crescent|Place"
+    r"|Court|Gardens|Terrace|Grove|Rise|Mews|Row|Walk)\b)"  # capitalised as a name: not "5 minutes each way"
     r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
     r"|\b\w+(?: dot \w+)* at \w+(?: dot \w+)+|\[(?:PHONE|ID_NUMBER|BANK_CARD|EMAIL)\]"
 )
