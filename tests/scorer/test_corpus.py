@@ -3,7 +3,10 @@ cards' accuracy on it never falls below what has been reached.
 
 The floors are regression guards, not targets: the dev part is what rules are tuned on; the test part is never
 tuned on, so its floor only catches a change that makes the cards worse on calls nobody tuned them for.
-`./run bench accuracy` prints the full table.
+The dev part is scored by the rules alone (judgements off): it guards the rules tuned on it, in seconds. The learned
+judgements were fitted on it, so their dev figure says little that the test part's (scored with them) and the
+shipped weights' fingerprint test do not, and embedding its ~2,000 calls took four minutes of every run.
+`./run bench accuracy` prints the full table, judgements on.
 """
 
 from __future__ import annotations
@@ -13,15 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from callqa_stack.agreement import Outcome, group, score
+from callqa_stack.agreement import Outcome, group, rules_only, score
 from callqa_stack.labelled import ITEM_IDS, Dialogue, load_all
+from scorer.rules.engine import CompiledScorecard, compile_scorecard
+from scorer.scorecard import default_scorecard
 
 CORPUS = Path(__file__).parent / "corpus"
 MIN_DIALOGUES = {("dev", "zh"): 100, ("dev", "en"): 50, ("test", "zh"): 100, ("test", "en"): 50}
 MIN_FAILS_PER_ITEM = 4
-# (precision, recall) of "problem found", overall: reached on 2026-12-07, minus a little (dev 0.944 / 0.956 on
-# 1,215 dialogues, with the learned judgements of dissatisfaction and complexity; test 0.911 / 0.881)
-FLOORS = {"dev": (0.935, 0.945), "test": (0.91, 0.87)}
+# (precision, recall) of "problem found", overall: reached on 2026-12-08, minus a little (dev, rules alone, 0.920 /
+# 0.939 on 1,983 dialogues; test, judgements on, 0.918 / 0.888)
+FLOORS = {"dev": (0.91, 0.93), "test": (0.91, 0.87)}
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +47,10 @@ def test_the_parts_are_big_enough_fully_labelled_and_separate(parts: dict[str, l
 
 @pytest.mark.parametrize("part", ["dev", "test"])
 def test_accuracy_stays_above_its_floor(parts: dict[str, list[Dialogue]], part: str) -> None:
-    outcomes: list[Outcome] = score(parts[part])
+    cards: dict[str, CompiledScorecard] | None = None  # the shipped cards
+    if part == "dev":
+        cards = {language: compile_scorecard(rules_only(default_scorecard(language))) for language in ("zh", "en")}
+    outcomes: list[Outcome] = score(parts[part], cards)
     overall = group(outcomes, lambda o: "all")["all"]
     precision, recall = FLOORS[part]
     assert overall.precision >= precision, f"{part}: precision {overall.precision:.3f} < {precision}"
