@@ -16,7 +16,7 @@ from collections import Counter
 
 import pytest
 
-from callqa_stack.agreement import Outcome, describe, group, report, rules_only, score
+from callqa_stack.agreement import Outcome, describe, group, report, rules_only_cards, score
 from callqa_stack.labelled import ITEM_IDS, Dialogue, load_all
 
 MIN_ZH = 44
@@ -99,10 +99,7 @@ def test_synthesised_metrics_follow_the_overrides(dialogues: list[Dialogue]) -> 
 
 @pytest.fixture(scope="module")
 def outcomes(dialogues: list[Dialogue]) -> list[Outcome]:
-    from scorer.rules.engine import compile_scorecard
-    from scorer.scorecard import default_scorecard
-
-    return score(dialogues, {lang: compile_scorecard(rules_only(default_scorecard(lang))) for lang in ("zh", "en")})
+    return score(dialogues, rules_only_cards())
 
 
 def test_precision_and_recall_of_fail_findings(outcomes: list[Outcome]) -> None:

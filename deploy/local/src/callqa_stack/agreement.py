@@ -83,6 +83,11 @@ def rules_only(card: Scorecard) -> Scorecard:
     return Scorecard.model_validate(unlearn(card.model_dump(mode="json")))
 
 
+def rules_only_cards() -> dict[str, CompiledScorecard]:
+    """The default cards by language, compiled with their learned judgements off."""
+    return {language: compile_scorecard(rules_only(default_scorecard(language))) for language in ("zh", "en")}
+
+
 def score(
     dialogues: Iterable[Dialogue],
     cards: Mapping[str, CompiledScorecard] | None = None,

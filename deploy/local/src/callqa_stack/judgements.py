@@ -31,12 +31,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, cross_val_predict
 from tqdm import tqdm
 
-from callqa_stack.agreement import rules_only
+from callqa_stack.agreement import rules_only_cards
 from callqa_stack.labelled import CORPUS_DIR, DATA_DIR, Dialogue, load_all
 from callqa_stack.servers import REPO_ROOT
 from scorer.rules import judgement
-from scorer.rules.engine import CompiledScorecard, compile_scorecard
-from scorer.scorecard import default_scorecard
+from scorer.rules.engine import CompiledScorecard
 
 FOLDS = 10
 
@@ -47,8 +46,8 @@ def applies(item: str) -> Callable[[Dialogue], bool | None]:
 
 
 @cache
-def _rules(language: str) -> CompiledScorecard:
-    return compile_scorecard(rules_only(default_scorecard(language)))
+def _rules() -> dict[str, CompiledScorecard]:
+    return rules_only_cards()
 
 
 def needs_identifying(dialogue: Dialogue) -> bool | None:
@@ -57,7 +56,7 @@ def needs_identifying(dialogue: Dialogue) -> bool | None:
     label = dialogue.expected["verify_details"]
     if label != "pass":
         return None if label == "not_applicable" else True
-    scored = next(i for i in _rules(dialogue.language).evaluate(dialogue.doc).items if i.item_id == "verify_details")
+    scored = next(i for i in _rules()[dialogue.language].evaluate(dialogue.doc).items if i.item_id == "verify_details")
     return any(finding.turn_id for finding in scored.evidence)
 
 
